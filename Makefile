@@ -1,0 +1,74 @@
+# The segmentation workbench. `make run` builds and serves; `make test` installs what tests need and runs them.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/workbench
+DATA ?= ./data
+ADDR ?= 127.0.0.1:8080
+WEB_SRC := $(shell find web/src web/public -type f 2>/dev/null) web/package.json web/package-lock.json web/build.mjs web/tsconfig.json
+
+# Debian packages: OpenBLAS for the engine, Chromium for browser tests, nibabel/scipy to check our files and metrics.
+BUILD_PKGS := libopenblas-dev gcc
+TEST_PKGS := $(BUILD_PKGS) chromium python3-nibabel python3-scipy python3-numpy
+GOLDEN_PKGS := $(TEST_PKGS) python3-torch
+
+.PHONY: run build web deps-build deps-test deps-golden test test-go test-web fuzz bench golden clean
+
+run: build
+	$(BIN) serve --data $(DATA) --addr $(ADDR)
+
+build: deps-build web
+	CGO_ENABLED=1 $(GO) build -o $(BIN) ./cmd/workbench
+
+web: web/dist/index.html
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	touch $@
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SRC)
+	cd web && npm run build
+
+# Installs missing Debian packages only (apt is slow; a machine that has them skips this).
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+endef
+
+deps-build:
+	$(call apt_install,$(BUILD_PKGS))
+
+deps-test:
+	$(call apt_install,$(TEST_PKGS))
+
+deps-golden:
+	$(call apt_install,$(GOLDEN_PKGS))
+
+test: deps-test web test-go fuzz test-web
+
+test-go:
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 30m ./...
+
+# Short fuzzing runs of the parsers that face user files: they must never panic.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzReadHeader$$' -fuzztime 10s ./nifti
+
+test-web: web/node_modules/.package-lock.json
+	cd web && npm test
+
+# Speed and memory targets, our engine beside PyTorch in the same run.
+bench: deps-golden web
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Regenerates golden fixtures from the reference implementations (nibabel, PyTorch, scipy); not part of `make test`.
+golden: deps-golden
+	@for f in $$(find . -path ./web/node_modules -prune -o -name 'gen_*.py' -path '*/testdata/*' -print); do \
+		echo "== $$f"; (cd $$(dirname $$(dirname $$f)) && /usr/bin/python3 testdata/$$(basename $$f)) || exit 1; \
+	done
+
+clean:
+	rm -rf bin web/dist
