@@ -1,0 +1,21 @@
+// Package nifti reads and writes NIfTI-1 and NIfTI-2 images and puts them on the canonical RAS+ grid.
+// It depends on the standard library only.
+package nifti
+
+// Orientation maps a source array onto the closest canonical RAS+ array by axis permutation and flips only
+// (never resampling): canonical axis i is source axis Perm[i], reversed when Flip[i]. Kept with every volume
+// so that masks drawn on the canonical grid are written back in the source's exact grid.
+type Orientation struct {
+	Perm [3]int  `json:"perm"`
+	Flip [3]bool `json:"flip"`
+}
+
+// Volume is a 3-D image on the canonical grid: axis 0 left->right, axis 1 posterior->anterior,
+// axis 2 inferior->superior, so axial slices are planes of constant axis 2. Data holds scaled voxel values,
+// axis 0 fastest (index x + y*Shape[0] + z*Shape[0]*Shape[1]).
+type Volume struct {
+	Shape   [3]int
+	Spacing [3]float64    // mm along each canonical axis
+	Affine  [4][4]float64 // canonical voxel index -> world (RAS mm)
+	Data    []float32
+}
