@@ -1,0 +1,406 @@
+package nifti
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"slices"
+	"strings"
+)
+
+// Image is a NIfTI image as stored: its header, its header extensions and its voxel values, scaled by
+// scl_slope/scl_inter, in file order (x fastest: index x + y*nx + z*nx*ny).
+type Image struct {
+	Header     Header
+	Extensions []Extension
+	Data       []float32
+}
+
+// Extension is one NIfTI header extension: its code (e.g. 4 = AFNI, 6 = comment) and raw content, padding
+// included.
+type Extension struct {
+	Code int32
+	Data []byte
+}
+
+// Shape is the image's spatial shape.
+func (img *Image) Shape() [3]int { return img.Header.Shape() }
+
+// readOptions are knobs of the shared decoder; the exported readers use the zero value.
+type readOptions struct {
+	// firstVolume reads volume 0 of a multi-volume image instead of refusing it.
+	firstVolume bool
+}
+
+// Read reads a NIfTI-1 or NIfTI-2 image from a .nii or .nii.gz file, or from a .hdr/.img pair (path may name
+// either file of the pair; each may be gzipped). Only 3-D images, or 4-D images holding one volume, are read.
+func Read(path string) (*Image, error) {
+	return readPath(path, readOptions{})
+}
+
+// ReadBytes reads a single-file NIfTI image (.nii, or .nii.gz detected by its gzip magic bytes, whatever the
+// name) held in memory, e.g. an upload. name only serves to word the error for half of a .hdr/.img pair.
+func ReadBytes(name string, data []byte) (*Image, error) {
+	return decode(bytes.NewReader(data), name, readOptions{})
+}
+
+// Decode reads a single-file NIfTI image (.nii or .nii.gz, detected by magic bytes) from a stream. Memory
+// grows with the data actually present, never with what a header claims.
+func Decode(r io.Reader) (*Image, error) {
+	return decode(r, "", readOptions{})
+}
+
+func readPath(path string, opts readOptions) (*Image, error) {
+	if hdrPath, imgPath, ok := pairPaths(path); ok {
+		return readPair(hdrPath, imgPath, opts)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open image: %w", err)
+	}
+	defer f.Close()
+	return decode(f, path, opts)
+}
+
+// pairPaths returns the header and image file names of a .hdr/.img pair named by either file.
+func pairPaths(path string) (hdr, img string, ok bool) {
+	lower := strings.ToLower(path)
+	gz := ""
+	if strings.HasSuffix(lower, ".gz") {
+		gz = path[len(path)-3:]
+		lower = lower[:len(lower)-3]
+	}
+	base := path[:len(lower)-4]
+	switch {
+	case strings.HasSuffix(lower, ".hdr"):
+		ext := path[len(lower)-4 : len(lower)]
+		return path, base + swapExt(ext, ".img") + gz, true
+	case strings.HasSuffix(lower, ".img"):
+		ext := path[len(lower)-4 : len(lower)]
+		return base + swapExt(ext, ".hdr") + gz, path, true
+	}
+	return "", "", false
+}
+
+// swapExt returns to, in upper case when from is upper case (FILE.HDR goes with FILE.IMG).
+func swapExt(from, to string) string {
+	if from == strings.ToUpper(from) {
+		return strings.ToUpper(to)
+	}
+	return to
+}
+
+// gunzipIfNeeded wraps r in a gzip reader when the stream starts with the gzip magic bytes.
+func gunzipIfNeeded(r io.Reader) (io.Reader, func() error, error) {
+	br := bufio.NewReader(r)
+	magic, _ := br.Peek(2)
+	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, gzipError(err)
+		}
+		return zr, zr.Close, nil
+	}
+	return br, func() error { return nil }, nil
+}
+
+// gzipError words a decompression failure for a user.
+func gzipError(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return errors.New("truncated gzip data")
+	}
+	return fmt.Errorf("corrupt gzip data: %v", err)
+}
+
+// readError words a failure to read from a (possibly gzipped) stream.
+func readError(err error, gzipped bool, what string) error {
+	if gzipped && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		return gzipError(err)
+	}
+	if gzipped {
+		return errors.New("truncated gzip data")
+	}
+	return fmt.Errorf("truncated file: %s", what)
+}
+
+// readHeader reads and parses the fixed-size header from r, returning it with its raw bytes.
+func readHeader(r io.Reader, gzipped bool) (*Header, []byte, error) {
+	raw := make([]byte, nifti2HeaderSize)
+	n, err := io.ReadFull(r, raw[:4])
+	if err != nil {
+		if gzipped && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, nil, gzipError(err)
+		}
+		return nil, nil, fmt.Errorf("not a NIfTI file: only %d bytes", n)
+	}
+	version, _, ok := headerVersion(raw)
+	if !ok {
+		_, err := ParseHeader(raw[:4])
+		return nil, nil, err
+	}
+	size := nifti1HeaderSize
+	if version == 2 {
+		size = nifti2HeaderSize
+	}
+	if m, err := io.ReadFull(r, raw[4:size]); err != nil {
+		if gzipped && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, nil, gzipError(err)
+		}
+		return nil, nil, fmt.Errorf("not a NIfTI file: header truncated at %d of %d bytes", 4+m, size)
+	}
+	h, err := ParseHeader(raw[:size])
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, raw[:size], nil
+}
+
+func decode(r io.Reader, name string, opts readOptions) (*Image, error) {
+	src, closeGz, err := gunzipIfNeeded(r)
+	if err != nil {
+		return nil, err
+	}
+	_, gzipped := src.(*gzip.Reader)
+	h, raw, err := readHeader(src, gzipped)
+	if err != nil {
+		return nil, err
+	}
+	if h.IsPair() {
+		return nil, fmt.Errorf("header-only NIfTI file (magic %q): the voxel data are in the .img file of a .hdr/.img pair %s", h.Magic, pairHint(name))
+	}
+	if err := checkVolumes(h, opts); err != nil {
+		return nil, err
+	}
+	// Everything between the header and the voxel data: the extender bytes and any extensions.
+	offset := h.dataOffset()
+	var between bytes.Buffer
+	if n, err := io.CopyN(&between, src, offset-int64(len(raw))); err != nil {
+		if gzipped && !errors.Is(err, io.EOF) {
+			return nil, gzipError(err)
+		}
+		return nil, fmt.Errorf("vox_offset %d is past the end of the data (%d bytes)", offset, int64(len(raw))+n)
+	}
+	exts, err := parseExtensions(between.Bytes(), h.BigEndian)
+	if err != nil {
+		return nil, err
+	}
+	data, err := readVoxels(src, h, gzipped)
+	if err != nil {
+		return nil, err
+	}
+	if gzipped {
+		// Reading to the end verifies the gzip checksum, so a damaged file is not taken for a good one.
+		if _, err := io.Copy(io.Discard, src); err != nil {
+			return nil, gzipError(err)
+		}
+		if err := closeGz(); err != nil {
+			return nil, gzipError(err)
+		}
+	}
+	return &Image{Header: *h, Extensions: exts, Data: data}, nil
+}
+
+func pairHint(name string) string {
+	if name == "" {
+		return "(read it from disk with both files)"
+	}
+	return fmt.Sprintf("(read %s from disk next to its .img)", name)
+}
+
+func readPair(hdrPath, imgPath string, opts readOptions) (*Image, error) {
+	hf, err := os.Open(hdrPath)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the .hdr of a .hdr/.img pair: %w", err)
+	}
+	defer hf.Close()
+	hsrc, _, err := gunzipIfNeeded(hf)
+	if err != nil {
+		return nil, err
+	}
+	_, hgz := hsrc.(*gzip.Reader)
+	h, _, err := readHeader(hsrc, hgz)
+	if err != nil {
+		return nil, err
+	}
+	if !h.IsPair() {
+		return nil, fmt.Errorf("not a NIfTI pair header: magic %q is that of a single .nii file", h.Magic)
+	}
+	if err := checkVolumes(h, opts); err != nil {
+		return nil, err
+	}
+	// Extensions of a pair run to the end of the .hdr file; a header file is small, but stay bounded.
+	rest, err := io.ReadAll(io.LimitReader(hsrc, 64<<20))
+	if err != nil {
+		return nil, readError(err, hgz, "header extensions")
+	}
+	exts, err := parseExtensions(rest, h.BigEndian)
+	if err != nil {
+		return nil, err
+	}
+
+	imf, err := os.Open(imgPath)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the .img of a .hdr/.img pair: %w", err)
+	}
+	defer imf.Close()
+	isrc, closeGz, err := gunzipIfNeeded(imf)
+	if err != nil {
+		return nil, err
+	}
+	_, igz := isrc.(*gzip.Reader)
+	offset := h.dataOffset()
+	if n, err := io.CopyN(io.Discard, isrc, offset); err != nil {
+		if igz && !errors.Is(err, io.EOF) {
+			return nil, gzipError(err)
+		}
+		return nil, fmt.Errorf("vox_offset %d is past the end of the .img file (%d bytes)", offset, n)
+	}
+	data, err := readVoxels(isrc, h, igz)
+	if err != nil {
+		return nil, err
+	}
+	if igz {
+		if err := closeGz(); err != nil {
+			return nil, gzipError(err)
+		}
+	}
+	return &Image{Header: *h, Extensions: exts, Data: data}, nil
+}
+
+// checkVolumes refuses images with more than one volume (unless told to take the first).
+func checkVolumes(h *Header, opts readOptions) error {
+	if n := h.Volumes(); n > 1 && !opts.firstVolume {
+		return fmt.Errorf("unsupported %d-D image with %d volumes: only 3-D images (or 4-D with one volume) can be read", h.NDim(), n)
+	}
+	return nil
+}
+
+// parseExtensions decodes the extender flag and the extensions that follow the header. b starts right after
+// the fixed header and ends where the voxel data (or the .hdr file) end.
+func parseExtensions(b []byte, bigEndian bool) ([]Extension, error) {
+	if len(b) < 4 || b[0] == 0 {
+		return nil, nil
+	}
+	var order binary.ByteOrder = binary.LittleEndian
+	if bigEndian {
+		order = binary.BigEndian
+	}
+	b = b[4:]
+	var exts []Extension
+	for len(b) >= 8 {
+		esize := int64(int32(order.Uint32(b)))
+		code := int32(order.Uint32(b[4:]))
+		if esize == 0 && code == 0 {
+			break // zero padding before the voxel data, not an extension
+		}
+		if esize < 8 || esize > int64(len(b)) {
+			return nil, fmt.Errorf("corrupt header extension: size %d with %d bytes left before the voxel data", esize, len(b))
+		}
+		exts = append(exts, Extension{Code: code, Data: bytes.Clone(b[8:esize])})
+		b = b[esize:]
+	}
+	return exts, nil
+}
+
+// voxelChunk is how many voxels are converted per read, so that memory follows the data actually present.
+const voxelChunk = 1 << 16
+
+// readVoxels reads one volume of voxel data from r and returns it scaled, as float32.
+func readVoxels(r io.Reader, h *Header, gzipped bool) ([]float32, error) {
+	slope, inter, err := h.scaling()
+	if err != nil {
+		return nil, err
+	}
+	shape := h.Shape()
+	nvox := shape[0] * shape[1] * shape[2]
+	bpv := bytesPerVoxel(h.Datatype)
+	var order binary.ByteOrder = binary.LittleEndian
+	if h.BigEndian {
+		order = binary.BigEndian
+	}
+	// Grow the output as data arrive rather than trusting the header's size up front.
+	out := make([]float32, 0, min(nvox, 4*voxelChunk))
+	buf := make([]byte, min(nvox, voxelChunk)*bpv)
+	scratch := make([]float64, min(nvox, voxelChunk))
+	for len(out) < nvox {
+		n := min(nvox-len(out), voxelChunk)
+		chunk := buf[:n*bpv]
+		if got, err := io.ReadFull(r, chunk); err != nil {
+			if gzipped && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, gzipError(err)
+			}
+			if gzipped {
+				return nil, errors.New("truncated gzip data")
+			}
+			have := int64(len(out)*bpv + got)
+			return nil, fmt.Errorf("truncated file: %d voxels of %s need %d bytes of data, only %d present", nvox, DatatypeName(h.Datatype), int64(nvox)*int64(bpv), have)
+		}
+		start := len(out)
+		out = slices.Grow(out, n)[:start+n]
+		convert(out[start:], scratch, chunk, h.Datatype, order, slope, inter)
+	}
+	return out, nil
+}
+
+// convert decodes len(dst) voxels of the given datatype from src into scratch (float64, so that 64-bit values
+// are scaled before rounding), then stores value*slope+inter in dst.
+func convert(dst []float32, scratch []float64, src []byte, datatype int16, o binary.ByteOrder, slope, inter float64) {
+	v := scratch[:len(dst)]
+	switch datatype {
+	case DTUint8:
+		for i := range v {
+			v[i] = float64(src[i])
+		}
+	case DTInt8:
+		for i := range v {
+			v[i] = float64(int8(src[i]))
+		}
+	case DTInt16:
+		for i := range v {
+			v[i] = float64(int16(o.Uint16(src[2*i:])))
+		}
+	case DTUint16:
+		for i := range v {
+			v[i] = float64(o.Uint16(src[2*i:]))
+		}
+	case DTInt32:
+		for i := range v {
+			v[i] = float64(int32(o.Uint32(src[4*i:])))
+		}
+	case DTUint32:
+		for i := range v {
+			v[i] = float64(o.Uint32(src[4*i:]))
+		}
+	case DTFloat32:
+		for i := range v {
+			v[i] = float64(math.Float32frombits(o.Uint32(src[4*i:])))
+		}
+	case DTInt64:
+		for i := range v {
+			v[i] = float64(int64(o.Uint64(src[8*i:])))
+		}
+	case DTUint64:
+		for i := range v {
+			v[i] = float64(o.Uint64(src[8*i:]))
+		}
+	case DTFloat64:
+		for i := range v {
+			v[i] = math.Float64frombits(o.Uint64(src[8*i:]))
+		}
+	}
+	if slope == 1 && inter == 0 {
+		for i, x := range v {
+			dst[i] = float32(x)
+		}
+		return
+	}
+	for i, x := range v {
+		dst[i] = float32(x*slope + inter)
+	}
+}
