@@ -1,0 +1,301 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Class is a segmentation class. Background is implicit (mask value 0); Classes[i] is mask value i+1.
+type Class struct {
+	Name  string `json:"name"`
+	Color string `json:"color"` // "#rrggbb"
+}
+
+// MaxClasses is the most classes a project may have (keys 1-9 pick them in the painter).
+const MaxClasses = 9
+
+// Default crop size, the pipeline's.
+const (
+	DefaultCrop = 160
+	cropStep    = 16 // the deepest architecture pools four times
+	maxCrop     = 1024
+)
+
+// Project is a set of volumes segmented into the same classes.
+type Project struct {
+	ID        int64           `json:"id"`
+	Name      string          `json:"name"`
+	Classes   []Class         `json:"classes"`
+	CropW     int             `json:"cropW"`
+	CropH     int             `json:"cropH"`
+	Settings  json.RawMessage `json:"settings"` // training settings, owned by the trainer
+	CreatedAt time.Time       `json:"createdAt"`
+}
+
+// ProjectSummary is a project with counts for listings.
+type ProjectSummary struct {
+	Project
+	Volumes        int `json:"volumes"`
+	Slices         int `json:"slices"`         // axial slices over all volumes
+	LabelledSlices int `json:"labelledSlices"` // slices with a current label (verified or not)
+}
+
+// ProjectUpdate changes a project; nil fields stay as they are.
+type ProjectUpdate struct {
+	Name *string
+	// Classes replaces the class list. Position keeps meaning (entry i is mask value i+1): classes may be
+	// renamed, recoloured and appended; trailing classes may be dropped only while no current label uses them.
+	Classes  []Class
+	CropW    *int
+	CropH    *int
+	Settings json.RawMessage
+}
+
+var (
+	colorPattern = regexp.MustCompile(`^#[0-9a-fA-F]{6}$`)
+	// Class names appear in CLI flags (--classes wm,gm, --mask gm=FILE) and export file names.
+	classNamePattern = regexp.MustCompile(`^[\pL\pN][\pL\pN _.-]{0,39}$`)
+)
+
+func validateProjectName(name string) error {
+	switch {
+	case name == "":
+		return invalid("project name is empty")
+	case name != strings.TrimSpace(name):
+		return invalid("project name %q has leading or trailing spaces", name)
+	case len(name) > 100:
+		return invalid("project name is longer than 100 characters")
+	case strings.ContainsAny(name, "/\\") || strings.ContainsFunc(name, isControl):
+		return invalid("project name %q contains a slash or a control character", name)
+	}
+	return nil
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// normalizeClasses validates classes and returns them with lower-case colours.
+func normalizeClasses(classes []Class) ([]Class, error) {
+	if len(classes) < 1 || len(classes) > MaxClasses {
+		return nil, invalid("a project needs 1 to %d classes, got %d", MaxClasses, len(classes))
+	}
+	out := make([]Class, len(classes))
+	seen := map[string]bool{"background": true}
+	for i, c := range classes {
+		if !classNamePattern.MatchString(c.Name) {
+			return nil, invalid("class name %q: use 1-40 letters, digits, spaces, '.', '_' or '-', starting with a letter or digit", c.Name)
+		}
+		key := strings.ToLower(c.Name)
+		if seen[key] {
+			if key == "background" {
+				return nil, invalid("class name %q is reserved (background is implicit)", c.Name)
+			}
+			return nil, invalid("class name %q is used twice", c.Name)
+		}
+		seen[key] = true
+		if !colorPattern.MatchString(c.Color) {
+			return nil, invalid("class %q: colour %q is not #rrggbb", c.Name, c.Color)
+		}
+		out[i] = Class{Name: c.Name, Color: strings.ToLower(c.Color)}
+	}
+	return out, nil
+}
+
+func validateCrop(w, h int) error {
+	for _, v := range []int{w, h} {
+		if v < cropStep || v > maxCrop || v%cropStep != 0 {
+			return invalid("crop size %dx%d: each side must be a multiple of %d between %d and %d", w, h, cropStep, cropStep, maxCrop)
+		}
+	}
+	return nil
+}
+
+// normalizeSettings returns settings as a JSON object ("{}" when empty).
+func normalizeSettings(what string, raw json.RawMessage) (json.RawMessage, error) {
+	if len(raw) == 0 {
+		return json.RawMessage("{}"), nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		return nil, invalid("%s must be a JSON object", what)
+	}
+	return raw, nil
+}
+
+// CreateProject creates a project with the default crop size.
+func (s *Store) CreateProject(ctx context.Context, name string, classes []Class, settings json.RawMessage) (Project, error) {
+	if err := validateProjectName(name); err != nil {
+		return Project{}, err
+	}
+	classes, err := normalizeClasses(classes)
+	if err != nil {
+		return Project{}, err
+	}
+	if settings, err = normalizeSettings("project settings", settings); err != nil {
+		return Project{}, err
+	}
+	classJSON, _ := json.Marshal(classes)
+	res, err := s.db.ExecContext(ctx,
+		`INSERT INTO projects (name, classes, crop_w, crop_h, settings, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		name, string(classJSON), DefaultCrop, DefaultCrop, string(settings), s.stamp())
+	if isUnique(err) {
+		return Project{}, fmt.Errorf("%w: project %q already exists", ErrConflict, name)
+	}
+	if err != nil {
+		return Project{}, fmt.Errorf("create project: %w", err)
+	}
+	id, _ := res.LastInsertId()
+	return s.Project(ctx, id)
+}
+
+const projectColumns = `p.id, p.name, p.classes, p.crop_w, p.crop_h, p.settings, p.created_at`
+
+func scanProject(row rowScanner, extra ...any) (Project, error) {
+	var p Project
+	var classes, settings string
+	var created int64
+	if err := row.Scan(append([]any{&p.ID, &p.Name, &classes, &p.CropW, &p.CropH, &settings, &created}, extra...)...); err != nil {
+		return Project{}, err
+	}
+	if err := json.Unmarshal([]byte(classes), &p.Classes); err != nil {
+		return Project{}, fmt.Errorf("project %d: classes: %w", p.ID, err)
+	}
+	p.Settings = json.RawMessage(settings)
+	p.CreatedAt = fromMillis(created)
+	return p, nil
+}
+
+// Project returns the project with the given id.
+func (s *Store) Project(ctx context.Context, id int64) (Project, error) {
+	return projectByID(ctx, s.db, id)
+}
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func projectByID(ctx context.Context, q querier, id int64) (Project, error) {
+	p, err := scanProject(q.QueryRowContext(ctx, `SELECT `+projectColumns+` FROM projects p WHERE p.id = ?`, id))
+	return p, notFound(err, "project %d", id)
+}
+
+// ProjectByName returns the project with the given name.
+func (s *Store) ProjectByName(ctx context.Context, name string) (Project, error) {
+	p, err := scanProject(s.db.QueryRowContext(ctx, `SELECT `+projectColumns+` FROM projects p WHERE p.name = ?`, name))
+	return p, notFound(err, "project %q", name)
+}
+
+// Projects lists all projects by name, with their volume, slice and labelled-slice counts.
+func (s *Store) Projects(ctx context.Context) ([]ProjectSummary, error) {
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT `+projectColumns+`,
+			(SELECT COUNT(*) FROM volumes v WHERE v.project_id = p.id),
+			(SELECT COALESCE(SUM(v.nz), 0) FROM volumes v WHERE v.project_id = p.id),
+			(SELECT COUNT(*) FROM current_labels c JOIN volumes v ON v.id = c.volume_id
+				WHERE v.project_id = p.id AND c.deleted = 0)
+		FROM projects p ORDER BY p.name`)
+	if err != nil {
+		return nil, fmt.Errorf("list projects: %w", err)
+	}
+	defer rows.Close()
+	var out []ProjectSummary
+	for rows.Next() {
+		var ps ProjectSummary
+		if ps.Project, err = scanProject(rows, &ps.Volumes, &ps.Slices, &ps.LabelledSlices); err != nil {
+			return nil, fmt.Errorf("list projects: %w", err)
+		}
+		out = append(out, ps)
+	}
+	return out, rows.Err()
+}
+
+// UpdateProject applies the non-nil fields of u and returns the updated project.
+func (s *Store) UpdateProject(ctx context.Context, id int64, u ProjectUpdate) (Project, error) {
+	var out Project
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		p, err := projectByID(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if u.Name != nil {
+			if err := validateProjectName(*u.Name); err != nil {
+				return err
+			}
+			p.Name = *u.Name
+		}
+		if u.Classes != nil {
+			classes, err := normalizeClasses(u.Classes)
+			if err != nil {
+				return err
+			}
+			if len(classes) < len(p.Classes) {
+				if err := checkClassesUnused(ctx, tx, id, len(classes)); err != nil {
+					return err
+				}
+			}
+			p.Classes = classes
+		}
+		if u.CropW != nil {
+			p.CropW = *u.CropW
+		}
+		if u.CropH != nil {
+			p.CropH = *u.CropH
+		}
+		if err := validateCrop(p.CropW, p.CropH); err != nil {
+			return err
+		}
+		if u.Settings != nil {
+			if p.Settings, err = normalizeSettings("project settings", u.Settings); err != nil {
+				return err
+			}
+		}
+		classJSON, _ := json.Marshal(p.Classes)
+		_, err = tx.ExecContext(ctx, `UPDATE projects SET name = ?, classes = ?, crop_w = ?, crop_h = ?, settings = ? WHERE id = ?`,
+			p.Name, string(classJSON), p.CropW, p.CropH, string(p.Settings), id)
+		if isUnique(err) {
+			return fmt.Errorf("%w: project %q already exists", ErrConflict, p.Name)
+		}
+		if err != nil {
+			return fmt.Errorf("update project %d: %w", id, err)
+		}
+		out = p
+		return nil
+	})
+	return out, err
+}
+
+// checkClassesUnused refuses when a current label of the project has a value above maxClass.
+func checkClassesUnused(ctx context.Context, q querier, projectID int64, maxClass int) error {
+	rows, err := q.QueryContext(ctx, `
+		SELECT v.name, c.slice, c.mask FROM current_labels c JOIN volumes v ON v.id = c.volume_id
+		WHERE v.project_id = ? AND c.deleted = 0`, projectID)
+	if err != nil {
+		return fmt.Errorf("check labels: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var volume string
+		var slice int
+		var packed []byte
+		if err := rows.Scan(&volume, &slice, &packed); err != nil {
+			return fmt.Errorf("check labels: %w", err)
+		}
+		mask, err := unpackMask(packed)
+		if err != nil {
+			return err
+		}
+		for _, v := range mask {
+			if int(v) > maxClass {
+				return fmt.Errorf("%w: cannot remove class %d: volume %q slice %d uses it", ErrConflict, v, volume, slice)
+			}
+		}
+	}
+	return rows.Err()
+}

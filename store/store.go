@@ -1,0 +1,259 @@
+// Package store keeps the workbench's state in SQLite (DATA/workbench.db) and its files under the data directory:
+// immutable original uploads in DATA/volumes/ and model files in DATA/models/.
+//
+// Open applies the numbered migrations (NNNN_name.sql) in one transaction, tracking the schema version in
+// PRAGMA user_version, and refuses a database written by a newer binary. Every connection runs in WAL mode with
+// foreign keys on, a busy timeout, and write transactions that take the write lock at BEGIN.
+//
+// Errors: ErrNotFound, ErrConflict and ErrStaleVersion are wrapped with context (test with errors.Is); a stale
+// label write returns a *StaleVersionError carrying the current version; invalid input returns a
+// *ValidationError whose message is one user-facing line.
+//
+// API:
+//
+//	Open(dataDir string, migrations fs.FS) (*Store, error); Close() error; DataDir() string
+//
+//	Projects: CreateProject, Project, ProjectByName, Projects (with counts), UpdateProject
+//	Volumes:  ImportVolume (file + rows + initial labels, atomic), Volume, Volumes (with slice status counts),
+//	          SliceStatuses, OriginalPath, DeleteVolume; ComputeStats for the intensity statistics
+//	Labels:   SaveLabel, DeleteLabel, SetVerified (each a new version, refused when stale), Label, Labels,
+//	          LabelHistory, LabelVersion, ProjectLabels
+//	Runs:     CreateRun, StartRun, FinishRun, Run, Runs, ActiveRun, MarkInterruptedRuns, AppendRunEvents, RunEvents
+//	Models:   CreateModel (file written atomically), Model, Models, ModelPath, SetActiveModel, ActiveModel,
+//	          SetModelMetrics
+//	Predictions: SavePredictions, Prediction, Predictions, ReviewQueue, SegmentationVolume
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+)
+
+// Directories and files under the data directory.
+const (
+	dbFile     = "workbench.db"
+	volumesDir = "volumes"
+	modelsDir  = "models"
+	tempPrefix = ".partial-" // files being written; removed at Open if a crash left them behind
+)
+
+var (
+	// ErrNotFound: the project, volume, label, run or model does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a duplicate name, or a state change the current state forbids.
+	ErrConflict = errors.New("conflict")
+	// ErrStaleVersion: a label write based on a version that is no longer current.
+	ErrStaleVersion = errors.New("stale label version")
+	// ErrSchemaTooNew: the database was written by a newer workbench.
+	ErrSchemaTooNew = errors.New("database schema is newer than this workbench")
+)
+
+// ValidationError is invalid input; its message is one line meant for the user.
+type ValidationError struct{ Msg string }
+
+func (e *ValidationError) Error() string { return e.Msg }
+
+func invalid(format string, args ...any) error {
+	return &ValidationError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// StaleVersionError is returned by label writes whose base version is not the slice's current version.
+type StaleVersionError struct {
+	VolumeID int64
+	Slice    int
+	Base     int // the version the write was based on
+	Current  int // the slice's current version (0: no label)
+}
+
+func (e *StaleVersionError) Error() string {
+	return fmt.Sprintf("volume %d slice %d: edit based on version %d but the current version is %d: %v",
+		e.VolumeID, e.Slice, e.Base, e.Current, ErrStaleVersion)
+}
+
+func (e *StaleVersionError) Unwrap() error { return ErrStaleVersion }
+
+// Store is the workbench's database and data directory.
+type Store struct {
+	db      *sql.DB
+	dataDir string
+	now     func() time.Time
+}
+
+// Open opens (creating if needed) the data directory and its database, and migrates the schema to the latest
+// of migrations (files NNNN_name.sql at the root of the FS).
+func Open(dataDir string, migrations fs.FS) (*Store, error) {
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("data directory %s: %w", dataDir, err)
+	}
+	for _, dir := range []string{abs, filepath.Join(abs, volumesDir), filepath.Join(abs, modelsDir)} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create data directory: %w", err)
+		}
+		if err := removePartialFiles(dir); err != nil {
+			return nil, err
+		}
+	}
+	steps, err := loadMigrations(migrations)
+	if err != nil {
+		return nil, err
+	}
+
+	// Parameters in the DSN apply to every connection the pool opens, not just the first.
+	params := url.Values{}
+	params.Set("_journal_mode", "WAL")
+	params.Set("_foreign_keys", "on")
+	params.Set("_busy_timeout", "10000")
+	params.Set("_synchronous", "NORMAL")
+	params.Set("_txlock", "immediate") // writers queue at BEGIN instead of failing on lock upgrade
+	dsn := (&url.URL{Scheme: "file", Path: filepath.Join(abs, dbFile), RawQuery: params.Encode()}).String()
+	db, err := sql.Open("sqlite3", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	s := &Store{db: db, dataDir: abs, now: time.Now}
+	if err := s.migrate(steps); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// DataDir is the absolute path of the data directory.
+func (s *Store) DataDir() string { return s.dataDir }
+
+func removePartialFiles(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", dir, err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), tempPrefix) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return fmt.Errorf("remove partial file: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// loadMigrations reads NNNN_name.sql files, which must be numbered 1, 2, 3... without gaps.
+func loadMigrations(fsys fs.FS) ([]migration, error) {
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("list migrations: %w", err)
+	}
+	var steps []migration // fs.Glob returns names sorted, so zero-padded numbers come in order
+	for _, name := range names {
+		num, _, ok := strings.Cut(name, "_")
+		version, err := strconv.Atoi(num)
+		if !ok || err != nil || len(num) != 4 {
+			return nil, fmt.Errorf("migration %s: name must be NNNN_name.sql", name)
+		}
+		if version != len(steps)+1 {
+			return nil, fmt.Errorf("migration %s: expected number %04d", name, len(steps)+1)
+		}
+		body, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, fmt.Errorf("read migration %s: %w", name, err)
+		}
+		steps = append(steps, migration{version: version, name: name, sql: string(body)})
+	}
+	if len(steps) == 0 {
+		return nil, errors.New("no migrations found")
+	}
+	return steps, nil
+}
+
+// migrate applies the migrations newer than the database's user_version, all in one transaction.
+func (s *Store) migrate(steps []migration) error {
+	ctx := context.Background()
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var current int
+		if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&current); err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		if current > len(steps) {
+			return fmt.Errorf("%w: database version %d, this workbench knows up to %d", ErrSchemaTooNew, current, len(steps))
+		}
+		for _, m := range steps[current:] {
+			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+				return fmt.Errorf("migration %s: %w", m.name, err)
+			}
+		}
+		// PRAGMA takes no bound parameters; the value is an integer we produced.
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(steps))); err != nil {
+			return fmt.Errorf("set schema version: %w", err)
+		}
+		return nil
+	})
+}
+
+// inTx runs fn in a write transaction, committing if it returns nil.
+func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// isUnique reports whether err is a UNIQUE or PRIMARY KEY constraint violation.
+func isUnique(err error) bool {
+	var e sqlite3.Error
+	return errors.As(err, &e) &&
+		(e.ExtendedCode == sqlite3.ErrConstraintUnique || e.ExtendedCode == sqlite3.ErrConstraintPrimaryKey)
+}
+
+// Times are stored as Unix milliseconds.
+func (s *Store) stamp() int64 { return s.now().UnixMilli() }
+
+func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+func fromNullMillis(ms sql.NullInt64) *time.Time {
+	if !ms.Valid {
+		return nil
+	}
+	t := fromMillis(ms.Int64)
+	return &t
+}
+
+// rowScanner is what *sql.Row and *sql.Rows have in common.
+type rowScanner interface{ Scan(dest ...any) error }
+
+// notFound turns sql.ErrNoRows into a wrapped ErrNotFound naming what was looked up.
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrNotFound)
+	}
+	return err
+}
+
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

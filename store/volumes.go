@@ -1,0 +1,447 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mriworkbench/workbench/nifti"
+)
+
+// Geometry places a volume's canonical RAS+ grid: axial slices are planes of constant axis 2, each
+// Shape[0]*Shape[1] voxels with axis 0 fastest.
+type Geometry struct {
+	Shape       [3]int            `json:"shape"`
+	Spacing     [3]float64        `json:"spacing"` // mm
+	Affine      [4][4]float64     `json:"affine"`  // canonical voxel index -> world (RAS mm)
+	Orientation nifti.Orientation `json:"orientation"`
+}
+
+// GeometryOf returns the geometry of a canonical volume read with the given orientation.
+func GeometryOf(v *nifti.Volume, o nifti.Orientation) Geometry {
+	return Geometry{Shape: v.Shape, Spacing: v.Spacing, Affine: v.Affine, Orientation: o}
+}
+
+// SliceLen is the number of voxels in an axial slice.
+func (g Geometry) SliceLen() int { return g.Shape[0] * g.Shape[1] }
+
+// IntensityStats summarise a volume's voxel values; P1 and P99 give the viewer's default window.
+type IntensityStats struct {
+	Min  float64 `json:"min"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+	Std  float64 `json:"std"`
+	P1   float64 `json:"p1"`
+	P99  float64 `json:"p99"`
+}
+
+// VolumeMeta describes a stored volume.
+type VolumeMeta struct {
+	ID           int64  `json:"id"`
+	ProjectID    int64  `json:"projectId"`
+	Name         string `json:"name"`
+	OriginalFile string `json:"originalFile"` // relative to the data directory, under volumes/
+	OriginalName string `json:"originalName"` // the uploaded file's name
+	SHA256       string `json:"sha256"`       // of the original file
+	Geometry
+	Stats     IntensityStats `json:"stats"`
+	CreatedAt time.Time      `json:"createdAt"`
+}
+
+// Slice statuses, in the order a slice moves through them.
+const (
+	StatusUnlabelled = "unlabelled" // no label, no prediction from the active model
+	StatusPredicted  = "predicted"  // no label, a prediction from the active model
+	StatusLabelled   = "labelled"   // a current label, not verified
+	StatusVerified   = "verified"   // a current label marked verified
+)
+
+// SliceCounts counts a volume's slices by status; they add up to the number of slices.
+type SliceCounts struct {
+	Unlabelled int `json:"unlabelled"`
+	Predicted  int `json:"predicted"`
+	Labelled   int `json:"labelled"`
+	Verified   int `json:"verified"`
+}
+
+// VolumeSummary is a volume with its slice counts.
+type VolumeSummary struct {
+	VolumeMeta
+	Counts SliceCounts `json:"counts"`
+}
+
+// SliceMask is a class-index mask for one axial slice.
+type SliceMask struct {
+	Slice int
+	Mask  []uint8
+}
+
+// ImportRequest stores a new volume: its original file, verbatim, and its canonical geometry and statistics,
+// with optional initial labels.
+type ImportRequest struct {
+	ProjectID    int64
+	Name         string    // unique within the project
+	OriginalName string    // e.g. "sub-01_T2w.nii.gz"; its extension is kept
+	Original     io.Reader // the original file's bytes
+	Geometry     Geometry
+	Stats        IntensityStats
+	Labels       []SliceMask // manual labels, version 1
+	Author       string
+}
+
+const maxSliceVoxels = 4096 * 4096
+
+var extPattern = regexp.MustCompile(`^(\.[a-z0-9]{1,8}){1,2}$`)
+
+// storedExt returns the file extension to keep: ".nii.gz", ".nii", or a short lower-case one.
+func storedExt(name string) string {
+	lower := strings.ToLower(path.Base(filepath.ToSlash(name)))
+	for _, ext := range []string{".nii.gz", ".hdr.gz", ".img.gz"} {
+		if strings.HasSuffix(lower, ext) {
+			return ext
+		}
+	}
+	if ext := path.Ext(lower); extPattern.MatchString(ext) {
+		return ext
+	}
+	return ".bin"
+}
+
+func validateVolumeName(name string) error {
+	switch {
+	case name == "":
+		return invalid("volume name is empty")
+	case name != strings.TrimSpace(name):
+		return invalid("volume name %q has leading or trailing spaces", name)
+	case len(name) > 200:
+		return invalid("volume name is longer than 200 characters")
+	case strings.ContainsAny(name, "/\\") || strings.ContainsFunc(name, isControl):
+		return invalid("volume name %q contains a slash or a control character", name)
+	}
+	return nil
+}
+
+func validateGeometry(g Geometry) error {
+	for _, n := range g.Shape {
+		if n <= 0 {
+			return invalid("volume shape %v has a non-positive size", g.Shape)
+		}
+	}
+	if g.Shape[0] > 4096 || g.Shape[1] > 4096 || g.Shape[2] > 4096 {
+		return invalid("volume shape %v is larger than 4096 along an axis", g.Shape)
+	}
+	for _, sp := range g.Spacing {
+		if !(sp > 0) || math.IsInf(sp, 0) {
+			return invalid("voxel spacing %v is not positive and finite", g.Spacing)
+		}
+	}
+	for _, row := range g.Affine {
+		for _, v := range row {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return invalid("affine has a non-finite entry")
+			}
+		}
+	}
+	var seen [3]bool
+	for _, p := range g.Orientation.Perm {
+		if p < 0 || p > 2 || seen[p] {
+			return invalid("orientation permutation %v is not a permutation of 0, 1, 2", g.Orientation.Perm)
+		}
+		seen[p] = true
+	}
+	return nil
+}
+
+// ImportVolume stores a volume atomically: the original is written to a temporary file, the rows and labels
+// are inserted in one transaction, and the file is renamed into volumes/ before commit; on any failure no row
+// and no file remain.
+func (s *Store) ImportVolume(ctx context.Context, req ImportRequest) (VolumeMeta, error) {
+	if err := validateVolumeName(req.Name); err != nil {
+		return VolumeMeta{}, err
+	}
+	if err := validateGeometry(req.Geometry); err != nil {
+		return VolumeMeta{}, err
+	}
+	if req.Original == nil {
+		return VolumeMeta{}, invalid("volume %q has no file", req.Name)
+	}
+	tmp, sum, err := s.writePartial(volumesDir, req.Original)
+	if err != nil {
+		return VolumeMeta{}, err
+	}
+	defer os.Remove(tmp) // a no-op once renamed
+
+	var id int64
+	var final string
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		p, err := projectByID(ctx, tx, req.ProjectID)
+		if err != nil {
+			return err
+		}
+		g := req.Geometry
+		spacing, _ := json.Marshal(g.Spacing)
+		affine, _ := json.Marshal(g.Affine)
+		orientation, _ := json.Marshal(g.Orientation)
+		stats, err := json.Marshal(req.Stats)
+		if err != nil {
+			return invalid("volume %q: intensity statistics are not finite", req.Name)
+		}
+		now := s.stamp()
+		// The file name needs the row id, so insert with a unique placeholder and set it after.
+		res, err := tx.ExecContext(ctx, `
+			INSERT INTO volumes (project_id, name, original_file, original_name, sha256, nx, ny, nz,
+				spacing, affine, orientation, stats, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			p.ID, req.Name, filepath.Base(tmp), path.Base(filepath.ToSlash(req.OriginalName)), sum,
+			g.Shape[0], g.Shape[1], g.Shape[2], string(spacing), string(affine), string(orientation), string(stats), now)
+		if isUnique(err) {
+			return fmt.Errorf("%w: volume %q already exists in project %q", ErrConflict, req.Name, p.Name)
+		}
+		if err != nil {
+			return fmt.Errorf("insert volume: %w", err)
+		}
+		id, _ = res.LastInsertId()
+		final = path.Join(volumesDir, fmt.Sprintf("%d%s", id, storedExt(req.OriginalName)))
+		if _, err := tx.ExecContext(ctx, `UPDATE volumes SET original_file = ? WHERE id = ?`, final, id); err != nil {
+			return fmt.Errorf("insert volume: %w", err)
+		}
+		seen := map[int]bool{}
+		for _, l := range req.Labels {
+			if seen[l.Slice] {
+				return invalid("volume %q: slice %d is labelled twice", req.Name, l.Slice)
+			}
+			seen[l.Slice] = true
+			packed, err := checkMask(g, len(p.Classes), l.Slice, l.Mask)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `
+				INSERT INTO labels (volume_id, slice, version, mask, author, origin, verified, deleted, created_at)
+				VALUES (?, ?, 1, ?, ?, ?, 0, 0, ?)`, id, l.Slice, packed, req.Author, OriginManual, now); err != nil {
+				return fmt.Errorf("insert label: %w", err)
+			}
+		}
+		if err := os.Rename(tmp, s.abs(final)); err != nil {
+			return fmt.Errorf("store volume file: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		if final != "" {
+			os.Remove(s.abs(final)) // renamed but not committed
+		}
+		return VolumeMeta{}, err
+	}
+	return s.Volume(ctx, id)
+}
+
+// writePartial copies r into a new read-only temporary file in dir (relative to the data directory), synced
+// to disk, and returns its absolute path and the SHA-256 of its content.
+func (s *Store) writePartial(dir string, r io.Reader) (tmpPath, sum string, err error) {
+	return s.writePartialFunc(dir, func(w io.Writer) error {
+		_, err := io.Copy(w, r)
+		return err
+	})
+}
+
+func (s *Store) writePartialFunc(dir string, write func(io.Writer) error) (tmpPath, sum string, err error) {
+	f, err := os.CreateTemp(s.abs(dir), tempPrefix+"*")
+	if err != nil {
+		return "", "", fmt.Errorf("create file: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	h := sha256.New()
+	if err := write(io.MultiWriter(f, h)); err != nil {
+		return "", "", fmt.Errorf("write file: %w", err)
+	}
+	if err := f.Chmod(0o444); err != nil { // stored files are immutable
+		return "", "", fmt.Errorf("write file: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return "", "", fmt.Errorf("write file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", "", fmt.Errorf("write file: %w", err)
+	}
+	return f.Name(), hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// abs turns a path relative to the data directory into an absolute one.
+func (s *Store) abs(rel string) string { return filepath.Join(s.dataDir, filepath.FromSlash(rel)) }
+
+// OriginalPath is the absolute path of a volume's original file.
+func (s *Store) OriginalPath(v VolumeMeta) string { return s.abs(v.OriginalFile) }
+
+const volumeColumns = `v.id, v.project_id, v.name, v.original_file, v.original_name, v.sha256, v.nx, v.ny, v.nz,
+	v.spacing, v.affine, v.orientation, v.stats, v.created_at`
+
+func scanVolume(row rowScanner, extra ...any) (VolumeMeta, error) {
+	var v VolumeMeta
+	var spacing, affine, orientation, stats string
+	var created int64
+	dest := []any{&v.ID, &v.ProjectID, &v.Name, &v.OriginalFile, &v.OriginalName, &v.SHA256,
+		&v.Shape[0], &v.Shape[1], &v.Shape[2], &spacing, &affine, &orientation, &stats, &created}
+	if err := row.Scan(append(dest, extra...)...); err != nil {
+		return VolumeMeta{}, err
+	}
+	for _, f := range []struct {
+		text string
+		dst  any
+	}{{spacing, &v.Spacing}, {affine, &v.Affine}, {orientation, &v.Orientation}, {stats, &v.Stats}} {
+		if err := json.Unmarshal([]byte(f.text), f.dst); err != nil {
+			return VolumeMeta{}, fmt.Errorf("volume %d: %w", v.ID, err)
+		}
+	}
+	v.CreatedAt = fromMillis(created)
+	return v, nil
+}
+
+// Volume returns the volume with the given id.
+func (s *Store) Volume(ctx context.Context, id int64) (VolumeMeta, error) {
+	return volumeByID(ctx, s.db, id)
+}
+
+func volumeByID(ctx context.Context, q querier, id int64) (VolumeMeta, error) {
+	v, err := scanVolume(q.QueryRowContext(ctx, `SELECT `+volumeColumns+` FROM volumes v WHERE v.id = ?`, id))
+	return v, notFound(err, "volume %d", id)
+}
+
+// Volumes lists a project's volumes by name with their slice counts.
+func (s *Store) Volumes(ctx context.Context, projectID int64) ([]VolumeSummary, error) {
+	if _, err := s.Project(ctx, projectID); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT `+volumeColumns+`,
+			(SELECT COUNT(*) FROM current_labels c WHERE c.volume_id = v.id AND c.deleted = 0 AND c.verified = 0),
+			(SELECT COUNT(*) FROM current_labels c WHERE c.volume_id = v.id AND c.deleted = 0 AND c.verified = 1),
+			(SELECT COUNT(*) FROM predictions pr JOIN models m ON m.id = pr.model_id AND m.active = 1
+				WHERE pr.volume_id = v.id AND NOT EXISTS (SELECT 1 FROM current_labels c
+					WHERE c.volume_id = v.id AND c.slice = pr.slice AND c.deleted = 0))
+		FROM volumes v WHERE v.project_id = ? ORDER BY v.name`, projectID)
+	if err != nil {
+		return nil, fmt.Errorf("list volumes: %w", err)
+	}
+	defer rows.Close()
+	var out []VolumeSummary
+	for rows.Next() {
+		var vs VolumeSummary
+		c := &vs.Counts
+		if vs.VolumeMeta, err = scanVolume(rows, &c.Labelled, &c.Verified, &c.Predicted); err != nil {
+			return nil, fmt.Errorf("list volumes: %w", err)
+		}
+		c.Unlabelled = vs.Shape[2] - c.Labelled - c.Verified - c.Predicted
+		out = append(out, vs)
+	}
+	return out, rows.Err()
+}
+
+// SliceStatuses returns the status of each axial slice of a volume (index = slice).
+func (s *Store) SliceStatuses(ctx context.Context, volumeID int64) ([]string, error) {
+	v, err := s.Volume(ctx, volumeID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, v.Shape[2])
+	for i := range out {
+		out[i] = StatusUnlabelled
+	}
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT pr.slice, ? FROM predictions pr JOIN models m ON m.id = pr.model_id AND m.active = 1
+		WHERE pr.volume_id = ?
+		UNION ALL
+		SELECT c.slice, CASE WHEN c.verified = 1 THEN ? ELSE ? END FROM current_labels c
+		WHERE c.volume_id = ? AND c.deleted = 0`,
+		StatusPredicted, volumeID, StatusVerified, StatusLabelled, volumeID)
+	if err != nil {
+		return nil, fmt.Errorf("slice statuses: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() { // labels come after predictions and take precedence
+		var slice int
+		var status string
+		if err := rows.Scan(&slice, &status); err != nil {
+			return nil, fmt.Errorf("slice statuses: %w", err)
+		}
+		if slice >= 0 && slice < len(out) {
+			out[slice] = status
+		}
+	}
+	return out, rows.Err()
+}
+
+// DeleteVolume deletes a volume, its labels and predictions, and its original file.
+func (s *Store) DeleteVolume(ctx context.Context, id int64) error {
+	v, err := s.Volume(ctx, id)
+	if err != nil {
+		return err
+	}
+	res, err := s.db.ExecContext(ctx, `DELETE FROM volumes WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete volume %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("volume %d: %w", id, ErrNotFound)
+	}
+	if err := os.Remove(s.OriginalPath(v)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove volume file: %w", err)
+	}
+	return nil
+}
+
+// ComputeStats returns the intensity statistics of voxel values, ignoring NaN and infinities.
+func ComputeStats(data []float32) IntensityStats {
+	finite := make([]float32, 0, len(data))
+	var sum float64
+	for _, v := range data {
+		if f := float64(v); !math.IsNaN(f) && !math.IsInf(f, 0) {
+			finite = append(finite, v)
+			sum += f
+		}
+	}
+	if len(finite) == 0 {
+		return IntensityStats{}
+	}
+	mean := sum / float64(len(finite))
+	var ss float64
+	for _, v := range finite {
+		d := float64(v) - mean
+		ss += d * d
+	}
+	slices.Sort(finite)
+	return IntensityStats{
+		Min:  float64(finite[0]),
+		Max:  float64(finite[len(finite)-1]),
+		Mean: mean,
+		Std:  math.Sqrt(ss / float64(len(finite))),
+		P1:   percentile(finite, 1),
+		P99:  percentile(finite, 99),
+	}
+}
+
+// percentile interpolates linearly between order statistics, as numpy.percentile does by default.
+func percentile(sorted []float32, p float64) float64 {
+	pos := p / 100 * float64(len(sorted)-1)
+	lo := int(math.Floor(pos))
+	hi := min(lo+1, len(sorted)-1)
+	frac := pos - float64(lo)
+	return float64(sorted[lo])*(1-frac) + float64(sorted[hi])*frac
+}
