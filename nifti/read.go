@@ -68,7 +68,8 @@ func readPath(path string, opts readOptions) (*Image, error) {
 	return decode(f, path, opts)
 }
 
-// pairPaths returns the header and image file names of a .hdr/.img pair named by either file.
+// pairPaths returns the header and image file names of a .hdr/.img pair named by either file. Either file
+// may be gzipped independently: the other one is looked for with the same compression first, then the other.
 func pairPaths(path string) (hdr, img string, ok bool) {
 	lower := strings.ToLower(path)
 	gz := ""
@@ -76,16 +77,28 @@ func pairPaths(path string) (hdr, img string, ok bool) {
 		gz = path[len(path)-3:]
 		lower = lower[:len(lower)-3]
 	}
-	base := path[:len(lower)-4]
-	switch {
-	case strings.HasSuffix(lower, ".hdr"):
-		ext := path[len(lower)-4 : len(lower)]
-		return path, base + swapExt(ext, ".img") + gz, true
-	case strings.HasSuffix(lower, ".img"):
-		ext := path[len(lower)-4 : len(lower)]
-		return base + swapExt(ext, ".hdr") + gz, path, true
+	if !strings.HasSuffix(lower, ".hdr") && !strings.HasSuffix(lower, ".img") {
+		return "", "", false
 	}
-	return "", "", false
+	base, ext := path[:len(lower)-4], path[len(lower)-4:len(lower)]
+	other := ".img"
+	if strings.EqualFold(ext, ".img") {
+		other = ".hdr"
+	}
+	counterpart := base + swapExt(ext, other) + gz
+	if _, err := os.Stat(counterpart); err != nil {
+		alternative := base + swapExt(ext, other) + swapExt(ext, ".gz")
+		if gz != "" {
+			alternative = base + swapExt(ext, other)
+		}
+		if _, err := os.Stat(alternative); err == nil {
+			counterpart = alternative
+		}
+	}
+	if other == ".img" {
+		return path, counterpart, true
+	}
+	return counterpart, path, true
 }
 
 // swapExt returns to, in upper case when from is upper case (FILE.HDR goes with FILE.IMG).

@@ -20,7 +20,7 @@ func WriteMask(path string, like *Header, data []uint8) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(path, encodeNifti1(h), data)
+	return writeAtomic(path, encodeNifti1(h, binary.LittleEndian), data)
 }
 
 // WriteFloat32 is WriteMask for float32 data (e.g. probability maps), with datatype FLOAT32.
@@ -33,7 +33,7 @@ func WriteFloat32(path string, like *Header, data []float32) error {
 	for i, v := range data {
 		binary.LittleEndian.PutUint32(payload[4*i:], math.Float32bits(v))
 	}
-	return writeAtomic(path, encodeNifti1(h), payload)
+	return writeAtomic(path, encodeNifti1(h, binary.LittleEndian), payload)
 }
 
 // outputHeader builds the little-endian single-file NIfTI-1 header of an image with like's geometry: dim,
@@ -100,10 +100,9 @@ func outputHeader(like *Header, datatype int16, n int) (*Header, error) {
 
 func fitsInt16(v int64) bool { return v >= math.MinInt16 && v <= math.MaxInt16 }
 
-// encodeNifti1 lays out a header as 348 little-endian NIfTI-1 bytes.
-func encodeNifti1(h *Header) []byte {
+// encodeNifti1 lays out a header as 348 NIfTI-1 bytes in the given byte order.
+func encodeNifti1(h *Header, o binary.ByteOrder) []byte {
 	b := make([]byte, nifti1HeaderSize)
-	o := binary.LittleEndian
 	i16 := func(off int, v int64) { o.PutUint16(b[off:], uint16(int16(v))) }
 	i32 := func(off int, v int32) { o.PutUint32(b[off:], uint32(v)) }
 	f32 := func(off int, v float64) { o.PutUint32(b[off:], math.Float32bits(float32(v))) }
