@@ -1,0 +1,242 @@
+// Typed client of the workbench HTTP API (server/API.md).
+import type { SaveResult } from "./lib/autosave";
+import { decodeMask, decodeSlice } from "./lib/codec";
+
+export type Id = number | string;
+
+export interface ProjectClass {
+  name: string;
+  color: string;
+}
+
+export interface Project {
+  id: Id;
+  name: string;
+  classes: ProjectClass[];
+  volumeCount?: number;
+  createdAt?: string;
+}
+
+export interface SliceCounts {
+  unlabelled: number;
+  labelled: number;
+  predicted: number;
+  verified: number;
+}
+
+export interface VolumeSummary {
+  id: Id;
+  name: string;
+  shape: number[];
+  spacing: number[];
+  counts: SliceCounts;
+  createdAt?: string;
+}
+
+export type SliceStatus = "unlabelled" | "labelled" | "predicted" | "verified";
+
+export interface SliceInfo {
+  index: number;
+  status: SliceStatus;
+  labelVersion: number;
+  verified: boolean;
+  uncertainty?: number | null;
+}
+
+export interface VolumeDetail {
+  id: Id;
+  projectId: Id;
+  name: string;
+  shape: number[];
+  spacing: number[];
+  axisLetters?: { left: string; right: string; top: string; bottom: string };
+  stats: { min: number; max: number; mean: number; std: number; p1: number; p99: number };
+  slices: SliceInfo[];
+}
+
+export interface Label {
+  version: number;
+  author?: string;
+  origin?: string;
+  verified?: boolean;
+  deleted?: boolean;
+  createdAt?: string;
+}
+
+export interface LabelData {
+  mask: Uint8Array;
+  version: number;
+  origin: string;
+  verified: boolean;
+  author: string;
+}
+
+export interface ReviewItem {
+  volumeId: Id;
+  slice: number;
+  uncertainty: number;
+}
+
+export type ServerEvent =
+  | { type: "label"; volumeId: Id; slice: number; version: number; author?: string; origin?: string; verified?: boolean; deleted?: boolean }
+  | { type: "volume"; volume: VolumeSummary }
+  | { type: string; [k: string]: unknown };
+
+export class ApiError extends Error {
+  constructor(readonly status: number, message: string, readonly body: Record<string, unknown> = {}) {
+    super(message);
+  }
+}
+
+const AUTHOR_KEY = "workbench.author";
+
+/** Who this browser saves labels as; a stable random name until the user sets one. */
+export function author(): string {
+  let name = localStorage.getItem(AUTHOR_KEY);
+  if (!name) {
+    name = `annotator-${Math.random().toString(36).slice(2, 6)}`;
+    localStorage.setItem(AUTHOR_KEY, name);
+  }
+  return name;
+}
+
+export function setAuthor(name: string): void {
+  if (name.trim()) localStorage.setItem(AUTHOR_KEY, name.trim());
+}
+
+async function errorOf(res: Response): Promise<ApiError> {
+  let body: Record<string, unknown> = {};
+  let reason = `${res.status} ${res.statusText}`;
+  try {
+    body = (await res.json()) as Record<string, unknown>;
+    const e = body.error ?? body.message;
+    if (typeof e === "string" && e) reason = e;
+  } catch {
+    // not JSON: keep the status line
+  }
+  return new ApiError(res.status, reason, body);
+}
+
+async function request(url: string, init?: RequestInit): Promise<Response> {
+  const res = await fetch(url, init);
+  if (!res.ok) throw await errorOf(res);
+  return res;
+}
+
+async function json<T>(url: string, init?: RequestInit): Promise<T> {
+  return (await (await request(url, init)).json()) as T;
+}
+
+const jsonBody = (method: string, body: unknown): RequestInit => ({
+  method,
+  headers: { "Content-Type": "application/json" },
+  body: JSON.stringify(body),
+});
+
+export const listProjects = () => json<Project[]>("/api/projects");
+export const getProject = (pid: Id) => json<Project>(`/api/projects/${pid}`);
+export const createProject = (name: string, classes: ProjectClass[]) =>
+  json<Project>("/api/projects", jsonBody("POST", { name, classes }));
+export const listVolumes = (pid: Id) => json<VolumeSummary[]>(`/api/projects/${pid}/volumes`);
+export const getVolume = (vid: Id) => json<VolumeDetail>(`/api/volumes/${vid}`);
+export const reviewQueue = (pid: Id, limit = 50) => json<ReviewItem[]>(`/api/projects/${pid}/review-queue?limit=${limit}`);
+export const labelHistory = (vid: Id, z: number) => json<Label[]>(`/api/volumes/${vid}/slices/${z}/label/history`);
+
+export const volumeExportUrl = (vid: Id) => `/api/volumes/${vid}/export`;
+export const projectExportUrl = (pid: Id) => `/api/projects/${pid}/export.zip`;
+
+export async function getSlice(vid: Id, z: number, w: number, h: number): Promise<Float32Array> {
+  const res = await request(`/api/volumes/${vid}/slices/${z}`);
+  return decodeSlice(await res.arrayBuffer(), w, h);
+}
+
+/** The slice's label, or null when it has none. */
+export async function getLabel(vid: Id, z: number, w: number, h: number, classCount: number): Promise<LabelData | null> {
+  const res = await fetch(`/api/volumes/${vid}/slices/${z}/label`);
+  if (res.status === 404) return null;
+  if (!res.ok) throw await errorOf(res);
+  const mask = decodeMask(await res.arrayBuffer(), w, h, classCount);
+  return {
+    mask,
+    version: Number(res.headers.get("X-Label-Version") ?? 0),
+    origin: res.headers.get("X-Label-Origin") ?? "manual",
+    verified: res.headers.get("X-Label-Verified") === "true",
+    author: res.headers.get("X-Label-Author") ?? "",
+  };
+}
+
+export interface Prediction {
+  mask: Uint8Array;
+  modelId: string;
+  uncertainty: number | null;
+}
+
+export async function getPrediction(vid: Id, z: number, w: number, h: number, classCount: number): Promise<Prediction | null> {
+  const res = await fetch(`/api/volumes/${vid}/slices/${z}/prediction`);
+  if (res.status === 404) return null;
+  if (!res.ok) throw await errorOf(res);
+  const u = res.headers.get("X-Uncertainty");
+  return {
+    mask: decodeMask(await res.arrayBuffer(), w, h, classCount),
+    modelId: res.headers.get("X-Model-Id") ?? "",
+    uncertainty: u === null || u === "" ? null : Number(u),
+  };
+}
+
+/**
+ * Saves a mask on top of baseVersion. Conflicts and refusals of the content are results; network failures and
+ * server errors throw, so the autosaver retries them.
+ */
+export async function putLabel(vid: Id, z: number, mask: Uint8Array, baseVersion: number, origin: string): Promise<SaveResult> {
+  const res = await fetch(`/api/volumes/${vid}/slices/${z}/label`, {
+    method: "PUT",
+    headers: {
+      "Content-Type": "application/octet-stream",
+      "X-Base-Version": String(baseVersion),
+      "X-Author": author(),
+      "X-Origin": origin,
+    },
+    body: mask as Uint8Array<ArrayBuffer>,
+  });
+  if (res.ok) {
+    const body = (await res.json()) as Label;
+    return { kind: "saved", version: body.version };
+  }
+  const err = await errorOf(res);
+  if (res.status === 409) return { kind: "conflict", currentVersion: Number(err.body.currentVersion ?? 0) };
+  if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) return { kind: "rejected", reason: err.message };
+  throw err;
+}
+
+export const setVerified = (vid: Id, z: number, verified: boolean, baseVersion: number) =>
+  json<Label>(`/api/volumes/${vid}/slices/${z}/verified`, jsonBody("PUT", { verified, baseVersion }));
+
+/** Uploads one NIfTI file with progress (fetch cannot report upload progress; XMLHttpRequest can). */
+export function uploadVolume(pid: Id, file: File, onProgress: (fraction: number) => void): Promise<VolumeSummary> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `/api/projects/${pid}/volumes`);
+    xhr.responseType = "text";
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable) onProgress(e.loaded / e.total);
+    };
+    xhr.onload = () => {
+      let body: Record<string, unknown> = {};
+      try {
+        body = JSON.parse(xhr.responseText) as Record<string, unknown>;
+      } catch {
+        // keep the status line below
+      }
+      if (xhr.status >= 200 && xhr.status < 300) {
+        resolve(body as unknown as VolumeSummary);
+        return;
+      }
+      const reason = typeof body.error === "string" ? body.error : xhr.status === 413 ? "file too large" : `${xhr.status} ${xhr.statusText}`;
+      reject(new ApiError(xhr.status, reason, body));
+    };
+    xhr.onerror = () => reject(new Error("network error: the server could not be reached"));
+    const form = new FormData();
+    form.append("file", file, file.name);
+    xhr.send(form);
+  });
+}

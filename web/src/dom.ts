@@ -1,0 +1,56 @@
+// A tiny element builder: h("div.card", {onclick}, child, ...).
+
+type Attrs = Record<string, unknown>;
+type Child = Node | string | number | null | undefined | false;
+
+/** The tag name of an element spec such as "canvas#strip.status". */
+type TagOf<S extends string> = S extends `${infer T}.${string}` ? TagOf<T> : S extends `${infer T}#${string}` ? T : S;
+type ElementOf<S extends string> = TagOf<S> extends keyof HTMLElementTagNameMap ? HTMLElementTagNameMap[TagOf<S>] : HTMLElement;
+
+export function h<S extends string>(tagAndClass: S, attrs: Attrs = {}, ...children: Child[]): ElementOf<S> {
+  const [head, ...classes] = tagAndClass.split(".");
+  const [tag, id] = (head as string).split("#");
+  const el = document.createElement(tag as string) as ElementOf<S>;
+  if (id) el.id = id;
+  if (classes.length) el.className = classes.join(" ");
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on") && typeof v === "function") {
+      el.addEventListener(k.slice(2), v as EventListener);
+    } else if (k === "style" && typeof v === "object") {
+      Object.assign(el.style, v);
+    } else if (k in el && k !== "list" && typeof v !== "string") {
+      (el as unknown as Record<string, unknown>)[k] = v;
+    } else {
+      el.setAttribute(k, v === true ? "" : String(v));
+    }
+  }
+  for (const c of children) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : String(c));
+  }
+  return el;
+}
+
+export function clear(el: Element): void {
+  while (el.firstChild) el.firstChild.remove();
+}
+
+let toastTimer: ReturnType<typeof setTimeout> | null = null;
+
+/** A short message at the bottom of the screen. */
+export function toast(message: string, kind: "info" | "error" = "info"): void {
+  let el = document.getElementById("toast");
+  if (!el) {
+    el = h("div#toast", { role: "status" });
+    document.body.append(el);
+  }
+  el.textContent = message;
+  el.className = `show ${kind}`;
+  if (toastTimer) clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => el?.classList.remove("show"), kind === "error" ? 6000 : 2500);
+}
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,164 @@
+// Project page: drag-and-drop upload with per-file progress, the volume list with slice counts, the review queue
+// and downloads.
+import {
+  getProject, listVolumes, projectExportUrl, reviewQueue, uploadVolume, volumeExportUrl,
+  type Id, type VolumeSummary,
+} from "../api";
+import { clear, errorText, h } from "../dom";
+import { ProjectEvents } from "../events";
+
+const UPLOAD_CONCURRENCY = 2;
+
+export function projectPage(root: HTMLElement, pid: Id): () => void {
+  let disposed = false;
+  const volumes = h("tbody");
+  const queue = h("div.queue");
+  const uploads = h("ul.uploads");
+  const title = h("h1", {}, "Project");
+  const classesEl = h("div.swatches");
+  const fileInput = h("input#file-input", { type: "file", multiple: true, accept: ".nii,.gz,.nii.gz" });
+  const drop = h("label.dropzone", { for: "file-input" },
+    h("strong", {}, "Drop NIfTI files here"), h("span.muted", {}, " or click to choose (.nii, .nii.gz; several at once)"), fileInput);
+
+  const waiting: Array<() => Promise<void>> = [];
+  let active = 0;
+
+  const pump = () => {
+    while (active < UPLOAD_CONCURRENCY && waiting.length > 0) {
+      const job = waiting.shift() as () => Promise<void>;
+      active++;
+      void job().finally(() => {
+        active--;
+        pump();
+      });
+    }
+  };
+
+  const enqueue = (files: Iterable<File>) => {
+    for (const file of files) {
+      const bar = h("progress", { max: 1, value: 0 });
+      const state = h("span.state", {}, "waiting");
+      const row = h("li", {}, h("span.fname", {}, file.name), bar, state);
+      uploads.append(row);
+      if (!/\.nii(\.gz)?$/i.test(file.name)) {
+        row.classList.add("failed");
+        state.textContent = "not a .nii or .nii.gz file";
+        continue;
+      }
+      waiting.push(async () => {
+        state.textContent = "uploading…";
+        try {
+          await uploadVolume(pid, file, (f) => {
+            bar.value = f;
+            state.textContent = f < 1 ? `${Math.round(f * 100)}%` : "reading volume…";
+          });
+          bar.value = 1;
+          row.classList.add("done");
+          state.textContent = "done";
+          void refresh();
+        } catch (err) {
+          row.classList.add("failed");
+          state.textContent = errorText(err);
+        }
+      });
+    }
+    pump();
+  };
+
+  fileInput.addEventListener("change", () => {
+    if (fileInput.files) enqueue([...fileInput.files]);
+    fileInput.value = "";
+  });
+  drop.addEventListener("dragover", (e) => {
+    e.preventDefault();
+    drop.classList.add("over");
+  });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    if (e.dataTransfer?.files) enqueue([...e.dataTransfer.files]);
+  });
+
+  const refresh = async () => {
+    try {
+      const [vols, q] = await Promise.all([listVolumes(pid), reviewQueue(pid, 20).catch(() => [])]);
+      if (disposed) return;
+      renderVolumes(vols);
+      renderQueue(q, vols);
+    } catch (err) {
+      clear(volumes);
+      volumes.append(h("tr", {}, h("td.error", { colSpan: 4 }, `could not list volumes: ${errorText(err)}`)));
+    }
+  };
+
+  const renderVolumes = (vols: VolumeSummary[]) => {
+    clear(volumes);
+    if (vols.length === 0) volumes.append(h("tr", {}, h("td.muted", { colSpan: 4 }, "No volumes yet: drop NIfTI files above.")));
+    for (const v of vols) {
+      const c = v.counts;
+      volumes.append(h("tr.volume", { "data-volume-id": String(v.id) },
+        h("td", {}, h("a", { href: `/volumes/${v.id}` }, v.name)),
+        h("td.muted", {}, v.shape.join(" × ")),
+        h("td", {},
+          h("span.count.unlabelled", { title: "unlabelled slices" }, c.unlabelled),
+          h("span.count.labelled", { title: "labelled slices" }, c.labelled),
+          h("span.count.predicted", { title: "slices with a prediction only" }, c.predicted),
+          h("span.count.verified", { title: "verified slices" }, c.verified)),
+        h("td", {}, h("a.button", { href: volumeExportUrl(v.id), download: true }, "NIfTI")),
+      ));
+    }
+  };
+
+  const renderQueue = (items: Array<{ volumeId: Id; slice: number; uncertainty: number }>, vols: VolumeSummary[]) => {
+    clear(queue);
+    if (items.length === 0) return;
+    const names = new Map(vols.map((v) => [String(v.id), v.name]));
+    queue.append(h("h2", {}, "Review queue"), h("p.muted", {}, "Unlabelled slices the model is least sure about, most uncertain first."));
+    const ol = h("ol");
+    for (const it of items) {
+      ol.append(h("li", {}, h("a", { href: `/volumes/${it.volumeId}?z=${it.slice}` },
+        `${names.get(String(it.volumeId)) ?? it.volumeId} · slice ${it.slice}`), h("span.muted", {}, ` uncertainty ${it.uncertainty.toFixed(3)}`)));
+    }
+    queue.append(ol);
+  };
+
+  clear(root);
+  root.append(
+    h("header.bar", {}, h("a.back", { href: "/" }, "← Projects"), title, classesEl,
+      h("a.button", { href: projectExportUrl(pid), download: true, title: "every volume's segmentation as NIfTI, in a zip" }, "Download all (zip)")),
+    h("section.page", {},
+      drop, uploads,
+      h("h2", {}, "Volumes"),
+      h("table.volumes", {}, h("thead", {}, h("tr", {}, h("th", {}, "name"), h("th", {}, "shape"),
+        h("th", {}, "slices: ", h("span.count.unlabelled", {}, "unlabelled"), h("span.count.labelled", {}, "labelled"),
+          h("span.count.predicted", {}, "predicted"), h("span.count.verified", {}, "verified")), h("th", {}, "download"))), volumes),
+      queue),
+  );
+
+  getProject(pid).then((p) => {
+    title.textContent = p.name;
+    document.title = `${p.name} · workbench`;
+    clear(classesEl);
+    p.classes.forEach((c, i) => classesEl.append(h("span.chip", {}, h("span.swatch", { style: { background: c.color } }), `${i + 1} ${c.name}`)));
+  }).catch((err) => {
+    title.textContent = `project ${pid}: ${errorText(err)}`;
+  });
+  void refresh();
+
+  // Counts change as other tabs label and upload: refresh at most once a second.
+  let pending: ReturnType<typeof setTimeout> | null = null;
+  const events = new ProjectEvents(pid, () => {
+    if (pending) return;
+    pending = setTimeout(() => {
+      pending = null;
+      void refresh();
+    }, 1000);
+  }, undefined, () => void refresh());
+
+  return () => {
+    disposed = true;
+    events.close();
+    if (pending) clearTimeout(pending);
+  };
+}
