@@ -109,18 +109,61 @@ func swapExt(from, to string) string {
 	return to
 }
 
-// gunzipIfNeeded wraps r in a gzip reader when the stream starts with the gzip magic bytes.
-func gunzipIfNeeded(r io.Reader) (io.Reader, func() error, error) {
+// source is a (possibly gunzipped) input stream that remembers the first real read failure, so that a
+// stream ending early is told apart from a damaged gzip stream or an I/O error.
+type source struct {
+	r   io.Reader
+	gz  *gzip.Reader // nil for plain data
+	err error        // first error other than io.EOF from r
+}
+
+// newSource gunzips r when it starts with the gzip magic bytes.
+func newSource(r io.Reader) (*source, error) {
 	br := bufio.NewReader(r)
 	magic, _ := br.Peek(2)
 	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, nil, gzipError(err)
+			return nil, gzipError(err)
 		}
-		return zr, zr.Close, nil
+		return &source{r: zr, gz: zr}, nil
 	}
-	return br, func() error { return nil }, nil
+	return &source{r: br}, nil
+}
+
+func (s *source) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF && s.err == nil {
+		s.err = err
+	}
+	return n, err
+}
+
+// fail returns the stream's own failure when there was one, else the given error about the content.
+func (s *source) fail(content error) error {
+	switch {
+	case s.err == nil:
+		return content
+	case s.gz != nil:
+		return gzipError(s.err)
+	default:
+		return fmt.Errorf("cannot read image: %v", s.err)
+	}
+}
+
+// finish reads a gzip stream to its end, which verifies its checksum, so a damaged file is not taken for a
+// good one.
+func (s *source) finish() error {
+	if s.gz == nil {
+		return nil
+	}
+	if _, err := io.Copy(io.Discard, s); err != nil {
+		return s.fail(gzipError(err))
+	}
+	if err := s.gz.Close(); err != nil {
+		return gzipError(err)
+	}
+	return nil
 }
 
 // gzipError words a decompression failure for a user.
@@ -131,26 +174,11 @@ func gzipError(err error) error {
 	return fmt.Errorf("corrupt gzip data: %v", err)
 }
 
-// readError words a failure to read from a (possibly gzipped) stream.
-func readError(err error, gzipped bool, what string) error {
-	if gzipped && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return gzipError(err)
-	}
-	if gzipped {
-		return errors.New("truncated gzip data")
-	}
-	return fmt.Errorf("truncated file: %s", what)
-}
-
-// readHeader reads and parses the fixed-size header from r, returning it with its raw bytes.
-func readHeader(r io.Reader, gzipped bool) (*Header, []byte, error) {
+// readHeader reads and parses the fixed-size header from src, returning it with its raw bytes.
+func readHeader(src *source) (*Header, []byte, error) {
 	raw := make([]byte, nifti2HeaderSize)
-	n, err := io.ReadFull(r, raw[:4])
-	if err != nil {
-		if gzipped && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, nil, gzipError(err)
-		}
-		return nil, nil, fmt.Errorf("not a NIfTI file: only %d bytes", n)
+	if n, err := io.ReadFull(src, raw[:4]); err != nil {
+		return nil, nil, src.fail(fmt.Errorf("not a NIfTI file: only %d bytes", n))
 	}
 	version, _, ok := headerVersion(raw)
 	if !ok {
@@ -161,11 +189,8 @@ func readHeader(r io.Reader, gzipped bool) (*Header, []byte, error) {
 	if version == 2 {
 		size = nifti2HeaderSize
 	}
-	if m, err := io.ReadFull(r, raw[4:size]); err != nil {
-		if gzipped && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, nil, gzipError(err)
-		}
-		return nil, nil, fmt.Errorf("not a NIfTI file: header truncated at %d of %d bytes", 4+m, size)
+	if n, err := io.ReadFull(src, raw[4:size]); err != nil {
+		return nil, nil, src.fail(fmt.Errorf("not a NIfTI file: header truncated at %d of %d bytes", 4+n, size))
 	}
 	h, err := ParseHeader(raw[:size])
 	if err != nil {
@@ -175,12 +200,11 @@ func readHeader(r io.Reader, gzipped bool) (*Header, []byte, error) {
 }
 
 func decode(r io.Reader, name string, opts readOptions) (*Image, error) {
-	src, closeGz, err := gunzipIfNeeded(r)
+	src, err := newSource(r)
 	if err != nil {
 		return nil, err
 	}
-	_, gzipped := src.(*gzip.Reader)
-	h, raw, err := readHeader(src, gzipped)
+	h, raw, err := readHeader(src)
 	if err != nil {
 		return nil, err
 	}
@@ -190,31 +214,23 @@ func decode(r io.Reader, name string, opts readOptions) (*Image, error) {
 	if err := checkVolumes(h, opts); err != nil {
 		return nil, err
 	}
-	// Everything between the header and the voxel data: the extender bytes and any extensions.
+	// Everything between the header and the voxel data: the extender bytes and any extensions. The buffer
+	// grows with the bytes actually present, whatever vox_offset claims.
 	offset := h.dataOffset()
 	var between bytes.Buffer
 	if n, err := io.CopyN(&between, src, offset-int64(len(raw))); err != nil {
-		if gzipped && !errors.Is(err, io.EOF) {
-			return nil, gzipError(err)
-		}
-		return nil, fmt.Errorf("vox_offset %d is past the end of the data (%d bytes)", offset, int64(len(raw))+n)
+		return nil, src.fail(fmt.Errorf("vox_offset %d is past the end of the data (%d bytes)", offset, int64(len(raw))+n))
 	}
 	exts, err := parseExtensions(between.Bytes(), h.BigEndian)
 	if err != nil {
 		return nil, err
 	}
-	data, err := readVoxels(src, h, gzipped)
+	data, err := readVoxels(src, h)
 	if err != nil {
 		return nil, err
 	}
-	if gzipped {
-		// Reading to the end verifies the gzip checksum, so a damaged file is not taken for a good one.
-		if _, err := io.Copy(io.Discard, src); err != nil {
-			return nil, gzipError(err)
-		}
-		if err := closeGz(); err != nil {
-			return nil, gzipError(err)
-		}
+	if err := src.finish(); err != nil {
+		return nil, err
 	}
 	return &Image{Header: *h, Extensions: exts, Data: data}, nil
 }
@@ -232,12 +248,11 @@ func readPair(hdrPath, imgPath string, opts readOptions) (*Image, error) {
 		return nil, fmt.Errorf("cannot open the .hdr of a .hdr/.img pair: %w", err)
 	}
 	defer hf.Close()
-	hsrc, _, err := gunzipIfNeeded(hf)
+	hsrc, err := newSource(hf)
 	if err != nil {
 		return nil, err
 	}
-	_, hgz := hsrc.(*gzip.Reader)
-	h, _, err := readHeader(hsrc, hgz)
+	h, _, err := readHeader(hsrc)
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +265,7 @@ func readPair(hdrPath, imgPath string, opts readOptions) (*Image, error) {
 	// Extensions of a pair run to the end of the .hdr file; a header file is small, but stay bounded.
 	rest, err := io.ReadAll(io.LimitReader(hsrc, 64<<20))
 	if err != nil {
-		return nil, readError(err, hgz, "header extensions")
+		return nil, hsrc.fail(err)
 	}
 	exts, err := parseExtensions(rest, h.BigEndian)
 	if err != nil {
@@ -262,26 +277,20 @@ func readPair(hdrPath, imgPath string, opts readOptions) (*Image, error) {
 		return nil, fmt.Errorf("cannot open the .img of a .hdr/.img pair: %w", err)
 	}
 	defer imf.Close()
-	isrc, closeGz, err := gunzipIfNeeded(imf)
+	isrc, err := newSource(imf)
 	if err != nil {
 		return nil, err
 	}
-	_, igz := isrc.(*gzip.Reader)
 	offset := h.dataOffset()
 	if n, err := io.CopyN(io.Discard, isrc, offset); err != nil {
-		if igz && !errors.Is(err, io.EOF) {
-			return nil, gzipError(err)
-		}
-		return nil, fmt.Errorf("vox_offset %d is past the end of the .img file (%d bytes)", offset, n)
+		return nil, isrc.fail(fmt.Errorf("vox_offset %d is past the end of the .img file (%d bytes)", offset, n))
 	}
-	data, err := readVoxels(isrc, h, igz)
+	data, err := readVoxels(isrc, h)
 	if err != nil {
 		return nil, err
 	}
-	if igz {
-		if err := closeGz(); err != nil {
-			return nil, gzipError(err)
-		}
+	if err := isrc.finish(); err != nil {
+		return nil, err
 	}
 	return &Image{Header: *h, Extensions: exts, Data: data}, nil
 }
@@ -324,8 +333,8 @@ func parseExtensions(b []byte, bigEndian bool) ([]Extension, error) {
 // voxelChunk is how many voxels are converted per read, so that memory follows the data actually present.
 const voxelChunk = 1 << 16
 
-// readVoxels reads one volume of voxel data from r and returns it scaled, as float32.
-func readVoxels(r io.Reader, h *Header, gzipped bool) ([]float32, error) {
+// readVoxels reads one volume of voxel data from src and returns it scaled, as float32.
+func readVoxels(src *source, h *Header) ([]float32, error) {
 	slope, inter, err := h.scaling()
 	if err != nil {
 		return nil, err
@@ -344,15 +353,10 @@ func readVoxels(r io.Reader, h *Header, gzipped bool) ([]float32, error) {
 	for len(out) < nvox {
 		n := min(nvox-len(out), voxelChunk)
 		chunk := buf[:n*bpv]
-		if got, err := io.ReadFull(r, chunk); err != nil {
-			if gzipped && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-				return nil, gzipError(err)
-			}
-			if gzipped {
-				return nil, errors.New("truncated gzip data")
-			}
+		if got, err := io.ReadFull(src, chunk); err != nil {
 			have := int64(len(out)*bpv + got)
-			return nil, fmt.Errorf("truncated file: %d voxels of %s need %d bytes of data, only %d present", nvox, DatatypeName(h.Datatype), int64(nvox)*int64(bpv), have)
+			return nil, src.fail(fmt.Errorf("truncated file: %d voxels of %s need %d bytes of data, only %d present",
+				nvox, DatatypeName(h.Datatype), int64(nvox)*int64(bpv), have))
 		}
 		start := len(out)
 		out = slices.Grow(out, n)[:start+n]
