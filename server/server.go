@@ -1,36 +1,78 @@
 // Package server is the workbench's HTTP API and the host of the embedded web app.
+//
+// Handlers are grouped per resource (projects.go, volumes.go, labels.go, exports.go, events.go); each decodes,
+// validates, calls the store and responds. Errors travel back to one handler (errors.go) that maps them to
+// statuses and `{"error": "..."}` bodies. The import and export logic (importexport.go) is exported so the CLI
+// uses the same code.
 package server
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/mriworkbench/workbench/nifti"
+	"github.com/mriworkbench/workbench/store"
+)
+
+// Default limits, used where Config leaves them zero.
+const (
+	DefaultMaxJSONBytes   = 1 << 20 // project settings and small requests
+	DefaultMaxUploadBytes = 2 << 30 // one NIfTI upload
+	DefaultCacheBytes     = 1 << 30 // canonical volumes kept decoded in memory
 )
 
 // Config is what the server needs from its caller.
 type Config struct {
-	Addr   string // listen address, e.g. 127.0.0.1:8080
-	WebApp fs.FS  // built single-page app with index.html at its root
+	Addr   string       // listen address, e.g. 127.0.0.1:8080
+	WebApp fs.FS        // built single-page app with index.html at its root
+	Store  *store.Store // required for every /api route but /api/health
+	Logger *slog.Logger // nil: slog.Default()
+
+	MaxJSONBytes   int64 // JSON request bodies
+	MaxUploadBytes int64 // NIfTI uploads
+	CacheBytes     int64 // decoded canonical volumes held for slice requests
 }
 
 // Server wraps the echo instance with the workbench's routes.
 type Server struct {
-	cfg  Config
-	echo *echo.Echo
+	cfg     Config
+	echo    *echo.Echo
+	log     *slog.Logger
+	store   *store.Store
+	hub     *Hub
+	volumes *volumeCache
 }
 
 // New builds the router; it does not listen yet.
 func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxJSONBytes <= 0 {
+		cfg.MaxJSONBytes = DefaultMaxJSONBytes
+	}
+	if cfg.MaxUploadBytes <= 0 {
+		cfg.MaxUploadBytes = DefaultMaxUploadBytes
+	}
+	if cfg.CacheBytes <= 0 {
+		cfg.CacheBytes = DefaultCacheBytes
+	}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
+	s := &Server{cfg: cfg, echo: e, log: cfg.Logger, store: cfg.Store, hub: NewHub(cfg.Logger)}
+	s.volumes = newVolumeCache(cfg.CacheBytes, s.loadCanonical)
+	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.Recover())
-	s := &Server{cfg: cfg, echo: e}
 	s.routes()
 	return s
 }
@@ -38,26 +80,86 @@ func New(cfg Config) *Server {
 // Handler exposes the router, for tests with httptest.
 func (s *Server) Handler() http.Handler { return s.echo }
 
+// Hub is the server's event hub; background jobs publish their progress through it.
+func (s *Server) Hub() *Hub { return s.hub }
+
 func (s *Server) routes() {
-	api := s.echo.Group("/api")
+	api := s.echo.Group("/api", middleware.GzipWithConfig(middleware.GzipConfig{
+		// Slices and masks are fetched while the user pages through a volume: favour speed over ratio.
+		Level:     gzip.BestSpeed,
+		MinLength: 1024,
+		// Websockets are hijacked connections; exports are .nii.gz files and zips of them, compressed already.
+		Skipper: func(c echo.Context) bool {
+			p := c.Request().URL.Path
+			return strings.EqualFold(c.Request().Header.Get("Upgrade"), "websocket") ||
+				strings.HasSuffix(p, "/export") || strings.HasSuffix(p, "/export.zip")
+		},
+	}))
 	api.GET("/health", s.health)
+
+	if s.store != nil {
+		api.GET("/projects", s.listProjects)
+		api.POST("/projects", s.createProject)
+		api.GET("/projects/:pid", s.getProject)
+		api.PATCH("/projects/:pid", s.updateProject)
+		api.GET("/projects/:pid/volumes", s.listVolumes)
+		api.POST("/projects/:pid/volumes", s.uploadVolume)
+		api.GET("/projects/:pid/review-queue", s.reviewQueue)
+		api.GET("/projects/:pid/export.zip", s.exportProjectZip)
+		api.GET("/projects/:pid/events", s.events)
+
+		api.GET("/volumes/:vid", s.getVolume)
+		api.GET("/volumes/:vid/export", s.exportVolume)
+		api.GET("/volumes/:vid/slices/:z", s.getSlice)
+		api.GET("/volumes/:vid/slices/:z/label", s.getLabel)
+		api.PUT("/volumes/:vid/slices/:z/label", s.putLabel)
+		api.DELETE("/volumes/:vid/slices/:z/label", s.deleteLabel)
+		api.PUT("/volumes/:vid/slices/:z/verified", s.putVerified)
+		api.GET("/volumes/:vid/slices/:z/label/history", s.labelHistory)
+		api.GET("/volumes/:vid/slices/:z/label/versions/:n", s.labelVersion)
+		api.GET("/volumes/:vid/slices/:z/prediction", s.getPrediction)
+	}
+
 	api.Any("/*", func(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusNotFound, "no such API endpoint: "+c.Request().URL.Path)
 	})
 	// The SPA owns every other path: unknown paths fall back to index.html so deep links work.
-	s.echo.Use(middleware.StaticWithConfig(middleware.StaticConfig{
-		Filesystem: http.FS(s.cfg.WebApp),
-		HTML5:      true,
-	}))
+	if s.cfg.WebApp != nil {
+		s.echo.Use(middleware.StaticWithConfig(middleware.StaticConfig{
+			// API 404s must stay JSON errors, not become the app's index page.
+			Skipper: func(c echo.Context) bool {
+				p := c.Request().URL.Path
+				return p == "/api" || strings.HasPrefix(p, "/api/")
+			},
+			Filesystem: http.FS(s.cfg.WebApp),
+			HTML5:      true,
+		}))
+	}
 }
 
 func (s *Server) health(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// Run serves until ctx is cancelled, then shuts down gracefully, letting requests in flight finish.
+// loadCanonical decodes a stored original file onto the canonical grid, for the volume cache.
+func (s *Server) loadCanonical(ctx context.Context, volumeID int64) (*nifti.Volume, error) {
+	v, err := s.store.Volume(ctx, volumeID)
+	if err != nil {
+		return nil, err
+	}
+	img, err := nifti.Read(s.store.OriginalPath(v))
+	if err != nil {
+		return nil, err
+	}
+	vol, _ := img.Canonical()
+	return vol, nil
+}
+
+// Run serves until ctx is cancelled, then shuts down gracefully, letting requests in flight finish and
+// closing websocket clients.
 func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	srv := &http.Server{Addr: s.cfg.Addr, Handler: s.echo, ReadHeaderTimeout: 10 * time.Second}
+	srv.RegisterOnShutdown(s.hub.Close)
 	ln, err := listen(s.cfg.Addr)
 	if err != nil {
 		return err

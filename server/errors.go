@@ -1,0 +1,104 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/mriworkbench/workbench/store"
+)
+
+// errorBody is every error response: one line for the user, plus the current version on a stale label write
+// so the app can show the conflict and offer to rebase.
+type errorBody struct {
+	Error          string `json:"error"`
+	CurrentVersion *int   `json:"currentVersion,omitempty"`
+}
+
+// handleError is echo's central error handler: it maps the store's and the request's errors to statuses, and
+// logs the detail of unexpected failures while answering with a generic message.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, body := s.classify(err, c)
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(status)
+		return
+	}
+	_ = c.JSON(status, body)
+}
+
+func (s *Server) classify(err error, c echo.Context) (int, errorBody) {
+	var (
+		stale    *store.StaleVersionError
+		invalid  *store.ValidationError
+		tooLarge *http.MaxBytesError
+		httpErr  *echo.HTTPError
+	)
+	switch {
+	case errors.As(err, &stale):
+		current := stale.Current
+		return http.StatusConflict, errorBody{Error: oneLine(err.Error()), CurrentVersion: &current}
+	case errors.As(err, &tooLarge):
+		return http.StatusRequestEntityTooLarge,
+			errorBody{Error: fmt.Sprintf("request body is larger than the limit of %d bytes", tooLarge.Limit)}
+	case errors.As(err, &invalid):
+		return http.StatusBadRequest, errorBody{Error: oneLine(invalid.Msg)}
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound, errorBody{Error: oneLine(err.Error())}
+	case errors.Is(err, store.ErrConflict):
+		return http.StatusConflict, errorBody{Error: oneLine(err.Error())}
+	case errors.As(err, &httpErr):
+		if httpErr.Code >= 500 {
+			s.logInternal(c, err)
+			return httpErr.Code, errorBody{Error: http.StatusText(httpErr.Code)}
+		}
+		msg := fmt.Sprint(httpErr.Message)
+		if m, ok := httpErr.Message.(string); ok {
+			msg = m
+		}
+		return httpErr.Code, errorBody{Error: oneLine(msg)}
+	}
+	s.logInternal(c, err)
+	return http.StatusInternalServerError, errorBody{Error: "internal server error (details in the server log)"}
+}
+
+func (s *Server) logInternal(c echo.Context, err error) {
+	req := c.Request()
+	s.log.Error("request failed", "method", req.Method, "path", req.URL.Path, "err", err)
+}
+
+// oneLine keeps error messages to one line, as promised to users.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// badRequest is a 400 with a reason for the user.
+func badRequest(format string, args ...any) error {
+	return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf(format, args...))
+}
+
+// decodeJSON reads a small JSON body into dst, refusing bodies over the JSON limit and trailing garbage.
+func (s *Server) decodeJSON(c echo.Context, dst any) error {
+	req := c.Request()
+	body := http.MaxBytesReader(c.Response(), req.Body, s.cfg.MaxJSONBytes)
+	dec := json.NewDecoder(body)
+	if err := dec.Decode(dst); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return err
+		}
+		if errors.Is(err, io.EOF) {
+			return badRequest("request body is empty; expected a JSON object")
+		}
+		return badRequest("invalid JSON body: %v", err)
+	}
+	if dec.More() {
+		return badRequest("invalid JSON body: more than one JSON value")
+	}
+	return nil
+}

@@ -1,0 +1,258 @@
+package server
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/mriworkbench/workbench/store"
+)
+
+// volumeSummary is a volume as listed: enough to show it and its progress, without its geometry details.
+type volumeSummary struct {
+	ID           int64             `json:"id"`
+	ProjectID    int64             `json:"projectId"`
+	Name         string            `json:"name"`
+	OriginalName string            `json:"originalName"`
+	Shape        [3]int            `json:"shape"`
+	Spacing      [3]float64        `json:"spacing"`
+	Counts       store.SliceCounts `json:"counts"`
+	CreatedAt    time.Time         `json:"createdAt"`
+}
+
+func summaryOf(v store.VolumeMeta, counts store.SliceCounts) volumeSummary {
+	return volumeSummary{ID: v.ID, ProjectID: v.ProjectID, Name: v.Name, OriginalName: v.OriginalName,
+		Shape: v.Shape, Spacing: v.Spacing, Counts: counts, CreatedAt: v.CreatedAt}
+}
+
+// axisLetters name the patient directions at the edges of an axial slice of the canonical grid drawn in
+// radiological convention (patient's right on the screen's left, anterior up).
+type axisLetters struct {
+	Left   string `json:"left"`
+	Right  string `json:"right"`
+	Top    string `json:"top"`
+	Bottom string `json:"bottom"`
+}
+
+var radiological = axisLetters{Left: "R", Right: "L", Top: "A", Bottom: "P"}
+
+// sliceInfo is one axial slice's state in the volume detail. LabelVersion is the slice's current label
+// version, a deletion included: the base version of the next save (0 when it never had a label).
+type sliceInfo struct {
+	Index        int      `json:"index"`
+	Status       string   `json:"status"`
+	LabelVersion int      `json:"labelVersion"`
+	Verified     bool     `json:"verified"`
+	Uncertainty  *float64 `json:"uncertainty,omitempty"`
+}
+
+type volumeDetail struct {
+	ID           int64                `json:"id"`
+	ProjectID    int64                `json:"projectId"`
+	Name         string               `json:"name"`
+	OriginalName string               `json:"originalName"`
+	Shape        [3]int               `json:"shape"`
+	Spacing      [3]float64           `json:"spacing"`
+	Affine       [4][4]float64        `json:"affine"`
+	AxisLetters  axisLetters          `json:"axisLetters"`
+	Stats        store.IntensityStats `json:"stats"`
+	ModelID      *int64               `json:"modelId,omitempty"` // the active model whose predictions are shown
+	Slices       []sliceInfo          `json:"slices"`
+	CreatedAt    time.Time            `json:"createdAt"`
+}
+
+func (s *Server) listVolumes(c echo.Context) error {
+	pid, err := pathID(c, "pid")
+	if err != nil {
+		return err
+	}
+	volumes, err := s.store.Volumes(c.Request().Context(), pid)
+	if err != nil {
+		return err
+	}
+	out := make([]volumeSummary, len(volumes))
+	for i, v := range volumes {
+		out[i] = summaryOf(v.VolumeMeta, v.Counts)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// uploadVolume imports the NIfTI file in the multipart field "file". The part is read as a stream (no
+// temporary files) under the upload size limit.
+func (s *Server) uploadVolume(c echo.Context) error {
+	pid, err := pathID(c, "pid")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if _, err := s.store.Project(ctx, pid); err != nil {
+		return err
+	}
+	req := c.Request()
+	req.Body = http.MaxBytesReader(c.Response(), req.Body, s.cfg.MaxUploadBytes)
+	mr, err := req.MultipartReader()
+	if err != nil {
+		return badRequest("upload must be multipart/form-data with a field named file: %v", err)
+	}
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return badRequest("upload has no field named file")
+		}
+		if err != nil {
+			return uploadReadError(err)
+		}
+		if part.FormName() != "file" {
+			continue
+		}
+		if part.FileName() == "" {
+			return badRequest("the file field carries no file name")
+		}
+		data, err := io.ReadAll(part)
+		if err != nil {
+			return uploadReadError(err)
+		}
+		v, err := ImportNIfTI(ctx, s.store, pid, part.FileName(), data, nil, c.Request().Header.Get("X-Author"))
+		if err != nil {
+			return err
+		}
+		summary := summaryOf(v, store.SliceCounts{Unlabelled: v.Shape[2]})
+		s.hub.Publish(pid, VolumeEvent{Type: EventVolume, Volume: summary})
+		c.Response().Header().Set(echo.HeaderLocation, "/api/volumes/"+strconv.FormatInt(v.ID, 10))
+		return c.JSON(http.StatusCreated, summary)
+	}
+}
+
+// uploadReadError keeps the size limit's error (413) and words the rest as a bad upload.
+func uploadReadError(err error) error {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return err
+	}
+	return badRequest("cannot read the upload: %v", err)
+}
+
+func (s *Server) getVolume(c echo.Context) error {
+	vid, err := pathID(c, "vid")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	v, err := s.store.Volume(ctx, vid)
+	if err != nil {
+		return err
+	}
+	statuses, err := s.store.SliceStatuses(ctx, vid)
+	if err != nil {
+		return err
+	}
+	slices := make([]sliceInfo, len(statuses))
+	for i, st := range statuses {
+		slices[i] = sliceInfo{Index: i, Status: st, Verified: st == store.StatusVerified}
+	}
+	labels, err := s.store.Labels(ctx, vid)
+	if err != nil {
+		return err
+	}
+	for _, l := range labels {
+		slices[l.Slice].LabelVersion = l.Version
+	}
+	// A slice whose label was deleted has no live label but a current version, which the next save builds
+	// on; only slices without a live label can be in that state.
+	for i := range slices {
+		if slices[i].LabelVersion != 0 {
+			continue
+		}
+		l, err := s.store.Label(ctx, vid, i)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		slices[i].LabelVersion = l.Version
+	}
+	detail := volumeDetail{ID: v.ID, ProjectID: v.ProjectID, Name: v.Name, OriginalName: v.OriginalName,
+		Shape: v.Shape, Spacing: v.Spacing, Affine: v.Affine, AxisLetters: radiological, Stats: v.Stats,
+		Slices: slices, CreatedAt: v.CreatedAt}
+	model, err := s.store.ActiveModel(ctx, v.ProjectID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return err
+	default:
+		detail.ModelID = &model.ID
+		preds, err := s.store.Predictions(ctx, model.ID, vid)
+		if err != nil {
+			return err
+		}
+		for _, p := range preds {
+			if p.Slice >= 0 && p.Slice < len(slices) {
+				u := p.Uncertainty
+				slices[p.Slice].Uncertainty = &u
+			}
+		}
+	}
+	return c.JSON(http.StatusOK, detail)
+}
+
+// sliceParams resolves the volume and slice of a /volumes/{vid}/slices/{z}/... route; a slice outside the
+// volume is a 404 like an unknown volume.
+func (s *Server) sliceParams(c echo.Context) (store.VolumeMeta, int, error) {
+	vid, err := pathID(c, "vid")
+	if err != nil {
+		return store.VolumeMeta{}, 0, err
+	}
+	z, err := pathInt(c, "z")
+	if err != nil {
+		return store.VolumeMeta{}, 0, err
+	}
+	v, err := s.store.Volume(c.Request().Context(), vid)
+	if err != nil {
+		return store.VolumeMeta{}, 0, err
+	}
+	if z >= v.Shape[2] {
+		return store.VolumeMeta{}, 0, echo.NewHTTPError(http.StatusNotFound,
+			fmt.Sprintf("volume %d has %d slices; slice %d does not exist", vid, v.Shape[2], z))
+	}
+	return v, z, nil
+}
+
+// getSlice sends one axial slice of the canonical volume as little-endian float32, x fastest. A volume's
+// voxels never change, so the ETag (the original file's hash and the slice) lets a browser revalidate cheaply;
+// it is not cached blindly because a wiped data directory reuses volume ids.
+func (s *Server) getSlice(c echo.Context) error {
+	v, z, err := s.sliceParams(c)
+	if err != nil {
+		return err
+	}
+	etag := fmt.Sprintf(`"%s-%d"`, v.SHA256, z)
+	h := c.Response().Header()
+	h.Set("ETag", etag)
+	h.Set("Cache-Control", "private, no-cache")
+	h.Set("X-Width", strconv.Itoa(v.Shape[0]))
+	h.Set("X-Height", strconv.Itoa(v.Shape[1]))
+	if c.Request().Header.Get("If-None-Match") == etag {
+		return c.NoContent(http.StatusNotModified)
+	}
+	vol, err := s.volumes.get(c.Request().Context(), v.ID)
+	if err != nil {
+		return err
+	}
+	if vol.Shape != v.Shape {
+		return fmt.Errorf("volume %d: decoded shape %v differs from the stored %v", v.ID, vol.Shape, v.Shape)
+	}
+	data := vol.Slice(z)
+	buf := make([]byte, 4*len(data))
+	for i, f := range data {
+		binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(f))
+	}
+	return c.Blob(http.StatusOK, echo.MIMEOctetStream, buf)
+}
