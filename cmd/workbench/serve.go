@@ -9,6 +9,7 @@ import (
 
 	workbench "github.com/mriworkbench/workbench"
 	"github.com/mriworkbench/workbench/server"
+	"github.com/mriworkbench/workbench/store"
 )
 
 func runServe(args []string, stdout, stderr io.Writer) error {
@@ -18,11 +19,21 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	_ = dataDir
+	st, err := store.Open(*dataDir, workbench.Migrations())
+	if err != nil {
+		return err
+	}
+	defer st.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	srv := server.New(server.Config{Addr: *addr, WebApp: workbench.WebApp()})
+	// A run that was going when the server last stopped cannot resume: say so instead of showing it running.
+	if n, err := st.MarkInterruptedRuns(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		fmt.Fprintf(stderr, "workbench: %d training run(s) were interrupted by the last shutdown\n", n)
+	}
+	srv := server.New(server.Config{Addr: *addr, WebApp: workbench.WebApp(), Store: st})
 	return srv.Run(ctx, func(a string) {
-		fmt.Fprintf(stdout, "workbench serving http://%s (data in %s); Ctrl+C stops\n", a, *dataDir)
+		fmt.Fprintf(stdout, "workbench serving http://%s (data in %s); Ctrl+C stops\n", a, st.DataDir())
 	})
 }
