@@ -42,10 +42,12 @@ func DefaultAugment() AugmentConfig {
 
 // Validate reports probabilities outside [0, 1] and empty or non-physical ranges of enabled transforms.
 func (c AugmentConfig) Validate() error {
-	for name, p := range map[string]float64{"flip": c.FlipProb, "scale": c.ScaleProb, "rotate": c.RotateProb,
-		"shift": c.ShiftProb, "elastic": c.ElasticProb} {
-		if !(p >= 0 && p <= 1) {
-			return fmt.Errorf("augment: %s probability %v outside [0, 1]", name, p)
+	for _, p := range []struct {
+		name string
+		p    float64
+	}{{"flip", c.FlipProb}, {"scale", c.ScaleProb}, {"rotate", c.RotateProb}, {"shift", c.ShiftProb}, {"elastic", c.ElasticProb}} {
+		if !(p.p >= 0 && p.p <= 1) {
+			return fmt.Errorf("augment: %s probability %v outside [0, 1]", p.name, p.p)
 		}
 	}
 	bad := func(lo, hi float64) bool { return !(lo > 0 && hi >= lo) || math.IsInf(hi, 0) }
@@ -55,7 +57,7 @@ func (c AugmentConfig) Validate() error {
 	if c.RotateProb > 0 && !(c.RotateMaxDeg >= 0 && c.RotateMaxDeg <= 180) {
 		return fmt.Errorf("augment: rotation %v degrees outside [0, 180]", c.RotateMaxDeg)
 	}
-	if c.ShiftProb > 0 && !(c.ShiftMax >= 0) || math.IsInf(c.ShiftMax, 0) {
+	if c.ShiftProb > 0 && (!(c.ShiftMax >= 0) || math.IsInf(c.ShiftMax, 0)) {
 		return fmt.Errorf("augment: shift %v must be finite and non-negative", c.ShiftMax)
 	}
 	if c.ElasticProb > 0 && (bad(c.SigmaMin, c.SigmaMax) || !(c.AlphaMin >= 0 && c.AlphaMax >= c.AlphaMin) || math.IsInf(c.AlphaMax, 0)) {

@@ -112,7 +112,46 @@ const (
 	// PlaceRandom puts the crop anywhere it fits (or, for a slice smaller than the crop, anywhere the slice
 	// stays inside it), uniformly, so over epochs the model sees every part of the slice.
 	PlaceRandom
+	// PlaceForeground centres the crop on the labelled structures (see ForegroundOrigin), so that small
+	// structures fill the crop in training. It needs labels: inference covers the slice with Tiles instead.
+	PlaceForeground
 )
+
+// Box is the bounding box of a mask's labelled (non-zero) pixels, corners inclusive; Empty when there are none.
+type Box struct {
+	Min, Max Point
+	Empty    bool
+}
+
+// ForegroundBox returns the bounding box of s's labelled pixels.
+func ForegroundBox(s Sample) Box {
+	b := Box{Min: Point{s.W, s.H}, Max: Point{-1, -1}, Empty: true}
+	for i, c := range s.Mask {
+		if c == 0 {
+			continue
+		}
+		x, y := i%s.W, i/s.W
+		b.Min = Point{min(b.Min.X, x), min(b.Min.Y, y)}
+		b.Max = Point{max(b.Max.X, x), max(b.Max.Y, y)}
+		b.Empty = false
+	}
+	return b
+}
+
+// ForegroundOrigin places a cropW x cropH window on a w x h slice centred on box, moved by a uniform random
+// offset of up to a quarter of the crop along each axis, then kept within RandomOrigin's range (which never
+// pushes the box out of the window when the box fitted). An empty box gives a random origin.
+func ForegroundOrigin(r *rand.Rand, box Box, w, h, cropW, cropH int) Point {
+	if box.Empty {
+		return RandomOrigin(r, w, h, cropW, cropH)
+	}
+	axis := func(lo, hi, n, c int) int {
+		q := c / 4
+		o := (lo+hi+1)/2 - c/2 + r.IntN(2*q+1) - q
+		return min(max(o, min(0, n-c)), max(0, n-c))
+	}
+	return Point{axis(box.Min.X, box.Max.X, w, cropW), axis(box.Min.Y, box.Max.Y, h, cropH)}
+}
 
 // CenterOrigin is the top-left corner of a cropW x cropH window centred on a w x h slice
 // ((w-cropW)/2 rounded toward zero; negative when the slice is smaller, the rest being padding).
@@ -127,8 +166,7 @@ func RandomOrigin(r *rand.Rand, w, h, cropW, cropH int) Point {
 		lo, hi := min(0, n-c), max(0, n-c)
 		return lo + r.IntN(hi-lo+1)
 	}
-	x := axis(w, cropW)
-	return Point{x, axis(h, cropH)}
+	return Point{axis(w, cropW), axis(h, cropH)}
 }
 
 // CropInto writes the cropW x cropH window of s whose top-left corner is origin into img, normalised with st,

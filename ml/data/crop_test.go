@@ -170,3 +170,41 @@ func TestStitchOneChannelThreshold(t *testing.T) {
 		t.Fatal("reset stitcher still covered")
 	}
 }
+
+// A structure smaller than half the crop is always wholly inside a foreground-placed crop, wherever it lies,
+// and the crops still vary.
+func TestForegroundOriginKeepsStructure(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 9))
+	const w, h, cw, ch = 120, 90, 48, 40
+	for trial := range 300 {
+		bw, bh := 1+r.IntN(cw/2), 1+r.IntN(ch/2)
+		x0, y0 := r.IntN(w-bw+1), r.IntN(h-bh+1)
+		s := Sample{Mask: make([]uint8, w*h), W: w, H: h}
+		for y := y0; y < y0+bh; y++ {
+			for x := x0; x < x0+bw; x++ {
+				s.Mask[x+y*w] = 2
+			}
+		}
+		box := ForegroundBox(s)
+		if box.Empty || box.Min != (Point{x0, y0}) || box.Max != (Point{x0 + bw - 1, y0 + bh - 1}) {
+			t.Fatalf("trial %d: box %+v, want (%d,%d)-(%d,%d)", trial, box, x0, y0, x0+bw-1, y0+bh-1)
+		}
+		seen := map[Point]bool{}
+		for range 20 {
+			o := ForegroundOrigin(r, box, w, h, cw, ch)
+			if o.X < 0 || o.Y < 0 || o.X+cw > w || o.Y+ch > h {
+				t.Fatalf("trial %d: window at %v leaves the slice", trial, o)
+			}
+			if box.Min.X < o.X || box.Min.Y < o.Y || box.Max.X >= o.X+cw || box.Max.Y >= o.Y+ch {
+				t.Fatalf("trial %d: window at %v cuts box %+v", trial, o, box)
+			}
+			seen[o] = true
+		}
+		if len(seen) < 2 {
+			t.Fatalf("trial %d: foreground crops never move", trial)
+		}
+	}
+	if ForegroundBox(Sample{Mask: make([]uint8, 4), W: 2, H: 2}).Empty != true {
+		t.Fatal("empty mask has a box")
+	}
+}

@@ -47,6 +47,7 @@ type Loader struct {
 	cfg     LoaderConfig
 	samples []Sample
 	stats   []Stats
+	boxes   []Box // labelled bounding boxes, for PlaceForeground
 
 	ready  chan *Batch // prepared batches, in order
 	free   chan *Batch // buffers the caller has handed back
@@ -67,7 +68,7 @@ func NewLoader(ctx context.Context, samples []Sample, cfg LoaderConfig) (*Loader
 	if cfg.BatchSize <= 0 || cfg.CropW <= 0 || cfg.CropH <= 0 {
 		return nil, fmt.Errorf("loader: batch size %d and crop %dx%d must be positive", cfg.BatchSize, cfg.CropW, cfg.CropH)
 	}
-	if cfg.Placement != PlaceCenter && cfg.Placement != PlaceRandom {
+	if cfg.Placement != PlaceCenter && cfg.Placement != PlaceRandom && cfg.Placement != PlaceForeground {
 		return nil, fmt.Errorf("loader: placement %d unknown", cfg.Placement)
 	}
 	if err := cfg.Augment.Validate(); err != nil {
@@ -76,18 +77,18 @@ func NewLoader(ctx context.Context, samples []Sample, cfg LoaderConfig) (*Loader
 	if err := cfg.Norm.Validate(); err != nil {
 		return nil, err
 	}
-	stats := make([]Stats, len(samples))
+	stats, boxes := make([]Stats, len(samples)), make([]Box, len(samples))
 	for i, s := range samples {
 		if err := s.Validate(true); err != nil {
 			return nil, fmt.Errorf("loader: %w", err)
 		}
-		stats[i] = cfg.Norm.For(s.Image)
+		stats[i], boxes[i] = cfg.Norm.For(s.Image), ForegroundBox(s)
 	}
 	cfg.Workers = max(cfg.Workers, 1)
 
 	ctx, cancel := context.WithCancel(ctx)
 	l := &Loader{
-		cfg: cfg, samples: samples, stats: stats,
+		cfg: cfg, samples: samples, stats: stats, boxes: boxes,
 		ready: make(chan *Batch, 1), free: make(chan *Batch, 2),
 		cancel: cancel, done: make(chan struct{}),
 	}
@@ -198,7 +199,7 @@ func (l *Loader) fill(b *Batch, workers []*sampleWorker, order []int, epoch, fir
 		idx := order[pos%len(order)]
 		s := l.samples[idx]
 		b.Keys[k] = s.Key
-		w.prepare(b.Images[k*plane:(k+1)*plane], b.Masks[k*plane:(k+1)*plane], s, l.stats[idx], &l.cfg, epoch, pos)
+		w.prepare(b.Images[k*plane:(k+1)*plane], b.Masks[k*plane:(k+1)*plane], s, l.stats[idx], l.boxes[idx], &l.cfg, epoch, pos)
 	}
 	if len(workers) == 1 {
 		for k := range count {
@@ -231,11 +232,16 @@ func newSampleWorker() *sampleWorker {
 }
 
 // prepare writes one crop: placed, augmented and normalised, with randomness seeded by (seed, epoch, position).
-func (w *sampleWorker) prepare(img []float32, mask []uint8, s Sample, st Stats, cfg *LoaderConfig, epoch, pos int) {
+func (w *sampleWorker) prepare(img []float32, mask []uint8, s Sample, st Stats, box Box, cfg *LoaderConfig, epoch, pos int) {
 	w.pcg.Seed(cfg.Seed^0x6a09e667f3bcc909, mix64(uint64(epoch)<<32|uint64(uint32(pos))))
-	origin := CenterOrigin(s.W, s.H, cfg.CropW, cfg.CropH)
-	if cfg.Placement == PlaceRandom {
+	var origin Point
+	switch cfg.Placement {
+	case PlaceRandom:
 		origin = RandomOrigin(w.rng, s.W, s.H, cfg.CropW, cfg.CropH)
+	case PlaceForeground:
+		origin = ForegroundOrigin(w.rng, box, s.W, s.H, cfg.CropW, cfg.CropH)
+	default:
+		origin = CenterOrigin(s.W, s.H, cfg.CropW, cfg.CropH)
 	}
 	if cfg.Augment == (AugmentConfig{}) {
 		CropInto(img, mask, s, origin, cfg.CropW, cfg.CropH, st)

@@ -1,0 +1,69 @@
+package ml
+
+// Backend is the boundary between the engine's layers and the hardware that computes them.
+// Layers never loop over activations themselves: every kernel that touches an activation
+// buffer goes through a Backend, so a GPU backend (cuBLAS/cuDNN behind a `cuda` build tag,
+// with buffers from Alloc in unified memory) can replace the CPU one without changing
+// layers, losses, models or their callers.
+//
+// Buffers are float32 activations in channel-major order (C, N, H, W): channel c of
+// sample n is the plane starting at (c*N+n)*H*W. This order lets a convolution over a
+// whole batch be one matrix product per chunk of image rows, lets batch-norm statistics
+// be one contiguous run per channel, and makes channel concatenation free (two tensors
+// allocated side by side are their concatenation).
+type Backend interface {
+	// Name says which implementation runs, for logs and benchmarks.
+	Name() string
+	// Alloc returns a zeroed buffer the backend can compute on.
+	Alloc(n int) []float32
+	// Sgemm computes C = alpha*op(A)*op(B) + beta*C on row-major matrices, where op(A) is
+	// m x k and op(B) is k x n; lda, ldb and ldc are row strides.
+	Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
+		b []float32, ldb int, beta float32, c []float32, ldc int)
+	// Im2col unrolls, for a stride-1 k x k convolution with the given padding and dilation
+	// of a c-channel channel-major tensor of n planes h x w, the output rows [r0, r1) of the
+	// batch (output row r is row r%ho of sample r/ho, with ho = h+2*pad-dil*(k-1), and
+	// likewise wo): col is (c*k*k) x ((r1-r0)*wo), row-major.
+	Im2col(x []float32, c, n, h, w, k, pad, dil, r0, r1 int, col []float32)
+
+	// ReLUForward sets x = max(x, 0) in place.
+	ReLUForward(x []float32)
+	// ReLUBackward sets dy = 0 where y <= 0 (y is the ReLU output).
+	ReLUBackward(y, dy []float32)
+	// ChannelStats returns per-channel mean and biased variance over runs of m values
+	// (a channel-major tensor with c channels). With relu set it first applies ReLU to x
+	// in place, fusing the activation that precedes batch norm in the pipeline's blocks.
+	ChannelStats(x []float32, c, m int, relu bool, mean, variance []float32)
+	// ChannelAffine sets y = (x-mean[ch])*invstd[ch]*gamma[ch]+beta[ch], then multiplies
+	// every plane (ch, sample) of hw values by scale[ch*n+sample] when scale is non-nil
+	// (channel dropout fused into batch norm).
+	ChannelAffine(x, y []float32, c, n, hw int, mean, invstd, gamma, beta, scale []float32)
+	// BatchNormBackward turns dy (gradient w.r.t. the batch-norm output, before plane
+	// scaling by scale when non-nil) into the gradient w.r.t. the batch-norm input x,
+	// in place, accumulating dgamma and dbeta; with relu set, x is a ReLU output and the
+	// gradient is also passed back through that ReLU.
+	BatchNormBackward(x, dy []float32, c, n, hw int, mean, invstd, gamma, scale []float32,
+		relu bool, dgamma, dbeta []float32)
+	// ScalePlanes multiplies every plane (ch, sample) of hw values by scale[ch*n+sample].
+	ScalePlanes(x []float32, c, n, hw int, scale []float32)
+	// MaxPool2Forward pools 2x2 windows of planes h x w into y, recording in arg the
+	// position (0..3) of each window's first maximum.
+	MaxPool2Forward(x []float32, planes, h, w int, y []float32, arg []uint8)
+	// MaxPool2Backward adds dy to dx at the recorded maxima (dx is accumulated, not set).
+	MaxPool2Backward(dy []float32, arg []uint8, planes, h, w int, dx []float32)
+	// Upsample2Forward resizes planes h x w to 2h x 2w bilinearly (align_corners=False).
+	Upsample2Forward(x []float32, planes, h, w int, y []float32)
+	// Upsample2Backward sets dx (planes h x w) to the adjoint of Upsample2Forward applied to dy.
+	Upsample2Backward(dy []float32, planes, h, w int, dx []float32)
+	// SoftmaxChannels writes the softmax over c channels of every pixel of a channel-major
+	// tensor holding m pixels per channel.
+	SoftmaxChannels(z, p []float32, c, m int)
+	// Sigmoid writes p = 1/(1+exp(-z)).
+	Sigmoid(z, p []float32)
+	// AdamUpdate applies one Adam step (PyTorch's rule) to w with gradient g and moments m, v.
+	AdamUpdate(w, g, m, v []float32, lr, beta1, beta2, eps, bias1, bias2 float32)
+}
+
+// DefaultBackend is the CPU backend: SGEMM from OpenBLAS (or pure Go under the `purego`
+// build tag) and parallel Go kernels on all available cores.
+var DefaultBackend Backend = newCPU()

@@ -1,0 +1,360 @@
+package ml
+
+import (
+	"math"
+	"runtime"
+	"sync"
+)
+
+// cpu is the CPU backend. Its elementwise kernels split work into one contiguous range per
+// core; reductions run per channel in a fixed order, so results never depend on scheduling.
+type cpu struct {
+	workers int
+}
+
+func newCPU() *cpu {
+	w := runtime.GOMAXPROCS(0)
+	if w < 1 {
+		w = 1
+	}
+	setBLASThreads(w)
+	return &cpu{workers: w}
+}
+
+func (b *cpu) Name() string { return "cpu/" + blasName }
+
+func (b *cpu) Alloc(n int) []float32 { return make([]float32, n) }
+
+func (b *cpu) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
+	bm []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	sgemm(transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc)
+}
+
+// parallel runs fn over [0, n) split into one range per worker; small jobs run inline
+// because starting goroutines costs more than the work.
+func (b *cpu) parallel(n, minPerWorker int, fn func(lo, hi int)) {
+	w := b.workers
+	if n < 2*minPerWorker || w == 1 {
+		fn(0, n)
+		return
+	}
+	if w > n {
+		w = n
+	}
+	var wg sync.WaitGroup
+	step := (n + w - 1) / w
+	for lo := step; lo < n; lo += step {
+		hi := min(lo+step, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(lo, hi)
+		}()
+	}
+	fn(0, min(step, n))
+	wg.Wait()
+}
+
+func (b *cpu) Im2col(x []float32, c, n, h, w, k, pad, dil, r0, r1 int, col []float32) {
+	ho, wo := h+2*pad-dil*(k-1), w+2*pad-dil*(k-1)
+	cols := (r1 - r0) * wo
+	plane := h * w
+	b.parallel(c*k*k, 2, func(lo, hi int) {
+		for row := lo; row < hi; row++ {
+			ch, ky, kx := row/(k*k), (row/k)%k, row%k
+			dst := col[row*cols : (row+1)*cols]
+			src := x[ch*n*plane : (ch+1)*n*plane]
+			dy, dx := ky*dil-pad, kx*dil-pad
+			// Output column j reads input column j+dx; those outside [0, w) are padding.
+			jlo, jhi := min(max(0, -dx), wo), max(min(wo, w-dx), 0)
+			for r := r0; r < r1; r++ {
+				out := dst[(r-r0)*wo : (r-r0+1)*wo]
+				iy := r%ho + dy
+				if iy < 0 || iy >= h || jlo >= jhi {
+					clear(out)
+					continue
+				}
+				in := src[(r/ho)*plane+iy*w : (r/ho)*plane+(iy+1)*w]
+				clear(out[:jlo])
+				copy(out[jlo:jhi], in[jlo+dx:jhi+dx])
+				clear(out[jhi:])
+			}
+		}
+	})
+}
+
+func (b *cpu) ReLUForward(x []float32) {
+	b.parallel(len(x), 1<<14, func(lo, hi int) {
+		s := x[lo:hi]
+		for i, v := range s {
+			if v < 0 {
+				s[i] = 0
+			}
+		}
+	})
+}
+
+func (b *cpu) ReLUBackward(y, dy []float32) {
+	b.parallel(len(y), 1<<14, func(lo, hi int) {
+		ys, ds := y[lo:hi], dy[lo:hi]
+		for i, v := range ys {
+			if v <= 0 {
+				ds[i] = 0
+			}
+		}
+	})
+}
+
+func (b *cpu) ChannelStats(x []float32, c, m int, relu bool, mean, variance []float32) {
+	b.parallel(c, 1, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			s := x[ch*m : (ch+1)*m]
+			// Float64 sums: one channel can hold millions of values.
+			var sum, sq float64
+			for i, v := range s {
+				if relu && v < 0 {
+					v = 0
+					s[i] = 0
+				}
+				f := float64(v)
+				sum += f
+				sq += f * f
+			}
+			mu := sum / float64(m)
+			mean[ch] = float32(mu)
+			variance[ch] = float32(max(sq/float64(m)-mu*mu, 0))
+		}
+	})
+}
+
+func (b *cpu) ChannelAffine(x, y []float32, c, n, hw int, mean, invstd, gamma, beta, scale []float32) {
+	b.parallel(c*n, 1, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			ch := p / n
+			a := invstd[ch] * gamma[ch]
+			off := beta[ch] - mean[ch]*a
+			if scale != nil {
+				a *= scale[p]
+				off *= scale[p]
+			}
+			xs, ys := x[p*hw:(p+1)*hw], y[p*hw:(p+1)*hw]
+			for i, v := range xs {
+				ys[i] = v*a + off
+			}
+		}
+	})
+}
+
+func (b *cpu) BatchNormBackward(x, dy []float32, c, n, hw int, mean, invstd, gamma, scale []float32,
+	relu bool, dgamma, dbeta []float32) {
+	m := n * hw
+	b.parallel(c, 1, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			mu, is := mean[ch], invstd[ch]
+			var sdy, sdyx float64
+			for s := 0; s < n; s++ {
+				sc := float32(1)
+				if scale != nil {
+					sc = scale[ch*n+s]
+				}
+				if sc == 0 {
+					continue
+				}
+				off := (ch*n + s) * hw
+				xs, ds := x[off:off+hw], dy[off:off+hw]
+				var a, bb float64
+				for i, v := range xs {
+					g := float64(ds[i])
+					a += g
+					bb += g * float64(v-mu)
+				}
+				sdy += a * float64(sc)
+				sdyx += bb * float64(sc*is)
+			}
+			dgamma[ch] += float32(sdyx)
+			dbeta[ch] += float32(sdy)
+			k := gamma[ch] * is / float32(m)
+			meanDy, meanDyx := float32(sdy), float32(sdyx)
+			for s := 0; s < n; s++ {
+				sc := float32(1)
+				if scale != nil {
+					sc = scale[ch*n+s]
+				}
+				off := (ch*n + s) * hw
+				xs, ds := x[off:off+hw], dy[off:off+hw]
+				fm := float32(m)
+				for i, v := range xs {
+					xh := (v - mu) * is
+					g := k * (fm*ds[i]*sc - meanDy - xh*meanDyx)
+					if relu && v <= 0 {
+						g = 0
+					}
+					ds[i] = g
+				}
+			}
+		}
+	})
+}
+
+func (b *cpu) ScalePlanes(x []float32, c, n, hw int, scale []float32) {
+	b.parallel(c*n, 1, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			s := scale[p]
+			xs := x[p*hw : (p+1)*hw]
+			for i := range xs {
+				xs[i] *= s
+			}
+		}
+	})
+}
+
+func (b *cpu) MaxPool2Forward(x []float32, planes, h, w int, y []float32, arg []uint8) {
+	oh, ow := h/2, w/2
+	b.parallel(planes, 1, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			in := x[p*h*w : (p+1)*h*w]
+			out, ar := y[p*oh*ow:(p+1)*oh*ow], arg[p*oh*ow:(p+1)*oh*ow]
+			for oy := 0; oy < oh; oy++ {
+				r0, r1 := in[2*oy*w:(2*oy+1)*w], in[(2*oy+1)*w:(2*oy+2)*w]
+				for ox := 0; ox < ow; ox++ {
+					// Strict '>' keeps the first maximum in scan order, as PyTorch does.
+					best, at := r0[2*ox], uint8(0)
+					if v := r0[2*ox+1]; v > best {
+						best, at = v, 1
+					}
+					if v := r1[2*ox]; v > best {
+						best, at = v, 2
+					}
+					if v := r1[2*ox+1]; v > best {
+						best, at = v, 3
+					}
+					out[oy*ow+ox], ar[oy*ow+ox] = best, at
+				}
+			}
+		}
+	})
+}
+
+func (b *cpu) MaxPool2Backward(dy []float32, arg []uint8, planes, h, w int, dx []float32) {
+	oh, ow := h/2, w/2
+	b.parallel(planes, 1, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			g, ar := dy[p*oh*ow:(p+1)*oh*ow], arg[p*oh*ow:(p+1)*oh*ow]
+			d := dx[p*h*w : (p+1)*h*w]
+			for oy := 0; oy < oh; oy++ {
+				for ox := 0; ox < ow; ox++ {
+					a := int(ar[oy*ow+ox])
+					d[(2*oy+a/2)*w+2*ox+a%2] += g[oy*ow+ox]
+				}
+			}
+		}
+	})
+}
+
+// upsampleTaps gives, for each output index of a x2 bilinear resize with
+// align_corners=False, the two source indices and their weights (PyTorch's formula:
+// src = max((dst+0.5)/2-0.5, 0)).
+func upsampleTaps(in int) (i0, i1 []int, l0, l1 []float32) {
+	out := 2 * in
+	i0, i1 = make([]int, out), make([]int, out)
+	l0, l1 = make([]float32, out), make([]float32, out)
+	for d := 0; d < out; d++ {
+		src := max(float32(0.5)*(float32(d)+0.5)-0.5, 0)
+		a := int(src)
+		i0[d] = a
+		i1[d] = min(a+1, in-1)
+		l1[d] = src - float32(a)
+		l0[d] = 1 - l1[d]
+	}
+	return
+}
+
+func (b *cpu) Upsample2Forward(x []float32, planes, h, w int, y []float32) {
+	ya, yb, yl0, yl1 := upsampleTaps(h)
+	xa, xb, xl0, xl1 := upsampleTaps(w)
+	oh, ow := 2*h, 2*w
+	b.parallel(planes, 1, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			in, out := x[p*h*w:(p+1)*h*w], y[p*oh*ow:(p+1)*oh*ow]
+			for oy := 0; oy < oh; oy++ {
+				r0, r1 := in[ya[oy]*w:(ya[oy]+1)*w], in[yb[oy]*w:(yb[oy]+1)*w]
+				h0, h1 := yl0[oy], yl1[oy]
+				o := out[oy*ow : (oy+1)*ow]
+				for ox := range o {
+					a, c := xa[ox], xb[ox]
+					o[ox] = h0*(xl0[ox]*r0[a]+xl1[ox]*r0[c]) + h1*(xl0[ox]*r1[a]+xl1[ox]*r1[c])
+				}
+			}
+		}
+	})
+}
+
+func (b *cpu) Upsample2Backward(dy []float32, planes, h, w int, dx []float32) {
+	ya, yb, yl0, yl1 := upsampleTaps(h)
+	xa, xb, xl0, xl1 := upsampleTaps(w)
+	oh, ow := 2*h, 2*w
+	b.parallel(planes, 1, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			g, d := dy[p*oh*ow:(p+1)*oh*ow], dx[p*h*w:(p+1)*h*w]
+			clear(d)
+			for oy := 0; oy < oh; oy++ {
+				r0, r1 := d[ya[oy]*w:(ya[oy]+1)*w], d[yb[oy]*w:(yb[oy]+1)*w]
+				h0, h1 := yl0[oy], yl1[oy]
+				gr := g[oy*ow : (oy+1)*ow]
+				for ox, v := range gr {
+					a, c := xa[ox], xb[ox]
+					r0[a] += h0 * xl0[ox] * v
+					r0[c] += h0 * xl1[ox] * v
+					r1[a] += h1 * xl0[ox] * v
+					r1[c] += h1 * xl1[ox] * v
+				}
+			}
+		}
+	})
+}
+
+func (b *cpu) SoftmaxChannels(z, p []float32, c, m int) {
+	b.parallel(m, 4096, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			mx := z[i]
+			for ch := 1; ch < c; ch++ {
+				mx = max(mx, z[ch*m+i])
+			}
+			var sum float32
+			for ch := 0; ch < c; ch++ {
+				e := float32(math.Exp(float64(z[ch*m+i] - mx)))
+				p[ch*m+i] = e
+				sum += e
+			}
+			inv := 1 / sum
+			for ch := 0; ch < c; ch++ {
+				p[ch*m+i] *= inv
+			}
+		}
+	})
+}
+
+func (b *cpu) Sigmoid(z, p []float32) {
+	b.parallel(len(z), 4096, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			p[i] = float32(1 / (1 + math.Exp(-float64(z[i]))))
+		}
+	})
+}
+
+func (b *cpu) AdamUpdate(w, g, m, v []float32, lr, beta1, beta2, eps, bias1, bias2 float32) {
+	stepSize := lr / bias1
+	b2sqrt := float32(math.Sqrt(float64(bias2)))
+	b.parallel(len(w), 1<<14, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			gi := g[i]
+			m[i] = beta1*m[i] + (1-beta1)*gi
+			v[i] = beta2*v[i] + (1-beta2)*gi*gi
+			denom := float32(math.Sqrt(float64(v[i])))/b2sqrt + eps
+			w[i] -= stepSize * m[i] / denom
+		}
+	})
+}
