@@ -87,7 +87,6 @@ func (e *StaleVersionError) Unwrap() error { return ErrStaleVersion }
 type Store struct {
 	db      *sql.DB
 	dataDir string
-	now     func() time.Time
 }
 
 // Open opens (creating if needed) the data directory and its database, and migrates the schema to the latest
@@ -122,7 +121,7 @@ func Open(dataDir string, migrations fs.FS) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	s := &Store{db: db, dataDir: abs, now: time.Now}
+	s := &Store{db: db, dataDir: abs}
 	if err := s.migrate(steps); err != nil {
 		db.Close()
 		return nil, err
@@ -233,7 +232,7 @@ func isUnique(err error) bool {
 }
 
 // Times are stored as Unix milliseconds.
-func (s *Store) stamp() int64 { return s.now().UnixMilli() }
+func (s *Store) stamp() int64 { return time.Now().UnixMilli() }
 
 func fromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 

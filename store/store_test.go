@@ -124,6 +124,15 @@ func TestOpenCreatesLayoutAndMigratesOnce(t *testing.T) {
 	}
 }
 
+func TestOpenPathWithSpecialCharacters(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "my data #1?x=y")
+	s := openStore(t, dir)
+	newProject(t, s, "p")
+	if _, err := os.Stat(filepath.Join(dir, "workbench.db")); err != nil {
+		t.Errorf("database not at %s: %v", dir, err)
+	}
+}
+
 func TestBrokenMigrationLeavesDatabaseUntouched(t *testing.T) {
 	good, err := os.ReadFile(filepath.Join(testMigrations, "0001_init.sql"))
 	if err != nil {

@@ -175,6 +175,9 @@ func (s *Store) ImportVolume(ctx context.Context, req ImportRequest) (VolumeMeta
 	if err := validateGeometry(req.Geometry); err != nil {
 		return VolumeMeta{}, err
 	}
+	if err := validateAuthor(req.Author); err != nil {
+		return VolumeMeta{}, err
+	}
 	if req.Original == nil {
 		return VolumeMeta{}, invalid("volume %q has no file", req.Name)
 	}
