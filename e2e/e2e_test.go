@@ -1,0 +1,481 @@
+// Package e2e drives the embedded web app in a real headless Chromium against a real server and store: the
+// annotation flow a specialist goes through, from an empty project to saved, reloaded, shared and conflicting labels.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+
+	workbench "github.com/mriworkbench/workbench"
+	"github.com/mriworkbench/workbench/server"
+	"github.com/mriworkbench/workbench/store"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// The volume painted: 320 x 320 x 11, the size the slice-switch timing target names.
+const volumeFile = "sct_testing_data/t2s/t2s_uncropped.nii.gz"
+
+// brushSize is the viewer's default brush diameter in voxels.
+const brushSize = 5
+
+func TestAnnotationFlow(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Skipf("browser test needs Debian chromium at %s (make test installs it): %v", chromiumPath, err)
+	}
+	volumePath := filepath.Join(dataDir(t), volumeFile)
+	if _, err := os.Stat(volumePath); err != nil {
+		t.Skipf("test volume absent: %v", err)
+	}
+	artifacts := "artifacts"
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	st, err := store.Open(t.TempDir(), workbench.Migrations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	srv := server.New(server.Config{WebApp: workbench.WebApp(), Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	api := apiClient{t: t, base: ts.URL}
+
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)...)
+	defer cancelAlloc()
+	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
+	defer cancelBrowser()
+	tab1 := &tab{t: t, ctx: browserCtx, name: "tab1"}
+
+	// 1. A project with two classes, created through the form.
+	tab1.do(chromedp.Navigate(ts.URL + "/"))
+	tab1.do(
+		chromedp.SendKeys(chromedp.CSS(`input[name="name"]`), "Cord e2e"),
+		chromedp.SendKeys(chromedp.CSS(`.class-row:nth-child(1) .class-name`), "white matter"),
+		chromedp.Click(chromedp.CSS(`form.create button.secondary`)),
+		chromedp.SendKeys(chromedp.CSS(`.class-row:nth-child(2) .class-name`), "grey matter"),
+		chromedp.Click(chromedp.CSS(`form.create button[type="submit"]`)),
+	)
+	tab1.waitJS(`location.pathname.startsWith("/projects/")`, 10*time.Second)
+	projectID := strings.TrimPrefix(eval[string](tab1, `location.pathname`), "/projects/")
+	var project struct {
+		Classes []struct{ Name, Color string }
+	}
+	api.getJSON("/api/projects/"+projectID, &project)
+	if len(project.Classes) != 2 || project.Classes[1].Name != "grey matter" {
+		t.Fatalf("project classes = %+v, want white matter and grey matter", project.Classes)
+	}
+
+	// 2. Upload a real volume through the file input (the drop zone's input).
+	tab1.do(chromedp.SetUploadFiles(chromedp.CSS("#file-input"), []string{volumePath}))
+	tab1.waitJS(`document.querySelector(".uploads li.done, .uploads li.failed") !== null`, 60*time.Second)
+	if failed := eval[string](tab1, `document.querySelector(".uploads li.failed")?.textContent ?? ""`); failed != "" {
+		t.Fatalf("upload failed in the page: %s", failed)
+	}
+	tab1.waitJS(`document.querySelector("tr.volume a") !== null`, 10*time.Second)
+	tab1.screenshot(filepath.Join(artifacts, "project.png"))
+	volumeID := eval[string](tab1, `document.querySelector("tr.volume").dataset.volumeId`)
+
+	// 3. Open the viewer, wait for the slice and its (empty) label.
+	tab1.do(chromedp.Click(chromedp.CSS("tr.volume a")))
+	tab1.waitViewer()
+	shape := eval[[]int](tab1, `workbench.shape()`)
+	if !slices.Equal(shape, []int{320, 320, 11}) {
+		t.Fatalf("viewer shape = %v, want [320 320 11]", shape)
+	}
+	z := eval[int](tab1, `workbench.slice()`)
+	t.Logf("painting slice %d of volume %s", z, volumeID)
+
+	// 4. Three strokes with two classes, then undo the last one.
+	tab1.do(chromedp.KeyEvent("1"))
+	tab1.stroke(100, 150, 140, 150)
+	tab1.do(chromedp.KeyEvent("2"))
+	tab1.stroke(100, 180, 140, 180)
+	tab1.do(chromedp.KeyEvent("1"))
+	tab1.stroke(100, 210, 140, 210)
+	painted := stadium(320, 320, 100, 140, brushSize)
+	if got := eval[[]int](tab1, fmt.Sprintf(`workbench.classCounts(%d)`, z)); got[1] != 2*painted || got[2] != painted {
+		t.Fatalf("before undo the page holds class counts %v, want class 1: %d, class 2: %d", got, 2*painted, painted)
+	}
+	tab1.do(chromedp.KeyEvent("z", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	tab1.waitSaved()
+	tab1.screenshot(filepath.Join(artifacts, "viewer-painted.png"))
+
+	want := []int{320*320 - 2*painted, painted, painted}
+	if got := classCounts(api.label(volumeID, z)); !slices.Equal(got, want) {
+		t.Fatalf("stored label class counts = %v, want %v (strokes 1 and 2, stroke 3 undone)", got, want)
+	}
+
+	// 5. Reload: exactly the remaining strokes come back from the server.
+	tab1.do(chromedp.Reload())
+	tab1.waitViewer()
+	tab1.waitJS(fmt.Sprintf(`workbench.classCounts(%d) !== null`, z), 10*time.Second)
+	if got := eval[[]int](tab1, fmt.Sprintf(`workbench.classCounts(%d)`, z)); !slices.Equal(got, want) {
+		t.Fatalf("after reload the page shows class counts %v, want %v", got, want)
+	}
+
+	// 6. A second tab on the same slice sees a new stroke of the first without reloading.
+	tab2Ctx, cancelTab2 := chromedp.NewContext(browserCtx)
+	defer cancelTab2()
+	tab2 := &tab{t: t, ctx: tab2Ctx, name: "tab2"}
+	tab2.do(chromedp.Navigate(fmt.Sprintf("%s/volumes/%s?z=%d", ts.URL, volumeID, z)))
+	tab2.waitViewer()
+	tab2.waitJS(fmt.Sprintf(`JSON.stringify(workbench.classCounts(%d)) === %q`, z, mustJSON(want)), 10*time.Second)
+	tab2.waitJS(`document.querySelector(".conn.live") !== null`, 10*time.Second)
+	tab1.do(chromedp.KeyEvent("2"))
+	tab1.stroke(100, 240, 140, 240)
+	tab1.waitSaved()
+	want = []int{320*320 - 3*painted, painted, 2 * painted}
+	tab2.waitJS(fmt.Sprintf(`JSON.stringify(workbench.classCounts(%d)) === %q`, z, mustJSON(want)), 10*time.Second)
+	tab2.screenshot(filepath.Join(artifacts, "second-tab.png"))
+
+	// 7. A conflicting save: another client saves while a stroke is being drawn in tab 1.
+	mine := stadium(320, 320, 100, 140, brushSize)
+	tab1.do(chromedp.KeyEvent("1"))
+	tab1.strokeAround(100, 120, 140, 120, func() {
+		mask, version := api.labelWithVersion(volumeID, z)
+		theirs := bytes.Clone(mask)
+		for y := 20; y < 30; y++ {
+			for x := 20; x < 30; x++ {
+				theirs[y*320+x] = 2
+			}
+		}
+		otherVersion := api.putLabel(volumeID, z, theirs, version, http.StatusOK)
+		// Their own stale retry is refused, not applied.
+		api.putLabel(volumeID, z, theirs, version, http.StatusConflict)
+		t.Logf("other client saved version %d on top of %d", otherVersion, version)
+	})
+	tab1.waitJS(`workbench.saveState() === "conflict" && !document.querySelector("#conflict").hidden`, 10*time.Second)
+	conflictText := eval[string](tab1, `document.querySelector("#conflict").textContent`)
+	if !strings.Contains(conflictText, "Conflict") || !strings.Contains(conflictText, "e2e-other") {
+		t.Fatalf("conflict banner says %q, want it to name the conflict and the other author", conflictText)
+	}
+	tab1.screenshot(filepath.Join(artifacts, "conflict.png"))
+	history := api.history(volumeID, z)
+	otherVersion := history[0].Version
+	if history[0].Author != "e2e-other" {
+		t.Fatalf("newest version before resolving is by %q, want e2e-other", history[0].Author)
+	}
+	tab1.do(chromedp.Click(chromedp.CSS("#keep-mine")))
+	tab1.waitSaved()
+
+	// Both are kept: mine is current, theirs stays in the history.
+	history = api.history(volumeID, z)
+	if history[0].Version != otherVersion+1 || history[0].Author == "e2e-other" || history[1].Version != otherVersion || history[1].Author != "e2e-other" {
+		t.Fatalf("history after keep-mine = %+v, want mine on top of the other's version %d", history[:2], otherVersion)
+	}
+	want = []int{320*320 - 4*painted, painted + mine, 2 * painted}
+	if got := classCounts(api.label(volumeID, z)); !slices.Equal(got, want) {
+		t.Fatalf("current label counts %v, want %v (all my strokes)", got, want)
+	}
+	theirs := api.labelVersion(volumeID, z, otherVersion)
+	if theirs[25*320+25] != 2 || classCounts(theirs)[2] != 2*painted+100 {
+		t.Fatalf("the other client's version lost its square: counts %v", classCounts(theirs))
+	}
+
+	// 8. Switching between cached slices: every slice loaded, then timed in the page.
+	tab1.do(chromedp.Evaluate[chromedp.Void](`for (let i = 0; i < workbench.shape()[2]; i++) workbench.setSlice(i)`))
+	tab1.waitJS(`workbench.cachedSlices().length === workbench.shape()[2]`, 20*time.Second)
+	times := eval[[]float64](tab1, `(() => {
+		const d = workbench.shape()[2], out = [];
+		workbench.setSlice(0);
+		for (let round = 0; round < 4; round++) {
+			for (const key of ["ArrowUp", "ArrowDown"]) {
+				for (let i = 0; i < d - 1; i++) {
+					const t0 = performance.now();
+					window.dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: true }));
+					out.push(performance.now() - t0);
+				}
+			}
+		}
+		return out;
+	})()`)
+	slices.Sort(times)
+	median, worst := times[len(times)/2], times[len(times)-1]
+	t.Logf("cached slice switch (320x320, %d switches): median %.2f ms, p90 %.2f ms, max %.2f ms",
+		len(times), median, times[len(times)*9/10], worst)
+	if median >= 16 {
+		t.Errorf("median cached slice switch %.2f ms, want under 16 ms", median)
+	}
+	tab1.screenshot(filepath.Join(artifacts, "viewer-final.png"))
+}
+
+// tab is one browser tab with the helpers the flow uses; failures stop the test with the tab's name.
+type tab struct {
+	t    *testing.T
+	ctx  context.Context
+	name string
+}
+
+func (b *tab) do(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		b.t.Fatalf("%s: %v", b.name, err)
+	}
+}
+
+func eval[T any](b *tab, expr string) T {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.t.Fatalf("%s: evaluating %s: %v", b.name, expr, err)
+	}
+	return v
+}
+
+func (b *tab) waitJS(expr string, timeout time.Duration) {
+	b.t.Helper()
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(20*time.Millisecond))); err != nil {
+		b.screenshot(filepath.Join("artifacts", "failure-"+b.name+".png"))
+		b.t.Fatalf("%s: waiting for %s: %v", b.name, expr, err)
+	}
+}
+
+// waitViewer waits until the viewer shows its slice with its label loaded.
+func (b *tab) waitViewer() {
+	b.t.Helper()
+	b.waitJS(`!!window.workbench && workbench.ready && workbench.cachedSlices().includes(workbench.slice())`, 20*time.Second)
+	b.waitJS(`document.querySelector("#slice-slider") !== null`, 5*time.Second)
+}
+
+// waitSaved waits until every change is on the server and the indicator says so.
+func (b *tab) waitSaved() {
+	b.t.Helper()
+	b.waitJS(`workbench.saveState() === "saved" && !workbench.hasUnsaved()`, 10*time.Second)
+}
+
+func (b *tab) client(x, y int) (float64, float64) {
+	b.t.Helper()
+	p := eval[struct{ X, Y float64 }](b, fmt.Sprintf(`workbench.voxelToClient(%d, %d)`, x, y))
+	return p.X, p.Y
+}
+
+// stroke drags the left button from voxel (x0, y0) to (x1, y1) in steps of a few voxels, as a hand would.
+func (b *tab) stroke(x0, y0, x1, y1 int) {
+	b.strokeAround(x0, y0, x1, y1, nil)
+}
+
+// strokeAround draws a stroke and runs during() while the button is still down.
+func (b *tab) strokeAround(x0, y0, x1, y1 int, during func()) {
+	b.t.Helper()
+	held := func(p *input.DispatchMouseEventParams) {
+		p.Button = input.MouseButtonLeft
+		p.Buttons = 1
+		p.ClickCount = 1
+	}
+	cx, cy := b.client(x0, y0)
+	b.do(chromedp.MouseEvent(chromedp.MousePressed, cx, cy, held))
+	steps := max(abs(x1-x0), abs(y1-y0)) / 4
+	for s := 1; s <= steps; s++ {
+		mx, my := b.client(x0+(x1-x0)*s/steps, y0+(y1-y0)*s/steps)
+		b.do(chromedp.MouseEvent(chromedp.MouseMoved, mx, my, held))
+	}
+	if during != nil {
+		during()
+	}
+	ex, ey := b.client(x1, y1)
+	b.do(chromedp.MouseEvent(chromedp.MouseReleased, ex, ey, held))
+}
+
+func (b *tab) screenshot(path string) {
+	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		b.t.Logf("%s: screenshot %s: %v", b.name, path, err)
+		return
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		b.t.Logf("screenshot %s: %v", path, err)
+	}
+}
+
+// stadium counts the voxels of a w x h grid within brushSize/2 of the horizontal segment x0..x1 at y = h/2
+// (any row far from the border gives the same count): what a disk brush dragged along it paints.
+func stadium(w, h, x0, x1, size int) int {
+	r2 := float64(size*size) / 4
+	y0 := h / 2
+	n := 0
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			cx := min(max(x, x0), x1)
+			dx, dy := float64(x-cx), float64(y-y0)
+			if dx*dx+dy*dy <= r2 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func classCounts(mask []byte) []int {
+	counts := make([]int, 3)
+	for _, c := range mask {
+		if int(c) < len(counts) {
+			counts[c]++
+		}
+	}
+	return counts
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+func abs(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// apiClient checks what the server stored, independently of the page.
+type apiClient struct {
+	t    *testing.T
+	base string
+}
+
+func (a apiClient) do(req *http.Request, wantStatus int) (*http.Response, []byte) {
+	a.t.Helper()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if res.StatusCode != wantStatus {
+		a.t.Fatalf("%s %s: status %d, want %d: %s", req.Method, req.URL.Path, res.StatusCode, wantStatus, body)
+	}
+	return res, body
+}
+
+func (a apiClient) get(path string) (*http.Response, []byte) {
+	a.t.Helper()
+	req, err := http.NewRequest(http.MethodGet, a.base+path, nil)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return a.do(req, http.StatusOK)
+}
+
+func (a apiClient) getJSON(path string, v any) {
+	a.t.Helper()
+	_, body := a.get(path)
+	if err := json.Unmarshal(body, v); err != nil {
+		a.t.Fatalf("GET %s: %v", path, err)
+	}
+}
+
+func (a apiClient) label(vid string, z int) []byte {
+	a.t.Helper()
+	mask, _ := a.labelWithVersion(vid, z)
+	return mask
+}
+
+func (a apiClient) labelWithVersion(vid string, z int) ([]byte, int) {
+	a.t.Helper()
+	res, body := a.get(fmt.Sprintf("/api/volumes/%s/slices/%d/label", vid, z))
+	version, err := strconv.Atoi(res.Header.Get("X-Label-Version"))
+	if err != nil {
+		a.t.Fatalf("X-Label-Version %q: %v", res.Header.Get("X-Label-Version"), err)
+	}
+	return body, version
+}
+
+func (a apiClient) labelVersion(vid string, z, version int) []byte {
+	a.t.Helper()
+	_, body := a.get(fmt.Sprintf("/api/volumes/%s/slices/%d/label/versions/%d", vid, z, version))
+	return body
+}
+
+type historyEntry struct {
+	Version int    `json:"version"`
+	Author  string `json:"author"`
+	Origin  string `json:"origin"`
+}
+
+func (a apiClient) history(vid string, z int) []historyEntry {
+	a.t.Helper()
+	var h []historyEntry
+	a.getJSON(fmt.Sprintf("/api/volumes/%s/slices/%d/label/history", vid, z), &h)
+	if len(h) < 2 {
+		a.t.Fatalf("history of slice %d has %d versions, want at least 2", z, len(h))
+	}
+	return h
+}
+
+// putLabel saves a mask as another client would and returns the new version (0 when refused as wanted).
+func (a apiClient) putLabel(vid string, z int, mask []byte, base, wantStatus int) int {
+	a.t.Helper()
+	req, err := http.NewRequest(http.MethodPut, fmt.Sprintf("%s/api/volumes/%s/slices/%d/label", a.base, vid, z), bytes.NewReader(mask))
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("X-Base-Version", strconv.Itoa(base))
+	req.Header.Set("X-Author", "e2e-other")
+	_, body := a.do(req, wantStatus)
+	if wantStatus != http.StatusOK {
+		return 0
+	}
+	var saved struct {
+		Version int `json:"version"`
+	}
+	if err := json.Unmarshal(body, &saved); err != nil {
+		a.t.Fatalf("PUT label: %v: %s", err, body)
+	}
+	return saved.Version
+}
+
+// dataDir is <repo root>/../shared/data, the repo root being the directory holding go.mod.
+func dataDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "..", "shared", "data")
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("no go.mod above the test directory: cannot locate ../shared/data")
+		}
+		dir = parent
+	}
+}
