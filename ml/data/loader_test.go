@@ -68,6 +68,12 @@ func TestLoaderDeterministic(t *testing.T) {
 	if c := drain(t, samples, trainConfig(2), 9); sameBatches(a, c) {
 		t.Fatal("another seed gave the same batches")
 	}
+	fg := trainConfig(1)
+	fg.Placement = PlaceForeground
+	one, two := drain(t, samples, fg, 5), drain(t, samples, fg, 5)
+	if !sameBatches(one, two) || sameBatches(one, a[:5]) {
+		t.Fatal("foreground placement: not reproducible, or no different from random placement")
+	}
 }
 
 // Each epoch visits every sample once, in a new order; short last batches, Last flags and io.EOF.
