@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -82,6 +83,26 @@ func badRequest(format string, args ...any) error {
 	return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf(format, args...))
 }
 
+// jsonKind names a Go kind the way a JSON author thinks of it.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Map, reflect.Struct:
+		return "an object"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	}
+	return "another type"
+}
+
 // decodeJSON reads a small JSON body into dst, refusing bodies over the JSON limit and trailing garbage.
 func (s *Server) decodeJSON(c echo.Context, dst any) error {
 	req := c.Request()
@@ -92,10 +113,15 @@ func (s *Server) decodeJSON(c echo.Context, dst any) error {
 		if errors.As(err, &tooLarge) {
 			return err
 		}
-		if errors.Is(err, io.EOF) {
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.Is(err, io.EOF):
 			return badRequest("request body is empty; expected a JSON object")
+		case errors.As(err, &typeErr) && typeErr.Field != "":
+			// Name the JSON field, not the Go type behind it.
+			return badRequest("invalid JSON body: field %s must be %s, not %s", typeErr.Field, jsonKind(typeErr.Type.Kind()), typeErr.Value)
 		}
-		return badRequest("invalid JSON body: %v", err)
+		return badRequest("invalid JSON body: %s", strings.TrimPrefix(err.Error(), "json: "))
 	}
 	if dec.More() {
 		return badRequest("invalid JSON body: more than one JSON value")

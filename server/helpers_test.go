@@ -1,0 +1,195 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"testing/fstest"
+
+	"github.com/mriworkbench/workbench/store"
+)
+
+// sharedData returns the path of a file under <repo root>/../shared/data, skipping the test when the shared
+// data set is absent.
+func sharedData(t testing.TB, rel string) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the test directory")
+		}
+		dir = parent
+	}
+	path := filepath.Join(dir, "..", "shared", "data", filepath.FromSlash(rel))
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("shared MRI data not available (%v); these tests need ../shared/data next to the repository", err)
+	}
+	return path
+}
+
+func readShared(t testing.TB, rel string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(sharedData(t, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// testEnv is a server on a real store in a temporary data directory, listening on a loopback port.
+type testEnv struct {
+	t     *testing.T
+	srv   *Server
+	store *store.Store
+	http  *httptest.Server
+}
+
+const testIndexHTML = "<!doctype html><title>workbench test app</title>"
+
+func newTestEnv(t *testing.T, configure ...func(*Config)) *testEnv {
+	t.Helper()
+	st, err := store.Open(t.TempDir(), os.DirFS("../migrations"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{
+		Store:  st,
+		WebApp: fstest.MapFS{"index.html": {Data: []byte(testIndexHTML)}},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	srv := New(cfg)
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		srv.Hub().Close()
+		ts.Close()
+		st.Close()
+	})
+	return &testEnv{t: t, srv: srv, store: st, http: ts}
+}
+
+// response is a finished HTTP exchange.
+type response struct {
+	*http.Response
+	body []byte
+}
+
+func (r response) json(t testing.TB, dst any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, dst); err != nil {
+		t.Fatalf("response %d %q is not the expected JSON: %v", r.StatusCode, r.body, err)
+	}
+}
+
+// errorMessage returns the one-line reason of an error response, failing if the body is not {"error": ...}.
+func (r response) errorMessage(t testing.TB) string {
+	t.Helper()
+	var e errorBody
+	r.json(t, &e)
+	if e.Error == "" {
+		t.Fatalf("error response %d has no reason: %s", r.StatusCode, r.body)
+	}
+	return e.Error
+}
+
+func (e *testEnv) do(method, path string, body io.Reader, header map[string]string) response {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.http.URL+path, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := e.http.Client().Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatalf("%s %s: reading body: %v", method, path, err)
+	}
+	return response{resp, data}
+}
+
+func (e *testEnv) get(path string) response { return e.do(http.MethodGet, path, nil, nil) }
+
+func (e *testEnv) sendJSON(method, path string, v any) response {
+	e.t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return e.do(method, path, bytes.NewReader(b), map[string]string{"Content-Type": "application/json"})
+}
+
+// expect fails the test unless the response has the given status.
+func (r response) expect(t testing.TB, status int) response {
+	t.Helper()
+	if r.StatusCode != status {
+		t.Fatalf("%s %s: status %d, want %d; body %.300s", r.Request.Method, r.Request.URL.Path, r.StatusCode, status, r.body)
+	}
+	return r
+}
+
+func (e *testEnv) createProject(name string, classes ...string) store.Project {
+	e.t.Helper()
+	palette := []string{"#ff0000", "#00ff00", "#0000ff", "#ffff00"}
+	var cs []store.Class
+	for i, c := range classes {
+		cs = append(cs, store.Class{Name: c, Color: palette[i%len(palette)]})
+	}
+	var p store.Project
+	e.sendJSON(http.MethodPost, "/api/projects", map[string]any{"name": name, "classes": cs}).
+		expect(e.t, http.StatusCreated).json(e.t, &p)
+	return p
+}
+
+func (e *testEnv) upload(projectID int64, fileName string, data []byte) response {
+	e.t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	fw, err := mw.CreateFormFile("file", fileName)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	fw.Write(data)
+	mw.Close()
+	return e.do(http.MethodPost, fmt.Sprintf("/api/projects/%d/volumes", projectID), &buf,
+		map[string]string{"Content-Type": mw.FormDataContentType()})
+}
+
+func (e *testEnv) uploadVolume(projectID int64, rel string) volumeSummary {
+	e.t.Helper()
+	var v volumeSummary
+	e.upload(projectID, filepath.Base(rel), readShared(e.t, rel)).expect(e.t, http.StatusCreated).json(e.t, &v)
+	return v
+}
+
+// putMask saves a label through the API.
+func (e *testEnv) putMask(volumeID int64, slice, base int, mask []byte, header map[string]string) response {
+	e.t.Helper()
+	h := map[string]string{"Content-Type": "application/octet-stream", "X-Base-Version": fmt.Sprint(base)}
+	for k, v := range header {
+		h[k] = v
+	}
+	return e.do(http.MethodPut, fmt.Sprintf("/api/volumes/%d/slices/%d/label", volumeID, slice), bytes.NewReader(mask), h)
+}
