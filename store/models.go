@@ -99,6 +99,7 @@ func (s *Store) CreateModel(ctx context.Context, nm NewModel) (Model, error) {
 				return invalid("parent model %d belongs to another project", *nm.ParentID)
 			}
 		}
+		// The file name needs the row id, so insert with the (unique) temporary name and set it after.
 		res, err := tx.ExecContext(ctx, `INSERT INTO models (project_id, run_id, parent_id, file, arch, settings, metrics, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			nm.ProjectID, nm.RunID, nm.ParentID, tmp, nm.Arch, string(settings), string(metrics), s.stamp())

@@ -102,17 +102,13 @@ type ImportRequest struct {
 	Author       string
 }
 
-const maxSliceVoxels = 4096 * 4096
-
 var extPattern = regexp.MustCompile(`^(\.[a-z0-9]{1,8}){1,2}$`)
 
 // storedExt returns the file extension to keep: ".nii.gz", ".nii", or a short lower-case one.
 func storedExt(name string) string {
 	lower := strings.ToLower(path.Base(filepath.ToSlash(name)))
-	for _, ext := range []string{".nii.gz", ".hdr.gz", ".img.gz"} {
-		if strings.HasSuffix(lower, ext) {
-			return ext
-		}
+	if strings.HasSuffix(lower, ".nii.gz") {
+		return ".nii.gz"
 	}
 	if ext := path.Ext(lower); extPattern.MatchString(ext) {
 		return ext
@@ -180,6 +176,10 @@ func (s *Store) ImportVolume(ctx context.Context, req ImportRequest) (VolumeMeta
 	}
 	if req.Original == nil {
 		return VolumeMeta{}, invalid("volume %q has no file", req.Name)
+	}
+	if ext := path.Ext(strings.TrimSuffix(strings.ToLower(req.OriginalName), ".gz")); ext == ".hdr" || ext == ".img" {
+		// One stored file must be the whole image: half of a pair cannot be read back.
+		return VolumeMeta{}, invalid("%s is half of an Analyze/NIfTI pair: store it as a single .nii file", req.OriginalName)
 	}
 	tmp, sum, err := s.writePartial(volumesDir, req.Original)
 	if err != nil {

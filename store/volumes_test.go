@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mriworkbench/workbench/nifti"
 )
 
 // volumeFiles lists the files under volumes/.
@@ -209,9 +211,17 @@ func TestDeleteVolume(t *testing.T) {
 	checkIntegrity(t, s)
 }
 
+func TestGeometryOf(t *testing.T) {
+	vol := &nifti.Volume{Shape: [3]int{4, 3, 5}, Spacing: [3]float64{1, 2, 3}, Affine: testGeometry.Affine}
+	g := GeometryOf(vol, testGeometry.Orientation)
+	if g.Shape != vol.Shape || g.Spacing != vol.Spacing || g.Affine != vol.Affine || g.Orientation != testGeometry.Orientation || g.SliceLen() != 12 {
+		t.Errorf("GeometryOf = %+v", g)
+	}
+}
+
 func TestStoredExt(t *testing.T) {
 	for in, want := range map[string]string{
-		"a.nii.gz": ".nii.gz", "A.NII.GZ": ".nii.gz", "dir/b.nii": ".nii", "c.hdr.gz": ".hdr.gz",
+		"a.nii.gz": ".nii.gz", "A.NII.GZ": ".nii.gz", "dir/b.nii": ".nii", "c.hdr": ".hdr", "c.img.gz": ".gz",
 		"noext": ".bin", "weird.ex$t": ".bin", "../../etc/passwd": ".bin",
 	} {
 		if got := storedExt(in); got != want {
