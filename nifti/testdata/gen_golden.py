@@ -108,6 +108,33 @@ def entry(path):
     return out
 
 
+def synthetic_orientations():
+    """io_orientation of affines no scanner file here exercises: random rotations (some near 45 degrees, where
+    ties are broken in array-axis order), permutations with flips, anisotropic zooms and shears."""
+    rng = np.random.default_rng(20260101)
+    cases = []
+    for k in range(40):
+        q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+        if k % 4 == 0:  # a rotation by about 45 degrees about one axis, plus a small perturbation
+            a = np.pi / 4 + rng.normal(scale=1e-3)
+            c, s = np.cos(a), np.sin(a)
+            q = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])[:, rng.permutation(3)]
+        zooms = rng.uniform(0.3, 5, size=3) * rng.choice([-1, 1], size=3)
+        rzs = q @ np.diag(zooms)
+        if k % 5 == 0:
+            rzs[0, 1] += rng.normal(scale=0.3)  # shear
+        aff = np.eye(4)
+        aff[:3, :3] = rzs
+        aff[:3, 3] = rng.normal(scale=50, size=3)
+        ornt = nib.io_orientation(aff)
+        cases.append({
+            "affine": mat(aff),
+            "ornt": [[int(v) for v in row] for row in ornt],
+            "axcodes": list(nib.aff2axcodes(aff)),
+        })
+    return cases
+
+
 def main():
     root = repo_root()
     shared = os.path.join(root, "..", "shared", "data")
@@ -122,12 +149,16 @@ def main():
         print(f"gen_golden.py: {shared} is absent; only nibabel's files are described", file=sys.stderr)
     for name in NIBABEL_FILES:
         files["nibabel/" + name] = os.path.join(NIBABEL_DATA, name)
-    golden = {"nibabel_version": nib.__version__, "files": {}}
+    golden = {"nibabel_version": nib.__version__, "files": {}, "orientations": synthetic_orientations()}
     for key in sorted(files):
         golden["files"][key] = entry(files[key])
         print(key, golden["files"][key]["shape"], file=sys.stderr)
     # One line per file keeps the fixture small and its diffs readable.
-    lines = [f' "nibabel_version": {json.dumps(golden["nibabel_version"])},', ' "files": {']
+    lines = [f' "nibabel_version": {json.dumps(golden["nibabel_version"])},', ' "orientations": [']
+    for i, case in enumerate(golden["orientations"]):
+        sep = "," if i < len(golden["orientations"]) - 1 else ""
+        lines.append(f"  {json.dumps(case, sort_keys=True)}{sep}")
+    lines += [" ],", ' "files": {']
     items = sorted(golden["files"].items())
     for i, (key, value) in enumerate(items):
         sep = "," if i < len(items) - 1 else ""
