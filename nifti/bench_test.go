@@ -1,0 +1,47 @@
+package nifti
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// BenchmarkRead reads the 256x192x20 int16 gm-challenge T2* volume (1 MB gzipped).
+func BenchmarkRead(b *testing.B) {
+	path := sharedFile(b, "gm-challenge-data/sub-9709Ses1/anat/sub-9709Ses1_run-1_T2starw.nii.gz")
+	for b.Loop() {
+		if _, err := Read(path); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCanonical reorients the PSR t2 volume (60x55x52), a full permutation with a flip.
+func BenchmarkCanonical(b *testing.B) {
+	img, err := Read(sharedFile(b, "sct_testing_data/t2/t2.nii.gz"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		img.Canonical()
+	}
+}
+
+// BenchmarkWriteMask writes a 256x192x20 uint8 mask as .nii.gz, fsync included.
+func BenchmarkWriteMask(b *testing.B) {
+	img, err := Read(sharedFile(b, "gm-challenge-data/sub-9709Ses1/anat/sub-9709Ses1_run-1_T2starw.nii.gz"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	mask := make([]uint8, len(img.Data))
+	for i := range mask {
+		mask[i] = uint8(i / 4096 % 3)
+	}
+	out := filepath.Join(b.TempDir(), "mask.nii.gz")
+	for b.Loop() {
+		if err := WriteMask(out, &img.Header, mask); err != nil {
+			b.Fatal(err)
+		}
+	}
+	os.Remove(out)
+}
