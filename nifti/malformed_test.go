@@ -214,3 +214,28 @@ func FuzzReadHeader(f *testing.F) {
 		}
 	})
 }
+
+// TestShapes reads the shapes a 3-D reader accepts besides plain 3-D: 4-D (and 7-D) with a single volume,
+// and 2-D as one slice.
+func TestShapes(t *testing.T) {
+	le := binary.LittleEndian
+	for _, c := range []struct {
+		dim  [8]int64
+		want [3]int
+	}{
+		{[8]int64{4, 2, 3, 2, 1, 0, 0, 0}, [3]int{2, 3, 2}},
+		{[8]int64{7, 2, 3, 2, 1, 1, 1, 1}, [3]int{2, 3, 2}},
+		{[8]int64{2, 4, 3, 9, 9, 9, 9, 9}, [3]int{4, 3, 1}},
+	} {
+		img, err := ReadBytes("s.nii", craft(le, func(h *Header) { h.Dim = c.dim }, make([]byte, 12)))
+		if err != nil {
+			t.Fatalf("dim %v: %v", c.dim, err)
+		}
+		if img.Shape() != c.want || len(img.Data) != 12 {
+			t.Errorf("dim %v: shape %v with %d values, want %v", c.dim, img.Shape(), len(img.Data), c.want)
+		}
+		if vol, _ := img.Canonical(); vol.Shape != c.want {
+			t.Errorf("dim %v: canonical shape %v", c.dim, vol.Shape)
+		}
+	}
+}
