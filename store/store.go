@@ -15,7 +15,7 @@
 //
 //	Projects: CreateProject, Project, ProjectByName, Projects (with counts), UpdateProject
 //	Volumes:  ImportVolume (file + rows + initial labels, atomic), Volume, Volumes (with slice status counts),
-//	          SliceStatuses, OriginalPath, DeleteVolume; ComputeStats for the intensity statistics
+//	          SliceStatuses, OriginalPath, DeleteVolume; GeometryOf and ComputeStats build an ImportRequest
 //	Labels:   SaveLabel, DeleteLabel, SetVerified (each a new version, refused when stale), Label, Labels,
 //	          LabelHistory, LabelVersion, ProjectLabels
 //	Runs:     CreateRun, StartRun, FinishRun, Run, Runs, ActiveRun, MarkInterruptedRuns, AppendRunEvents, RunEvents
