@@ -16,7 +16,7 @@ type LoaderConfig struct {
 	CropW, CropH int
 	Placement    Placement     // where each crop sits in its slice (before augmentation)
 	Augment      AugmentConfig // zero value: none (validation)
-	Norm         Normalization
+	Norm         Normalization // statistics of each whole slice (or fixed), so all crops and tiles of a slice share them
 	Seed         uint64
 	Shuffle      bool // a fresh seeded order every epoch; off: the samples' order
 	FullBatches  bool // pad an epoch's last, short batch with samples from the start of the same epoch's order
@@ -107,7 +107,8 @@ func NewLoader(ctx context.Context, samples []Sample, cfg LoaderConfig) (*Loader
 
 // Next returns the next batch, waiting for it if it is not ready yet. It hands the previous batch's buffers back
 // to the producer, so that batch must no longer be used. It returns io.EOF after the configured epochs, ctx's
-// error when ctx ends first, and an error once the Loader is closed or its own context has ended.
+// error when ctx ends first, an error once the Loader is closed, and the error of the context given to
+// NewLoader once that has ended (after any batch already prepared).
 func (l *Loader) Next(ctx context.Context) (Batch, error) {
 	if l.closed.Load() {
 		return Batch{}, errClosed
@@ -146,6 +147,14 @@ func (l *Loader) Close() error {
 
 var errClosed = errors.New("loader: closed")
 
+// stopReason says why the producer stopped early: Close, or the end of the context given to NewLoader.
+func (l *Loader) stopReason(ctx context.Context) error {
+	if l.closed.Load() {
+		return errClosed
+	}
+	return ctx.Err()
+}
+
 func (l *Loader) produce(ctx context.Context) {
 	defer close(l.done)
 	workers := make([]*sampleWorker, l.cfg.Workers)
@@ -168,7 +177,7 @@ func (l *Loader) produce(ctx context.Context) {
 			select {
 			case b = <-l.free:
 			case <-ctx.Done():
-				l.err = errClosed
+				l.err = l.stopReason(ctx)
 				return
 			}
 			first := bi * l.cfg.BatchSize
@@ -181,7 +190,7 @@ func (l *Loader) produce(ctx context.Context) {
 			select {
 			case l.ready <- b:
 			case <-ctx.Done():
-				l.err = errClosed
+				l.err = l.stopReason(ctx)
 				return
 			}
 		}

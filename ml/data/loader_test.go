@@ -200,6 +200,9 @@ func TestLoaderCancellationLeavesNoGoroutine(t *testing.T) {
 		synctest.Wait()
 		for {
 			if _, err := l2.Next(context.Background()); err != nil {
+				if !errors.Is(err, context.Canceled) {
+					t.Fatalf("after the loader's context ended: %v", err)
+				}
 				break // the batches prepared before the cancellation may still come out
 			}
 		}
