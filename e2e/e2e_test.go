@@ -208,12 +208,13 @@ func TestAnnotationFlow(t *testing.T) {
 	times := eval[[]float64](tab1, `(() => {
 		const d = workbench.shape()[2], out = [];
 		workbench.setSlice(0);
-		for (let round = 0; round < 4; round++) {
+		// One untimed pass renders every slice once, so the timed passes switch between fully cached slices.
+		for (let round = -1; round < 4; round++) {
 			for (const key of ["ArrowUp", "ArrowDown"]) {
 				for (let i = 0; i < d - 1; i++) {
 					const t0 = performance.now();
 					window.dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: true }));
-					out.push(performance.now() - t0);
+					if (round >= 0) out.push(performance.now() - t0);
 				}
 			}
 		}
@@ -227,6 +228,64 @@ func TestAnnotationFlow(t *testing.T) {
 		t.Errorf("median cached slice switch %.2f ms, want under 16 ms", median)
 	}
 	tab1.screenshot(filepath.Join(artifacts, "viewer-final.png"))
+
+	// 9. Review: a model's predictions on two unlabelled slices; the queue walks them most uncertain first.
+	prediction := make([]byte, 320*320)
+	for y := 150; y < 170; y++ {
+		for x := 150; x < 170; x++ {
+			prediction[y*320+x] = 1
+		}
+	}
+	for y := 150; y < 160; y++ {
+		for x := 180; x < 190; x++ {
+			prediction[y*320+x] = 2
+		}
+	}
+	savePredictions(t, st, projectID, volumeID, prediction, map[int]float64{2: 0.4, 8: 0.9})
+	tab1.do(chromedp.Navigate(ts.URL + "/projects/" + projectID))
+	tab1.waitJS(`document.querySelectorAll(".queue li a").length === 2`, 10*time.Second)
+	if first := eval[string](tab1, `document.querySelector(".queue li a").textContent`); !strings.HasSuffix(first, "slice 8") {
+		t.Fatalf("first review queue entry %q, want slice 8 (the most uncertain)", first)
+	}
+	tab1.screenshot(filepath.Join(artifacts, "project-queue.png"))
+	tab1.do(chromedp.Click(chromedp.CSS(".queue li a")))
+	tab1.waitViewer()
+	tab1.waitJS(`workbench.slice() === 8 && !document.querySelector("#accept").disabled`, 10*time.Second)
+	tab1.screenshot(filepath.Join(artifacts, "review-prediction.png"))
+	tab1.do(chromedp.KeyEvent("a"))
+	tab1.waitSaved()
+	res, accepted := api.get(fmt.Sprintf("/api/volumes/%s/slices/8/label", volumeID))
+	if !bytes.Equal(accepted, prediction) || res.Header.Get("X-Label-Origin") != "prediction" {
+		t.Fatalf("accepted label: origin %q, equal to the prediction: %v", res.Header.Get("X-Label-Origin"), bytes.Equal(accepted, prediction))
+	}
+	tab1.do(chromedp.KeyEvent("v"))
+	tab1.waitJS(`document.querySelector("#verify").classList.contains("on")`, 10*time.Second)
+	if res, _ := api.get(fmt.Sprintf("/api/volumes/%s/slices/8/label", volumeID)); res.Header.Get("X-Label-Verified") != "true" {
+		t.Fatalf("slice 8 not verified on the server after V")
+	}
+	tab1.do(chromedp.KeyEvent("n"))
+	tab1.waitJS(`workbench.slice() === 2`, 5*time.Second)
+}
+
+// savePredictions stores an active model with the given per-slice uncertainties, all predicting mask, as the
+// trainer would.
+func savePredictions(t *testing.T, st *store.Store, projectID, volumeID string, mask []byte, uncertainty map[int]float64) {
+	t.Helper()
+	pid, _ := strconv.ParseInt(projectID, 10, 64)
+	vid, _ := strconv.ParseInt(volumeID, 10, 64)
+	ctx := context.Background()
+	model, err := st.CreateModel(ctx, store.NewModel{ProjectID: pid, Arch: "e2e", Activate: true,
+		Write: func(w io.Writer) error { _, err := w.Write([]byte("weights")); return err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var preds []store.Prediction
+	for z, u := range uncertainty {
+		preds = append(preds, store.Prediction{VolumeID: vid, Slice: z, Mask: mask, Uncertainty: u})
+	}
+	if err := st.SavePredictions(ctx, model.ID, preds); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // tab is one browser tab with the helpers the flow uses; failures stop the test with the tab's name.

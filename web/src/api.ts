@@ -64,7 +64,7 @@ export interface Label {
 }
 
 export interface LabelData {
-  mask: Uint8Array;
+  mask: Uint8Array | null;
   version: number;
   origin: string;
   verified: boolean;
@@ -150,10 +150,16 @@ export async function getSlice(vid: Id, z: number, w: number, h: number): Promis
   return decodeSlice(await res.arrayBuffer(), w, h);
 }
 
-/** The slice's label, or null when it has none. */
+/**
+ * The slice's current label; mask is null when its last version deleted it (the version is still the base of the
+ * next save). Null when the slice never had a label.
+ */
 export async function getLabel(vid: Id, z: number, w: number, h: number, classCount: number): Promise<LabelData | null> {
   const res = await fetch(`/api/volumes/${vid}/slices/${z}/label`);
-  if (res.status === 404) return null;
+  if (res.status === 404) {
+    const v = Number(res.headers.get("X-Label-Version") ?? 0);
+    return v > 0 ? { mask: null, version: v, origin: "", verified: false, author: "" } : null;
+  }
   if (!res.ok) throw await errorOf(res);
   const mask = decodeMask(await res.arrayBuffer(), w, h, classCount);
   return {
@@ -161,7 +167,7 @@ export async function getLabel(vid: Id, z: number, w: number, h: number, classCo
     version: Number(res.headers.get("X-Label-Version") ?? 0),
     origin: res.headers.get("X-Label-Origin") ?? "manual",
     verified: res.headers.get("X-Label-Verified") === "true",
-    author: res.headers.get("X-Label-Author") ?? "",
+    author: decodeURIComponent(res.headers.get("X-Label-Author") ?? ""),
   };
 }
 

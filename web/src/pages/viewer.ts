@@ -159,12 +159,12 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     const overlayToggle = h("input", { type: "checkbox", checked: true, title: "overlay on/off (O)" });
     const levelInput = h("input.wl", { type: "number", step: "any", title: "level (window centre)" });
     const widthInput = h("input.wl", { type: "number", step: "any", min: 0, title: "window width" });
-    const verifiedBtn = h("button#verify.toggle", { title: "mark this slice verified (V)" }, "✓ verified");
+    const verifiedBtn = h("button#verify.toggle", { title: "mark this slice verified, or not (V)" }, "Mark verified");
     const acceptBtn = h("button#accept", { title: "copy the model's prediction into the label (A)", disabled: true }, "Accept prediction");
     const queueBtn = h("button#next-queue", { title: "next slice of the review queue (N)", disabled: true }, "Next uncertain");
     const toolButtons = new Map<Tool, HTMLButtonElement>();
     const classButtons: HTMLButtonElement[] = [];
-    const conflictEl = h("div#conflict.conflict", { hidden: true, role: "alert" });
+    const conflictEl = h("div#conflict.conflict-banner", { hidden: true, role: "alert" });
     const help = h("div#help.help", { hidden: true, onclick: () => (help.hidden = true) },
       h("div.help-card", {}, h("h2", {}, "Shortcuts"),
         h("table", {}, ...SHORTCUTS.map(([k, d]) => h("tr", {}, h("td", {}, h("kbd", {}, k)), h("td", {}, d)))),
@@ -293,7 +293,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
         h("button#show-theirs", { disabled: !c.theirs, onclick: () => { c.preview = !c.preview; renderConflict(); render(); } },
           c.preview ? "Show mine" : "Show theirs"),
         h("button#keep-mine.primary", { onclick: () => keepMine(first) }, "Keep mine (save on top)"),
-        h("button#take-theirs", { disabled: !c.theirs && c.version > 0, onclick: () => takeTheirs(first) }, "Take theirs"),
+        h("button#take-theirs", { disabled: !c.theirs, onclick: () => takeTheirs(first) }, "Take theirs"),
       );
       if (c.preview) conflictEl.append(h("span.muted", {}, " (showing theirs)"));
     }
@@ -314,7 +314,8 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       const mine = masks.get(slice);
       // Mine stays reachable with Ctrl+Z.
       if (mine) undoFor(slice).record(mine);
-      masks.set(slice, c.theirs ? c.theirs.mask.slice() : new Uint8Array(N));
+      if (c.theirs?.mask) masks.set(slice, c.theirs.mask.slice());
+      else masks.delete(slice);
       conflicts.delete(slice);
       saver.takeTheirs(slice, c.version);
       renderConflict();
@@ -353,12 +354,16 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
         return Promise.resolve();
       }
       let p = labelLoads.get(slice);
+      // A forced reload (a newer version was announced) must not reuse a fetch that may predate it.
+      if (p && force) return p.then(() => loadLabel(slice, true));
       if (!p) {
         p = getLabel(vol.id, slice, W, H, classCount).then((label) => {
-          // A label that arrives after the user started painting must not replace their strokes.
-          if (saver.isDirty(slice)) return;
+          // A label that arrives after the user started painting must not replace their strokes, and an old
+          // response must not replace a newer version.
+          if (saver.isDirty(slice) || (label && label.version < saver.version(slice))) return;
           if (label) {
-            masks.set(slice, label.mask);
+            if (label.mask) masks.set(slice, label.mask);
+            else masks.delete(slice);
             saver.setVersion(slice, label.version);
             if (s) {
               s.labelVersion = label.version;
@@ -458,7 +463,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
         return;
       }
       const c = conflicts.get(z);
-      const shown = c?.preview && c.theirs ? c.theirs.mask : masks.get(z) ?? null;
+      const shown = c?.preview ? c.theirs?.mask ?? null : masks.get(z) ?? null;
       const pred = preds.get(z);
       compose(gray, overlayOn ? shown : null, overlayOn && pred ? pred.outline : null, palette, pixels);
       offCtx.putImageData(imageData, 0, 0);
@@ -510,6 +515,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       sliceLabel.textContent = `slice ${z} / ${D - 1} · ${s.verified ? "verified" : s.status}`;
       slider.value = String(z);
       verifiedBtn.classList.toggle("on", s.verified);
+      verifiedBtn.textContent = s.verified ? "✓ Verified" : "Mark verified";
       const pred = preds.get(z);
       acceptBtn.disabled = !pred;
       acceptBtn.title = pred ? `copy the prediction into the label (A)${pred.uncertainty !== null ? `; uncertainty ${pred.uncertainty.toFixed(3)}` : ""}` : "no prediction for this slice";
