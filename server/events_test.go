@@ -1,0 +1,207 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+func (e *testEnv) dialEvents(projectID int64, origin string) (*websocket.Conn, *http.Response, error) {
+	url := "ws" + strings.TrimPrefix(e.http.URL, "http") + fmt.Sprintf("/api/projects/%d/events", projectID)
+	h := http.Header{}
+	if origin != "" {
+		h.Set("Origin", origin)
+	}
+	return websocket.DefaultDialer.Dial(url, h)
+}
+
+func (e *testEnv) mustDial(projectID int64) *websocket.Conn {
+	e.t.Helper()
+	conn, _, err := e.dialEvents(projectID, e.http.URL)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { conn.Close() })
+	// The hub registers the client after the handshake; wait until it has, so no event is missed.
+	deadline := time.Now().Add(5 * time.Second)
+	for e.srv.Hub().Clients(projectID) == 0 || !e.registered(projectID, conn) {
+		if time.Now().After(deadline) {
+			e.t.Fatal("websocket client was not registered")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return conn
+}
+
+// registered reports whether the hub holds a client whose remote end is conn.
+func (e *testEnv) registered(projectID int64, conn *websocket.Conn) bool {
+	h := e.srv.Hub()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.clients[projectID] {
+		if c.conn.RemoteAddr().String() == conn.LocalAddr().String() {
+			return true
+		}
+	}
+	return false
+}
+
+func readEvent(t *testing.T, conn *websocket.Conn, dst any) {
+	t.Helper()
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, msg, err := conn.ReadMessage()
+	if err != nil {
+		t.Fatalf("reading event: %v", err)
+	}
+	if err := json.Unmarshal(msg, dst); err != nil {
+		t.Fatalf("event %s: %v", msg, err)
+	}
+}
+
+func TestEventsReachOtherClientsOfTheProject(t *testing.T) {
+	e := newTestEnv(t)
+	p := e.createProject("events", "wm", "gm")
+	other := e.createProject("other", "wm")
+	tabA := e.mustDial(p.ID)
+	tabB := e.mustDial(p.ID)
+	elsewhere := e.mustDial(other.ID)
+
+	v := e.uploadVolume(p.ID, t2sPath)
+	for _, conn := range []*websocket.Conn{tabA, tabB} {
+		var ev VolumeEvent
+		readEvent(t, conn, &ev)
+		if ev.Type != EventVolume || ev.Volume.ID != v.ID || ev.Volume.Name != "t2s" {
+			t.Fatalf("volume event %+v", ev)
+		}
+	}
+
+	mask := make([]byte, v.Shape[0]*v.Shape[1])
+	mask[0] = 2
+	e.putMask(v.ID, 4, 0, mask, map[string]string{"X-Author": "ann"}).expect(t, http.StatusOK)
+	var ev LabelEvent
+	readEvent(t, tabB, &ev)
+	want := LabelEvent{Type: EventLabel, VolumeID: v.ID, Slice: 4, Version: 1, Author: "ann", Origin: "manual"}
+	if ev != want {
+		t.Fatalf("tab B got %+v, want %+v", ev, want)
+	}
+	e.sendJSON(http.MethodPut, fmt.Sprintf("/api/volumes/%d/slices/4/verified", v.ID), map[string]any{"verified": true, "baseVersion": 1}).
+		expect(t, http.StatusOK)
+	e.do(http.MethodDelete, fmt.Sprintf("/api/volumes/%d/slices/4/label?baseVersion=2", v.ID), nil, nil).expect(t, http.StatusOK)
+	readEvent(t, tabB, &ev)
+	if !ev.Verified || ev.Version != 2 {
+		t.Fatalf("verify event %+v", ev)
+	}
+	readEvent(t, tabB, &ev)
+	if !ev.Deleted || ev.Version != 3 {
+		t.Fatalf("delete event %+v", ev)
+	}
+
+	// The other project's client saw none of this: the first event it gets is its own project's.
+	e.srv.Hub().Publish(other.ID, map[string]string{"type": "probe"})
+	var probe map[string]any
+	readEvent(t, elsewhere, &probe)
+	if probe["type"] != "probe" {
+		t.Fatalf("client of another project received %v", probe)
+	}
+
+	// Shutdown closes the connections.
+	e.srv.Hub().Close()
+	tabA.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		if _, _, err := tabA.ReadMessage(); err != nil {
+			if websocket.IsUnexpectedCloseError(err, websocket.CloseGoingAway) {
+				t.Fatalf("close after shutdown: %v", err)
+			}
+			break
+		}
+	}
+}
+
+func TestEventsOriginAndUnknownProject(t *testing.T) {
+	e := newTestEnv(t)
+	p := e.createProject("origins", "wm")
+	if _, resp, err := e.dialEvents(p.ID, "http://evil.example"); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-site origin accepted: %v %v", err, resp)
+	}
+	// The server is addressed on a loopback host here, so a local development server's page may connect.
+	conn, _, err := e.dialEvents(p.ID, "http://localhost:5173")
+	if err != nil {
+		t.Fatalf("local dev origin refused: %v", err)
+	}
+	conn.Close()
+	if _, resp, err := e.dialEvents(999, ""); err == nil || resp == nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown project: %v %v", err, resp)
+	}
+}
+
+func TestCheckOrigin(t *testing.T) {
+	cases := []struct {
+		host, origin string
+		ok           bool
+	}{
+		{"lab.example:8080", "", true},
+		{"lab.example:8080", "http://lab.example:8080", true},
+		{"lab.example:8080", "http://localhost:5173", false},
+		{"127.0.0.1:8080", "http://localhost:5173", true},
+		{"[::1]:8080", "http://127.0.0.1:3000", true},
+		{"127.0.0.1:8080", "http://evil.example", false},
+		{"127.0.0.1:8080", "null", false},
+	}
+	for _, c := range cases {
+		r, _ := http.NewRequest(http.MethodGet, "http://"+c.host+"/api/projects/1/events", nil)
+		if c.origin != "" {
+			r.Header.Set("Origin", c.origin)
+		}
+		if got := checkOrigin(r); got != c.ok {
+			t.Errorf("host %s origin %q: allowed %v, want %v", c.host, c.origin, got, c.ok)
+		}
+	}
+}
+
+// A client whose queue is full is dropped instead of blocking the publisher.
+func TestSlowClientIsDropped(t *testing.T) {
+	e := newTestEnv(t)
+	p := e.createProject("slow", "wm")
+	conn := e.mustDial(p.ID)
+	h := e.srv.Hub()
+
+	// Stand in for a client whose writer is stuck: a registered client nobody drains.
+	h.mu.Lock()
+	var real *wsClient
+	for c := range h.clients[p.ID] {
+		real = c
+	}
+	// A small queue fills first; the real client's full-size queue, drained by its writer, never does.
+	const stuckBuffer = 4
+	stuck := &wsClient{conn: real.conn, send: make(chan []byte, stuckBuffer)}
+	h.clients[p.ID][stuck] = struct{}{}
+	h.mu.Unlock()
+
+	start := time.Now()
+	const published = 3 * stuckBuffer
+	for i := range published {
+		h.Publish(p.ID, map[string]int{"n": i})
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("publishing to a stuck client blocked for %v", d)
+	}
+	h.mu.Lock()
+	_, stillThere := h.clients[p.ID][stuck]
+	h.mu.Unlock()
+	if stillThere {
+		t.Fatal("stuck client was not dropped")
+	}
+	// The healthy client, drained by its writer, received everything in order.
+	for i := range published {
+		var ev map[string]int
+		readEvent(t, conn, &ev)
+		if ev["n"] != i {
+			t.Fatalf("event %d: got %v", i, ev)
+		}
+	}
+}
