@@ -65,14 +65,14 @@ func TestLabelVersionsConflictsAndHistory(t *testing.T) {
 		t.Fatal("a stale save changed the label")
 	}
 	var history []store.Label
-	e.get(labelPath + "/history").expect(t, http.StatusOK).json(t, &history)
+	e.get(labelPath+"/history").expect(t, http.StatusOK).json(t, &history)
 	if len(history) != 2 || history[0].Version != 2 || history[0].Author != "bob" || history[1].Version != 1 || history[1].Mask != nil {
 		t.Fatalf("history %+v", history)
 	}
-	if r := e.get(labelPath + "/versions/1").expect(t, http.StatusOK); !bytes.Equal(r.body, first) {
+	if r := e.get(labelPath+"/versions/1").expect(t, http.StatusOK); !bytes.Equal(r.body, first) {
 		t.Fatal("version 1 mask changed")
 	}
-	e.get(labelPath + "/versions/9").expect(t, http.StatusNotFound)
+	e.get(labelPath+"/versions/9").expect(t, http.StatusNotFound)
 
 	// Tab A rebases on version 2 and saves version 3.
 	var l3 store.Label
@@ -118,9 +118,9 @@ func TestLabelVersionsConflictsAndHistory(t *testing.T) {
 	if s := detail.Slices[z]; s.Status != store.StatusUnlabelled || s.LabelVersion != 5 {
 		t.Fatalf("slice after delete %+v", s)
 	}
-	e.get(labelPath + "/versions/5").expect(t, http.StatusNotFound)
+	e.get(labelPath+"/versions/5").expect(t, http.StatusNotFound)
 	e.putMask(v.ID, z, 5, first, nil).expect(t, http.StatusOK)
-	e.get(labelPath + "/history").expect(t, http.StatusOK).json(t, &history)
+	e.get(labelPath+"/history").expect(t, http.StatusOK).json(t, &history)
 	if len(history) != 6 {
 		t.Fatalf("history has %d versions, want 6", len(history))
 	}
