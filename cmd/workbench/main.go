@@ -18,7 +18,9 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"serve": {"serve the web app and API", runServe},
+	"serve":  {"serve the web app and API", runServe},
+	"import": {"import a NIfTI image, optionally with per-class masks", runImport},
+	"export": {"write segmentations as NIfTI in each source's grid", runExport},
 }
 
 // usageError marks errors caused by how the command was called (exit status 2).
@@ -75,24 +77,34 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// newFlagSet returns a flag set that reports its errors instead of exiting.
-func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: workbench %s\n", usage)
-		fs.PrintDefaults()
-	}
+// flagSet reports its errors instead of exiting: parse errors become one-line reasons (run prints them), and
+// the full usage is printed only for -h/--help.
+type flagSet struct {
+	*flag.FlagSet
+	usage  string
+	stderr io.Writer
+	help   bool
+}
+
+func newFlagSet(name, usage string, stderr io.Writer) *flagSet {
+	fs := &flagSet{FlagSet: flag.NewFlagSet(name, flag.ContinueOnError), usage: usage, stderr: stderr}
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.BoolVar(&fs.help, "h", false, "show this help")
+	fs.BoolVar(&fs.help, "help", false, "show this help")
 	return fs
 }
 
-// parseFlags parses and turns flag errors into usage errors.
-func parseFlags(fs *flag.FlagSet, args []string) error {
+// parse parses args, turning flag errors into usage errors and -h/--help into flag.ErrHelp.
+func (fs *flagSet) parse(args []string) error {
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
 		return usageError{err.Error()}
+	}
+	if fs.help {
+		fs.SetOutput(fs.stderr)
+		fmt.Fprintf(fs.stderr, "usage: workbench %s\n", fs.usage)
+		fs.PrintDefaults()
+		return flag.ErrHelp
 	}
 	return nil
 }

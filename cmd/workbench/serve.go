@@ -16,7 +16,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", "serve [--data DIR] [--addr 127.0.0.1:8080]", stderr)
 	dataDir := fs.String("data", "./data", "data directory (SQLite database, volumes, models)")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
-	if err := parseFlags(fs, args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	st, err := store.Open(*dataDir, workbench.Migrations())
