@@ -53,7 +53,7 @@ func readShared(t testing.TB, rel string) []byte {
 
 // testEnv is a server on a real store in a temporary data directory, listening on a loopback port.
 type testEnv struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *Server
 	store *store.Store
 	http  *httptest.Server
@@ -61,7 +61,7 @@ type testEnv struct {
 
 const testIndexHTML = "<!doctype html><title>workbench test app</title>"
 
-func newTestEnv(t *testing.T, configure ...func(*Config)) *testEnv {
+func newTestEnv(t testing.TB, configure ...func(*Config)) *testEnv {
 	t.Helper()
 	st, err := store.Open(t.TempDir(), os.DirFS("../migrations"))
 	if err != nil {
