@@ -174,7 +174,9 @@ func TestAnnotationFlow(t *testing.T) {
 		api.putLabel(volumeID, z, theirs, version, http.StatusConflict)
 		t.Logf("other client saved version %d on top of %d", otherVersion, version)
 	})
-	tab1.waitJS(`workbench.saveState() === "conflict" && !document.querySelector("#conflict").hidden`, 10*time.Second)
+	// The banner names the other author once their version is fetched.
+	tab1.waitJS(`workbench.saveState() === "conflict" && !document.querySelector("#conflict").hidden &&
+		document.querySelector("#conflict").textContent.includes("e2e-other")`, 10*time.Second)
 	conflictText := eval[string](tab1, `document.querySelector("#conflict").textContent`)
 	if !strings.Contains(conflictText, "Conflict") || !strings.Contains(conflictText, "e2e-other") {
 		t.Fatalf("conflict banner says %q, want it to name the conflict and the other author", conflictText)
@@ -205,8 +207,11 @@ func TestAnnotationFlow(t *testing.T) {
 	// 8. Switching between cached slices: every slice loaded, then timed in the page.
 	tab1.do(chromedp.Evaluate[chromedp.Void](`for (let i = 0; i < workbench.shape()[2]; i++) workbench.setSlice(i)`))
 	tab1.waitJS(`workbench.cachedSlices().length === workbench.shape()[2]`, 20*time.Second)
-	times := eval[[]float64](tab1, `(() => {
-		const d = workbench.shape()[2], out = [];
+	// Each switch is timed twice: the key handler alone, and up to the canvas holding the new pixels (reading one
+	// pixel back makes the browser finish drawing).
+	timing := eval[struct{ Handler, Drawn []float64 }](tab1, `(() => {
+		const d = workbench.shape()[2], handler = [], drawn = [];
+		const view = document.querySelector("canvas.view").getContext("2d");
 		workbench.setSlice(0);
 		// One untimed pass renders every slice once, so the timed passes switch between fully cached slices.
 		for (let round = -1; round < 4; round++) {
@@ -214,18 +219,29 @@ func TestAnnotationFlow(t *testing.T) {
 				for (let i = 0; i < d - 1; i++) {
 					const t0 = performance.now();
 					window.dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: true }));
-					if (round >= 0) out.push(performance.now() - t0);
+					const t1 = performance.now();
+					view.getImageData(0, 0, 1, 1);
+					const t2 = performance.now();
+					if (round >= 0) {
+						handler.push(t1 - t0);
+						drawn.push(t2 - t0);
+					}
 				}
 			}
 		}
-		return out;
+		return { handler, drawn };
 	})()`)
-	slices.Sort(times)
-	median, worst := times[len(times)/2], times[len(times)-1]
-	t.Logf("cached slice switch (320x320, %d switches): median %.2f ms, p90 %.2f ms, max %.2f ms",
-		len(times), median, times[len(times)*9/10], worst)
-	if median >= 16 {
-		t.Errorf("median cached slice switch %.2f ms, want under 16 ms", median)
+	for _, m := range []struct {
+		name  string
+		times []float64
+	}{{"key handler", timing.Handler}, {"until drawn", timing.Drawn}} {
+		slices.Sort(m.times)
+		n := len(m.times)
+		t.Logf("cached slice switch, 320x320, %d switches, %s: median %.2f ms, p90 %.2f ms, max %.2f ms",
+			n, m.name, m.times[n/2], m.times[n*9/10], m.times[n-1])
+		if m.times[n/2] >= 16 {
+			t.Errorf("median cached slice switch (%s) %.2f ms, want under 16 ms", m.name, m.times[n/2])
+		}
 	}
 	tab1.screenshot(filepath.Join(artifacts, "viewer-final.png"))
 

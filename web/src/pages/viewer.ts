@@ -533,8 +533,13 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       drawStrip();
       ensure(z);
       prefetch();
-      history.replaceState(null, "", `/volumes/${vol.id}?z=${z}`);
+      // The address follows the slice for reloads and links; browsers throttle rapid history updates.
+      if (urlTimer) clearTimeout(urlTimer);
+      urlTimer = setTimeout(() => {
+        if (!disposed) history.replaceState(null, "", `/volumes/${vol.id}?z=${z}`);
+      }, 300);
     }
+    let urlTimer: ReturnType<typeof setTimeout> | null = null;
 
     function windowChanged(): void {
       levelInput.value = String(+wl.center.toPrecision(5));
