@@ -43,17 +43,25 @@ func baseName(fileName string) string {
 // file is a *store.ValidationError carrying the reader's one-line reason; nothing is stored then.
 func ImportNIfTI(ctx context.Context, st *store.Store, projectID int64, fileName string, data []byte,
 	labels []store.SliceMask, author string) (store.VolumeMeta, error) {
+	meta, _, err := importNIfTI(ctx, st, projectID, fileName, data, labels, author)
+	return meta, err
+}
+
+// importNIfTI is ImportNIfTI that also returns the canonical volume, so the server can cache it for the
+// first slice requests.
+func importNIfTI(ctx context.Context, st *store.Store, projectID int64, fileName string, data []byte,
+	labels []store.SliceMask, author string) (store.VolumeMeta, *nifti.Volume, error) {
 	lower := strings.ToLower(fileName)
 	if !strings.HasSuffix(lower, ".nii") && !strings.HasSuffix(lower, ".nii.gz") {
-		return store.VolumeMeta{}, &store.ValidationError{
+		return store.VolumeMeta{}, nil, &store.ValidationError{
 			Msg: fmt.Sprintf("%s: only .nii and .nii.gz files can be imported", baseName(fileName))}
 	}
 	img, err := nifti.ReadBytes(fileName, data)
 	if err != nil {
-		return store.VolumeMeta{}, &store.ValidationError{Msg: oneLine(fmt.Sprintf("%s: %v", baseName(fileName), err))}
+		return store.VolumeMeta{}, nil, &store.ValidationError{Msg: oneLine(fmt.Sprintf("%s: %v", baseName(fileName), err))}
 	}
 	vol, orientation := img.Canonical()
-	return st.ImportVolume(ctx, store.ImportRequest{
+	meta, err := st.ImportVolume(ctx, store.ImportRequest{
 		ProjectID:    projectID,
 		Name:         VolumeName(fileName),
 		OriginalName: baseName(fileName),
@@ -63,6 +71,10 @@ func ImportNIfTI(ctx context.Context, st *store.Store, projectID int64, fileName
 		Labels:       labels,
 		Author:       author,
 	})
+	if err != nil {
+		return store.VolumeMeta{}, nil, err
+	}
+	return meta, vol, nil
 }
 
 // ExportFileNames are the files ExportVolume writes for a volume, in order: NAME_seg.nii.gz with class

@@ -94,13 +94,11 @@ func (c *volumeCache) insertLocked(id int64, v *nifti.Volume) {
 	}
 }
 
-// forget drops a volume, e.g. after it was deleted.
-func (c *volumeCache) forget(id int64) {
+// put caches a volume decoded elsewhere, e.g. by an upload.
+func (c *volumeCache) put(id int64, v *nifti.Volume) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if el, ok := c.entries[id]; ok {
-		c.order.Remove(el)
-		delete(c.entries, id)
-		c.size -= volumeBytes(el.Value.(*cacheEntry).vol)
+	if _, ok := c.entries[id]; !ok {
+		c.insertLocked(id, v)
 	}
 }

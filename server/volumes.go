@@ -119,10 +119,16 @@ func (s *Server) uploadVolume(c echo.Context) error {
 		if err != nil {
 			return uploadReadError(err)
 		}
-		v, err := ImportNIfTI(ctx, s.store, pid, part.FileName(), data, nil, c.Request().Header.Get("X-Author"))
+		author, err := authorOf(c, "")
 		if err != nil {
 			return err
 		}
+		v, vol, err := importNIfTI(ctx, s.store, pid, part.FileName(), data, nil, author)
+		if err != nil {
+			return err
+		}
+		// Whoever uploads a volume usually opens it next.
+		s.volumes.put(v.ID, vol)
 		summary := summaryOf(v, store.SliceCounts{Unlabelled: v.Shape[2]})
 		s.hub.Publish(pid, VolumeEvent{Type: EventVolume, Volume: summary})
 		c.Response().Header().Set(echo.HeaderLocation, "/api/volumes/"+strconv.FormatInt(v.ID, 10))
