@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -54,7 +55,8 @@ func TestAnnotationFlow(t *testing.T) {
 	}
 	t.Cleanup(func() { st.Close() })
 	srv := server.New(server.Config{WebApp: workbench.WebApp(), Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	ts := httptest.NewServer(srv.Handler())
+	network := &switchableNetwork{next: srv.Handler()}
+	ts := httptest.NewServer(network)
 	t.Cleanup(ts.Close)
 	api := apiClient{t: t, base: ts.URL}
 
@@ -95,12 +97,22 @@ func TestAnnotationFlow(t *testing.T) {
 		t.Fatalf("project classes = %+v, want white matter and grey matter", project.Classes)
 	}
 
-	// 2. Upload a real volume through the file input (the drop zone's input).
-	tab1.do(chromedp.SetUploadFiles(chromedp.CSS("#file-input"), []string{volumePath}))
-	tab1.waitJS(`document.querySelector(".uploads li.done, .uploads li.failed") !== null`, 60*time.Second)
-	if failed := eval[string](tab1, `document.querySelector(".uploads li.failed")?.textContent ?? ""`); failed != "" {
-		t.Fatalf("upload failed in the page: %s", failed)
+	// 2. Upload a real volume and a broken file at once through the file input (the drop zone's input): the
+	// volume arrives, the broken file reports the reader's reason on its own row.
+	broken := filepath.Join(t.TempDir(), "broken.nii.gz")
+	if err := os.WriteFile(broken, []byte("this is not a NIfTI file"), 0o644); err != nil {
+		t.Fatal(err)
 	}
+	tab1.do(chromedp.SetUploadFiles(chromedp.CSS("#file-input"), []string{volumePath, broken}))
+	tab1.waitJS(`document.querySelectorAll(".uploads li.done, .uploads li.failed").length === 2`, 60*time.Second)
+	if done := eval[string](tab1, `[...document.querySelectorAll(".uploads li.done .fname")].map(e => e.textContent).join()`); done != filepath.Base(volumePath) {
+		t.Fatalf("uploads done: %q, want only %s", done, filepath.Base(volumePath))
+	}
+	failed := eval[string](tab1, `document.querySelector(".uploads li.failed")?.textContent ?? ""`)
+	if !strings.HasPrefix(failed, "broken.nii.gz") || len(failed) <= len("broken.nii.gz") {
+		t.Fatalf("failed upload row %q, want broken.nii.gz with a reason", failed)
+	}
+	t.Logf("broken upload reported as: %s", failed)
 	tab1.waitJS(`document.querySelector("tr.volume a") !== null`, 10*time.Second)
 	tab1.screenshot(filepath.Join(artifacts, "project.png"))
 	volumeID := eval[string](tab1, `document.querySelector("tr.volume").dataset.volumeId`)
@@ -281,6 +293,56 @@ func TestAnnotationFlow(t *testing.T) {
 	}
 	tab1.do(chromedp.KeyEvent("n"))
 	tab1.waitJS(`workbench.slice() === 2`, 5*time.Second)
+
+	// 10. Offline: a stroke made while the server is unreachable stays in the tab, the indicator says it is
+	// retrying, and it is saved once the network is back.
+	network.setOffline(true)
+	tab1.do(chromedp.KeyEvent("1"))
+	tab1.stroke(60, 60, 100, 60)
+	tab1.waitJS(`workbench.saveState() === "retrying" && workbench.hasUnsaved()`, 10*time.Second)
+	if text := eval[string](tab1, `document.querySelector("#save-state").textContent`); !strings.Contains(text, "offline") {
+		t.Fatalf("save indicator says %q while offline, want it to say so", text)
+	}
+	tab1.screenshot(filepath.Join(artifacts, "offline.png"))
+	network.setOffline(false)
+	tab1.waitSaved()
+	if got := classCounts(api.label(volumeID, 2)); got[1] != stadium(320, 320, 60, 100, brushSize) {
+		t.Fatalf("after reconnecting slice 2 holds %d voxels of class 1, want the stroke's %d", got[1], stadium(320, 320, 60, 100, brushSize))
+	}
+
+	// 11. The shortcut overlay.
+	tab1.do(chromedp.KeyEvent("?"))
+	tab1.waitJS(`!document.querySelector("#help").hidden && document.querySelectorAll("#help kbd").length >= 12`, 5*time.Second)
+	tab1.screenshot(filepath.Join(artifacts, "help.png"))
+}
+
+// switchableNetwork passes requests to the server, or, while offline, drops the connection of every API request
+// the way a lost network would (the browser's fetch fails rather than getting an HTTP status).
+type switchableNetwork struct {
+	next    http.Handler
+	mu      sync.Mutex
+	offline bool
+}
+
+func (n *switchableNetwork) setOffline(v bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.offline = v
+}
+
+func (n *switchableNetwork) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n.mu.Lock()
+	offline := n.offline
+	n.mu.Unlock()
+	if offline && strings.HasPrefix(r.URL.Path, "/api/") {
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close()
+			return
+		}
+		http.Error(w, "offline", http.StatusServiceUnavailable)
+		return
+	}
+	n.next.ServeHTTP(w, r)
 }
 
 // savePredictions stores an active model with the given per-slice uncertainties, all predicting mask, as the

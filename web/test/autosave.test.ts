@@ -186,3 +186,20 @@ test("whenIdle resolves after pending saves complete", async () => {
   await t.timers.advance(300);
   assert.ok(idle);
 });
+
+test("retryNow skips the rest of the backoff once the connection is back", async () => {
+  let fail = true;
+  const t = setup(() => (fail ? new Error("offline") : { kind: "saved", version: 1 }));
+  t.saver.changed(0);
+  await t.timers.advance(400);
+  await t.timers.advance(1000);
+  assert.equal(t.calls.length, 2);
+  fail = false;
+  t.saver.retryNow();
+  await t.timers.advance(0);
+  assert.equal(t.calls.length, 3);
+  assert.deepEqual(t.last(), { state: "saved" });
+  t.saver.retryNow();
+  await t.timers.advance(0);
+  assert.equal(t.calls.length, 3, "nothing to retry when all is saved");
+});

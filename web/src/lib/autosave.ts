@@ -130,6 +130,11 @@ export class AutoSaver {
     this.emit();
   }
 
+  /** The connection is back (the browser's online event): retry now instead of waiting out the backoff. */
+  retryNow(): void {
+    if (this.failures > 0 && this.pendingSlice() !== null) this.schedule(0);
+  }
+
   /** Resolves once nothing is waiting to be saved (conflicts and rejections excepted). */
   whenIdle(): Promise<void> {
     if (this.pendingSlice() === null && !this.inflight) return Promise.resolve();

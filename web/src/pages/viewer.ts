@@ -938,6 +938,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
         setTool(tool);
       }
     });
+    listen(window, "online", () => saver.retryNow());
     listen(window, "resize", () => {
       fitCanvas();
       render();
