@@ -25,9 +25,9 @@ import (
 
 // Default limits, used where Config leaves them zero.
 const (
-	DefaultMaxJSONBytes   = 1 << 20 // project settings and small requests
-	DefaultMaxUploadBytes = 2 << 30 // one NIfTI upload
-	DefaultCacheBytes     = 1 << 30 // canonical volumes kept decoded in memory
+	DefaultMaxJSONBytes   = 1 << 20   // project settings and small requests
+	DefaultMaxUploadBytes = 2 << 30   // one NIfTI upload
+	DefaultCacheBytes     = 512 << 20 // canonical volumes kept decoded in memory (four 320x320x300 volumes)
 )
 
 // Config is what the server needs from its caller.
