@@ -310,7 +310,56 @@ func TestAnnotationFlow(t *testing.T) {
 		t.Fatalf("after reconnecting slice 2 holds %d voxels of class 1, want the stroke's %d", got[1], stadium(320, 320, 60, 100, brushSize))
 	}
 
-	// 11. The shortcut overlay.
+	// 11. Zoom at the cursor, pan with the middle button, window by right-drag, and reset.
+	spacing := func() float64 {
+		return eval[float64](tab1, `workbench.voxelToClient(100, 100).x - workbench.voxelToClient(110, 100).x`)
+	}
+	before := spacing()
+	cx, cy := tab1.client(160, 160)
+	// The protocol requires deltaX on wheel events and the client omits zero values: send a negligible one.
+	wheel := func(p *input.DispatchMouseEventParams) { p.DeltaX, p.DeltaY = 0.01, -400 }
+	tab1.do(chromedp.MouseEvent(chromedp.MouseWheel, cx, cy, wheel))
+	tab1.waitJS(fmt.Sprintf(`workbench.voxelToClient(100, 100).x - workbench.voxelToClient(110, 100).x > %f`, before*1.5), 5*time.Second)
+	if x, y := tab1.client(160, 160); abs(int(x-cx)) > 2 || abs(int(y-cy)) > 2 {
+		t.Fatalf("zoom moved the voxel under the cursor from (%.0f, %.0f) to (%.0f, %.0f)", cx, cy, x, y)
+	}
+	middle := func(p *input.DispatchMouseEventParams) { p.Button = input.MouseButtonMiddle; p.Buttons = 4 }
+	tab1.do(
+		chromedp.MouseEvent(chromedp.MousePressed, cx, cy, middle),
+		chromedp.MouseEvent(chromedp.MouseMoved, cx+40, cy+30, middle),
+		chromedp.MouseEvent(chromedp.MouseReleased, cx+40, cy+30, middle),
+	)
+	if x, y := tab1.client(160, 160); abs(int(x-cx-40)) > 2 || abs(int(y-cy-30)) > 2 {
+		t.Fatalf("middle-drag by (40, 30) moved the voxel to (%.0f, %.0f), want (%.0f, %.0f)", x, y, cx+40, cy+30)
+	}
+	level := eval[string](tab1, `document.querySelector("input.wl").value`)
+	right := func(p *input.DispatchMouseEventParams) { p.Button = input.MouseButtonRight; p.Buttons = 2 }
+	tab1.do(
+		chromedp.MouseEvent(chromedp.MousePressed, cx, cy, right),
+		chromedp.MouseEvent(chromedp.MouseMoved, cx+50, cy-60, right),
+		chromedp.MouseEvent(chromedp.MouseReleased, cx+50, cy-60, right),
+	)
+	if now := eval[string](tab1, `document.querySelector("input.wl").value`); now == level {
+		t.Fatalf("right-drag left the level at %s", level)
+	}
+	tab1.screenshot(filepath.Join(artifacts, "zoomed.png"))
+	tab1.do(chromedp.KeyEvent("r"))
+	if after := spacing(); abs(int(after-before)) > 1 {
+		t.Fatalf("reset view gives voxel spacing %.1f, want the fitted %.1f", after, before)
+	}
+	if now := eval[string](tab1, `document.querySelector("input.wl").value`); now != level {
+		t.Fatalf("reset view leaves the level at %s, want %s", now, level)
+	}
+
+	// 12. The downloads the app links to answer with files.
+	for _, sel := range []string{`header a[download][href$="/export"]`} {
+		status := eval[int](tab1, fmt.Sprintf(`fetch(document.querySelector(%q).href).then(r => r.ok ? r.arrayBuffer().then(b => b.byteLength > 0 ? 200 : 204) : r.status)`, sel))
+		if status != http.StatusOK {
+			t.Errorf("download %s: status %d", sel, status)
+		}
+	}
+
+	// 13. The shortcut overlay.
 	tab1.do(chromedp.KeyEvent("?"))
 	tab1.waitJS(`!document.querySelector("#help").hidden && document.querySelectorAll("#help kbd").length >= 12`, 5*time.Second)
 	tab1.screenshot(filepath.Join(artifacts, "help.png"))
@@ -380,9 +429,10 @@ func (b *tab) do(steps ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
+// eval evaluates a JavaScript expression in the tab, awaiting it when it is a promise.
 func eval[T any](b *tab, expr string) T {
 	b.t.Helper()
-	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr))
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
 	if err != nil {
 		b.t.Fatalf("%s: evaluating %s: %v", b.name, expr, err)
 	}

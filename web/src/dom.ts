@@ -45,10 +45,13 @@ export function toast(message: string, kind: "info" | "error" = "info"): void {
     el = h("div#toast", { role: "status" });
     document.body.append(el);
   }
-  el.textContent = message;
-  el.className = `show ${kind}`;
+  const box = el;
+  box.textContent = message;
+  box.className = kind;
+  box.hidden = false;
   if (toastTimer) clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => el?.classList.remove("show"), kind === "error" ? 6000 : 2500);
+  // Hidden outright rather than faded: a transition can stall in a window that is not being painted.
+  toastTimer = setTimeout(() => (box.hidden = true), kind === "error" ? 6000 : 2500);
 }
 
 export function errorText(err: unknown): string {

@@ -93,7 +93,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
   clear(root);
   root.append(h("p.muted.pad", {}, "loading volume…"));
 
-  Promise.all([getVolume(vid)]).then(async ([vol]) => {
+  getVolume(vid).then(async (vol) => {
     const project = await getProject(vol.projectId);
     if (!disposed) build(vol, project);
   }).catch((err) => {
