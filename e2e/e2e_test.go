@@ -20,7 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	workbench "github.com/mriworkbench/workbench"
@@ -304,6 +306,7 @@ func TestAnnotationFlow(t *testing.T) {
 		t.Fatalf("save indicator says %q while offline, want it to say so", text)
 	}
 	tab1.screenshot(filepath.Join(artifacts, "offline.png"))
+	tab1.expectLeaveWarning()
 	network.setOffline(false)
 	tab1.waitSaved()
 	if got := classCounts(api.label(volumeID, 2)); got[1] != stadium(320, 320, 60, 100, brushSize) {
@@ -491,6 +494,31 @@ func (b *tab) strokeAround(x0, y0, x1, y1 int, during func()) {
 	}
 	ex, ey := b.client(x1, y1)
 	b.do(chromedp.MouseEvent(chromedp.MouseReleased, ex, ey, held))
+}
+
+// expectLeaveWarning leaves the page and expects the browser's "leave site?" dialog, then stays.
+func (b *tab) expectLeaveWarning() {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	b.do(chromedp.Evaluate[chromedp.Void](`setTimeout(() => { location.href = "/"; }, 0)`))
+	for ev, err := range dialogs {
+		if err != nil {
+			b.t.Fatalf("%s: no dialog on leaving with unsaved strokes: %v", b.name, err)
+		}
+		if ev.Type != page.DialogTypeBeforeunload {
+			b.t.Fatalf("%s: dialog %q on leaving, want beforeunload", b.name, ev.Type)
+		}
+		break
+	}
+	b.do(chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+		return err
+	}))
+	if path := eval[string](b, `location.pathname`); !strings.HasPrefix(path, "/volumes/") {
+		b.t.Fatalf("%s: left the viewer for %s despite staying", b.name, path)
+	}
 }
 
 func (b *tab) screenshot(path string) {

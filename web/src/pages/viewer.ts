@@ -1,7 +1,7 @@
 // The slice viewer and painter: radiological display, window/level, zoom/pan, brush/eraser/fill, undo/redo,
 // autosave with conflict handling, live updates from other tabs, and review of model predictions.
 import {
-  getLabel, getPrediction, getProject, getSlice, getVolume, putLabel, reviewQueue, setVerified, volumeExportUrl,
+  author, setAuthor, getLabel, getPrediction, getProject, getSlice, getVolume, putLabel, reviewQueue, setVerified, volumeExportUrl,
   type Id, type LabelData, type Project, type ReviewItem, type ServerEvent, type SliceInfo, type VolumeDetail,
 } from "../api";
 import { clear, errorText, h, toast } from "../dom";
@@ -150,6 +150,14 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     const saveEl = h("span#save-state.save-state.saved", { title: "autosave state" }, "saved");
     const connEl = h("span.conn", { title: "live updates from other tabs" }, "…");
     const sliceLabel = h("span.slice-label");
+    const authorEl = h("button.link", {
+      title: "the name your labels are saved under: click to change",
+      onclick: () => {
+        const name = prompt("Save labels as", author());
+        if (name) setAuthor(name);
+        authorEl.textContent = `as ${author()}`;
+      },
+    }, `as ${author()}`);
     const readout = h("span#readout.readout", {}, "");
     const slider = h("input#slice-slider", { type: "range", min: 0, max: D - 1, step: 1, value: z, title: "slice (↑/↓, PageUp/PageDown)" });
     const strip = h("canvas#status-strip.strip", { title: "slice status: click to go" });
@@ -191,7 +199,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     root.append(
       h("header.bar", {},
         h("a.back", { href: `/projects/${vol.projectId}` }, `← ${project.name}`),
-        h("h1", {}, vol.name), sliceLabel, saveEl, connEl,
+        h("h1", {}, vol.name), sliceLabel, saveEl, connEl, authorEl,
         h("a.button", { href: volumeExportUrl(vol.id), download: true, title: "segmented NIfTI in the source grid" }, "Download NIfTI"),
         h("button", { title: "shortcuts (?)", onclick: () => (help.hidden = !help.hidden) }, "?")),
       h("div.toolbar", {},
@@ -692,12 +700,12 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       if (!painting) return;
       const mask = maskForEdit();
       const value = tool === "eraser" ? 0 : cls;
-      const before = painting.changed ? null : mask.slice();
       const n = strokeSegment(mask, W, H, painting.last.x, painting.last.y, x, y, disk, value);
       painting.last = { x, y };
+      // The undo step is recorded on the stroke's first change, so clicks that change nothing leave no step.
       if (n > 0 && !painting.changed) {
         painting.changed = true;
-        undoFor(z).record(before ?? painting.before);
+        undoFor(z).record(painting.before);
         origins.set(z, "manual");
         saver.changed(z);
         drawStrip();
@@ -923,6 +931,8 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
           help.hidden = true;
           break;
         case " ":
+          // Space must not also press a focused toolbar button.
+          if (document.activeElement instanceof HTMLButtonElement) document.activeElement.blur();
           spaceHeld = true;
           canvas.style.cursor = "grab";
           break;
