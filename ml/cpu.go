@@ -17,7 +17,10 @@ func newCPU() *cpu {
 	if w < 1 {
 		w = 1
 	}
-	setBLASThreads(w)
+	// The BLAS runs single-threaded and Sgemm splits products across cores itself: OpenBLAS's
+	// own worker threads spin while waiting, which on a shared machine steals the cores that
+	// the other worker (or another process) needs.
+	setBLASThreads(1)
 	return &cpu{workers: w}
 }
 
@@ -30,7 +33,44 @@ func (b *cpu) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32
 	if m == 0 || n == 0 {
 		return
 	}
-	sgemm(transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc)
+	w := b.workers
+	if w == 1 || float64(m)*float64(n)*float64(k) < 1<<18 {
+		sgemm(transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc)
+		return
+	}
+	// Split C into one block of columns (or rows, when it is taller than wide) per core,
+	// on multiples of 16 so every block keeps whole SIMD kernel tiles.
+	var wg sync.WaitGroup
+	if n >= m {
+		step := (n/w + 15) &^ 15
+		for j0 := 0; j0 < n; j0 += step {
+			j1 := min(j0+step, n)
+			bOff := j0
+			if transB {
+				bOff = j0 * ldb
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sgemm(transA, transB, m, j1-j0, k, alpha, a, lda, bm[bOff:], ldb, beta, c[j0:], ldc)
+			}()
+		}
+	} else {
+		step := (m/w + 15) &^ 15
+		for i0 := 0; i0 < m; i0 += step {
+			i1 := min(i0+step, m)
+			aOff := i0 * lda
+			if transA {
+				aOff = i0
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sgemm(transA, transB, i1-i0, n, k, alpha, a[aOff:], lda, bm, ldb, beta, c[i0*ldc:], ldc)
+			}()
+		}
+	}
+	wg.Wait()
 }
 
 // parallel runs fn over [0, n) split into one range per worker; small jobs run inline
