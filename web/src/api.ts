@@ -104,6 +104,11 @@ export function setAuthor(name: string): void {
   if (name.trim()) localStorage.setItem(AUTHOR_KEY, name.trim());
 }
 
+/** Header values must be Latin-1; the server accepts the author percent-encoded. */
+function authorHeader(): string {
+  return encodeURIComponent(author());
+}
+
 async function errorOf(res: Response): Promise<ApiError> {
   let body: Record<string, unknown> = {};
   let reason = `${res.status} ${res.statusText}`;
@@ -199,7 +204,7 @@ export async function putLabel(vid: Id, z: number, mask: Uint8Array, baseVersion
     headers: {
       "Content-Type": "application/octet-stream",
       "X-Base-Version": String(baseVersion),
-      "X-Author": author(),
+      "X-Author": authorHeader(),
       "X-Origin": origin,
     },
     body: mask as Uint8Array<ArrayBuffer>,
@@ -215,13 +220,14 @@ export async function putLabel(vid: Id, z: number, mask: Uint8Array, baseVersion
 }
 
 export const setVerified = (vid: Id, z: number, verified: boolean, baseVersion: number) =>
-  json<Label>(`/api/volumes/${vid}/slices/${z}/verified`, jsonBody("PUT", { verified, baseVersion }));
+  json<Label>(`/api/volumes/${vid}/slices/${z}/verified`, jsonBody("PUT", { verified, baseVersion, author: author() }));
 
 /** Uploads one NIfTI file with progress (fetch cannot report upload progress; XMLHttpRequest can). */
 export function uploadVolume(pid: Id, file: File, onProgress: (fraction: number) => void): Promise<VolumeSummary> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", `/api/projects/${pid}/volumes`);
+    xhr.setRequestHeader("X-Author", authorHeader());
     xhr.responseType = "text";
     xhr.upload.onprogress = (e) => {
       if (e.lengthComputable) onProgress(e.loaded / e.total);
