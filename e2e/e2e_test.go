@@ -1,5 +1,3 @@
-// Package e2e drives the embedded web app in a real headless Chromium against a real server and store: the
-// annotation flow a specialist goes through, from an empty project to saved, reloaded, shared and conflicting labels.
 package e2e
 
 import (
