@@ -168,12 +168,20 @@ test("take theirs adopts the server version and leaves nothing to save", async (
   assert.deepEqual(t.last(), { state: "saved" });
 });
 
-test("a rejected save is reported, not retried", async () => {
-  const t = setup(() => ({ kind: "rejected", reason: "class 9 out of range" }));
+test("a rejected save is reported and stays unsaved, not retried until the next change", async () => {
+  let reject = true;
+  const t = setup(() => (reject ? { kind: "rejected", reason: "class 9 out of range" } : { kind: "saved", version: 1 }));
   t.saver.changed(3);
   await t.timers.advance(10000);
   assert.equal(t.calls.length, 1);
   assert.deepEqual(t.last(), { state: "error", reason: "slice 3: class 9 out of range" });
+  assert.ok(t.saver.hasUnsaved, "the page still warns before closing");
+  reject = false;
+  t.saver.changed(3);
+  await t.timers.advance(400);
+  assert.equal(t.calls.length, 2);
+  assert.deepEqual(t.last(), { state: "saved" });
+  assert.ok(!t.saver.hasUnsaved);
 });
 
 test("whenIdle resolves after pending saves complete", async () => {

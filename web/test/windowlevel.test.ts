@@ -20,7 +20,7 @@ test("window maps lo to 0, hi to 255, linear between, clamps outside and NaN to 
   assert.equal(greyOf(150, wl), 191);
 });
 
-test("right-drag: right widens, down raises the level, width stays positive", () => {
+test("right-drag: dx widens the window, dy raises the level, the width stays positive", () => {
   const start = { center: 100, width: 50 };
   assert.deepEqual(dragWindow(start, 500, 0, 1000), { center: 100, width: 1050 });
   assert.deepEqual(dragWindow(start, 0, 250, 1000), { center: 600, width: 50 });

@@ -43,6 +43,7 @@ interface SliceState {
   savedEdits: number; // edits count that the server holds
   held: boolean; // a stroke is in progress: its end is the natural save point
   conflict: number | null; // the server version that refused ours
+  rejected: string | null; // why the server refused the content; kept unsaved until the next change
 }
 
 const browserTimers: Timers = {
@@ -56,7 +57,6 @@ export class AutoSaver {
   private inflight = false;
   private failures = 0;
   private lastError = "";
-  private rejection = "";
   private readonly opts: AutoSaverOptions;
   private idleWaiters: Array<() => void> = [];
 
@@ -67,7 +67,7 @@ export class AutoSaver {
   private state(slice: number): SliceState {
     let s = this.slices.get(slice);
     if (!s) {
-      s = { version: 0, edits: 0, savedEdits: 0, held: false, conflict: null };
+      s = { version: 0, edits: 0, savedEdits: 0, held: false, conflict: null, rejected: null };
       this.slices.set(slice, s);
     }
     return s;
@@ -100,8 +100,9 @@ export class AutoSaver {
 
   /** A local change happened on the slice. */
   changed(slice: number): void {
-    this.state(slice).edits++;
-    this.rejection = "";
+    const s = this.state(slice);
+    s.edits++;
+    s.rejected = null;
     this.schedule(this.opts.debounceMs);
   }
 
@@ -143,7 +144,7 @@ export class AutoSaver {
 
   private pendingSlice(): number | null {
     for (const [z, s] of this.slices) {
-      if (s.edits !== s.savedEdits && s.conflict === null && !s.held) return z;
+      if (s.edits !== s.savedEdits && s.conflict === null && s.rejected === null && !s.held) return z;
     }
     return null;
   }
@@ -183,9 +184,9 @@ export class AutoSaver {
           this.hooks.onConflict?.(z, res.currentVersion);
           break;
         case "rejected":
-          // The server refused the content itself (size, class range): retrying cannot help; say why.
-          s.savedEdits = edits;
-          this.rejection = `slice ${z}: ${res.reason}`;
+          // The server refused the content itself: retrying the same mask cannot help. Say why, keep the
+          // strokes counted as unsaved (the page still warns before closing), and try again on the next change.
+          s.rejected = res.reason;
           break;
       }
       this.inflight = false;
@@ -208,16 +209,17 @@ export class AutoSaver {
 
   private emit(): void {
     const conflicts = [...this.slices].filter(([, s]) => s.conflict !== null).map(([z]) => z);
+    const rejected = [...this.slices].filter(([, s]) => s.rejected !== null).map(([z, s]) => `slice ${z}: ${s.rejected}`);
     let pending = 0;
-    for (const s of this.slices.values()) if (s.edits !== s.savedEdits && s.conflict === null) pending++;
+    for (const s of this.slices.values()) if (s.edits !== s.savedEdits && s.conflict === null && s.rejected === null) pending++;
     if (this.failures > 0 && pending > 0) {
       this.emitRetry(backoffDelay(this.failures - 1, this.opts.retryBaseMs, this.opts.retryMaxMs));
     } else if (conflicts.length > 0) {
       this.hooks.onIndicator({ state: "conflict", slices: conflicts });
     } else if (pending > 0 || this.inflight) {
       this.hooks.onIndicator({ state: "saving", pending });
-    } else if (this.rejection) {
-      this.hooks.onIndicator({ state: "error", reason: this.rejection });
+    } else if (rejected.length > 0) {
+      this.hooks.onIndicator({ state: "error", reason: rejected.join("; ") });
     } else {
       this.hooks.onIndicator({ state: "saved" });
     }

@@ -240,6 +240,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     for (const s of info) saver.setVersion(s.index, s.labelVersion);
     cleanups.push(registerUnsaved(() => saver.hasUnsaved));
 
+    let lastRefusal = "";
     function showSaveState(ind: SaveIndicator): void {
       saveEl.className = `save-state ${ind.state}`;
       switch (ind.state) {
@@ -261,10 +262,11 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
           break;
         case "error":
           saveEl.textContent = "not saved";
-          saveEl.title = ind.reason;
-          toast(`save refused: ${ind.reason}`, "error");
+          saveEl.title = `${ind.reason}; your strokes are kept in this tab and saved with your next change`;
+          if (ind.reason !== lastRefusal) toast(`save refused: ${ind.reason}`, "error");
           break;
       }
+      lastRefusal = ind.state === "error" ? ind.reason : "";
     }
 
     async function openConflict(slice: number, currentVersion: number): Promise<void> {
