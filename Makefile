@@ -62,7 +62,10 @@ test-web: web/node_modules/.package-lock.json
 
 # Speed and memory targets, our engine beside PyTorch in the same run.
 bench: deps-golden web
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v '/ml$$')
+	@echo "== ml engine (3 timed iterations each), then the same SmallUNet work in PyTorch (ml/testdata/bench_torch.py)"
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 3x ./ml
+	cd ml && /usr/bin/python3 testdata/bench_torch.py 3
 
 # Regenerates golden fixtures from the reference implementations (nibabel, PyTorch, scipy); not part of `make test`.
 golden: deps-golden

@@ -19,23 +19,26 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	b []float32, ldb int, beta float32, c []float32, ldc int) {
 	rows := func(lo, hi int) {
 		acc := make([]float32, n)
+		arow := make([]float32, k)
 		for i := lo; i < hi; i++ {
-			clear(acc)
-			for p := 0; p < k; p++ {
-				var av float32
+			for p := range arow {
 				if transA {
-					av = a[p*lda+i]
+					arow[p] = a[p*lda+i]
 				} else {
-					av = a[i*lda+p]
+					arow[p] = a[i*lda+p]
 				}
-				if av == 0 {
-					continue
+			}
+			if transB {
+				// Row i of A against rows j of B: both contiguous.
+				for j := range acc {
+					acc[j] = dot(arow, b[j*ldb:j*ldb+k])
 				}
-				if transB {
-					for j := range acc {
-						acc[j] += av * b[j*ldb+p]
+			} else {
+				clear(acc)
+				for p, av := range arow {
+					if av == 0 {
+						continue
 					}
-				} else {
 					br := b[p*ldb : p*ldb+n]
 					for j, bv := range br {
 						acc[j] += av * bv
@@ -67,4 +70,19 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		}(lo, min(lo+step, m))
 	}
 	wg.Wait()
+}
+
+func dot(x, y []float32) float32 {
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += x[i] * y[i]
+		s1 += x[i+1] * y[i+1]
+		s2 += x[i+2] * y[i+2]
+		s3 += x[i+3] * y[i+3]
+	}
+	for ; i < len(x); i++ {
+		s0 += x[i] * y[i]
+	}
+	return s0 + s1 + s2 + s3
 }

@@ -63,9 +63,9 @@ type Settings struct {
 	CropW     int    `json:"crop_w"`
 	CropH     int    `json:"crop_h"`
 	Placement string `json:"placement"`
-	// RandomShare is the share of training batches cropped at random positions when Placement is
+	// RandomShare is the share of each training batch cropped at random positions when Placement is
 	// PlaceForeground, so the model also learns the parts of the slice far from the labels that it will see at
-	// whole-slice inference.
+	// whole-slice inference (rounded to whole crops; at least one foreground crop stays).
 	RandomShare float64            `json:"random_share"`
 	Augment     data.AugmentConfig `json:"augment"`
 	Loss        string             `json:"loss"`

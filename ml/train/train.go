@@ -146,10 +146,17 @@ func Train(ctx context.Context, samples []data.Sample, s Settings, opts Options)
 		return nil, err
 	}
 
+	// With foreground placement, RandomShare of every batch is cropped at random positions by a second loader
+	// and appended to the foreground crops: one batch, so batch-norm statistics see the same mixture in every
+	// step as in the running averages used at inference.
+	randomN := 0
+	if placement == data.PlaceForeground && s.BatchSize > 1 {
+		randomN = min(int(math.Round(float64(s.BatchSize)*s.RandomShare)), s.BatchSize-1)
+	}
 	loaderCtx, stopLoader := context.WithCancel(ctx)
 	defer stopLoader()
 	cfg := data.LoaderConfig{
-		BatchSize: s.BatchSize, CropW: s.CropW, CropH: s.CropH, Placement: placement,
+		BatchSize: s.BatchSize - randomN, CropW: s.CropW, CropH: s.CropH, Placement: placement,
 		Augment: s.Augment, Norm: norm, Seed: s.Seed, Shuffle: true, FullBatches: true, Epochs: s.Epochs,
 	}
 	loader, err := data.NewLoader(loaderCtx, trainSet, cfg)
@@ -158,8 +165,8 @@ func Train(ctx context.Context, samples []data.Sample, s Settings, opts Options)
 	}
 	defer loader.Close()
 	var randomLoader *data.Loader
-	if placement == data.PlaceForeground && s.RandomShare > 0 {
-		cfg.Placement, cfg.Seed, cfg.Epochs = data.PlaceRandom, s.Seed^0x9e3779b97f4a7c15, 0
+	if randomN > 0 {
+		cfg.BatchSize, cfg.Placement, cfg.Seed, cfg.Epochs = randomN, data.PlaceRandom, s.Seed^0x9e3779b97f4a7c15, 0
 		if randomLoader, err = data.NewLoader(loaderCtx, trainSet, cfg); err != nil {
 			return nil, fmt.Errorf("train: %w", err)
 		}
@@ -171,10 +178,7 @@ func Train(ctx context.Context, samples []data.Sample, s Settings, opts Options)
 		val: newValidator(valSet, s, norm, model.net.OutChannels()),
 		res: &Result{Final: model, BestValLoss: math.Inf(1), TrainKeys: keys(trainSet), ValKeys: keys(valSet), EvalKeys: keys(evalSet)},
 	}
-	r.itersPerEpoch = (len(trainSet) + s.BatchSize - 1) / s.BatchSize
-	if randomLoader != nil {
-		r.itersPerEpoch = int(math.Ceil(float64(r.itersPerEpoch) / (1 - s.RandomShare)))
-	}
+	r.itersPerEpoch = (len(trainSet) + s.BatchSize - randomN - 1) / (s.BatchSize - randomN)
 	runErr := r.loop(ctx, loader, randomLoader)
 	loader.Close()
 	if randomLoader != nil {
@@ -288,11 +292,12 @@ func (r *runner) eta() float64 {
 	return max(eta, -1)
 }
 
-// loop runs the steps. Epochs and validations follow the main loader; batches from random (when not nil) are
-// interleaved as the RandomShare-th part of the steps.
+// loop runs the steps. Epochs and validations follow the main loader; when random is not nil, each batch is
+// completed with its crops.
 func (r *runner) loop(ctx context.Context, main, random *data.Loader) error {
 	r.res.Stopped = StopEpochs
-	epoch := 1
+	var images []float32
+	var masks []uint8
 	for {
 		if err := ctx.Err(); err != nil {
 			r.res.Stopped = StopCancelled
@@ -302,15 +307,14 @@ func (r *runner) loop(ctx context.Context, main, random *data.Loader) error {
 			r.res.Stopped = StopBudget
 			return nil
 		}
-		loader, extra := main, false
-		if random != nil && math.Floor(float64(r.iter+1)*r.s.RandomShare) > math.Floor(float64(r.iter)*r.s.RandomShare) {
-			loader, extra = random, true
-		}
-		b, err := loader.Next(ctx)
-		if extra {
-			b.Epoch, b.Last = epoch-1, false
-		} else if err == nil {
-			epoch = b.Epoch + 1
+		b, err := main.Next(ctx)
+		if err == nil && random != nil {
+			var rb data.Batch
+			if rb, err = random.Next(ctx); err == nil {
+				images = append(append(images[:0], b.Images...), rb.Images...)
+				masks = append(append(masks[:0], b.Masks...), rb.Masks...)
+				b.Images, b.Masks, b.N = images, masks, b.N+rb.N
+			}
 		}
 		if errors.Is(err, io.EOF) {
 			return nil
