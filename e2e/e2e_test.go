@@ -22,6 +22,7 @@ import (
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	workbench "github.com/mriworkbench/workbench"
 	"github.com/mriworkbench/workbench/server"
@@ -360,7 +361,40 @@ func TestAnnotationFlow(t *testing.T) {
 		}
 	}
 
-	// 13. The shortcut overlay.
+	// 13. Fill a closed contour, undo it as one step, then erase across the contour.
+	tab1.do(chromedp.KeyEvent(kb.ArrowUp)) // slice 3, never painted
+	tab1.waitJS(`workbench.slice() === 3 && workbench.cachedSlices().includes(3)`, 5*time.Second)
+	tab1.do(chromedp.KeyEvent("2"))
+	tab1.stroke(200, 200, 240, 200)
+	tab1.stroke(240, 200, 240, 240)
+	tab1.stroke(240, 240, 200, 240)
+	tab1.stroke(200, 240, 200, 200)
+	ring := eval[[]int](tab1, `workbench.classCounts(3)`)[2]
+	tab1.do(chromedp.KeyEvent("f"))
+	fx, fy := tab1.client(220, 220)
+	tab1.do(chromedp.MouseClickXY(fx, fy))
+	filled := eval[[]int](tab1, `workbench.classCounts(3)`)[2]
+	// The brush (radius 2.5) covers 2 voxels either side of each edge of the 200..240 square: the inside left
+	// is 203..237 in both directions, 35x35.
+	if filled-ring != 35*35 {
+		t.Fatalf("fill added %d voxels inside the ring, want 35*35 = %d", filled-ring, 35*35)
+	}
+	tab1.waitSaved()
+	if stored := classCounts(api.label(volumeID, 3)); stored[2] != filled {
+		t.Fatalf("stored fill has %d voxels of class 2, want %d", stored[2], filled)
+	}
+	tab1.do(chromedp.KeyEvent("z", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	if got := eval[[]int](tab1, `workbench.classCounts(3)`)[2]; got != ring {
+		t.Fatalf("undoing the fill leaves %d voxels, want the ring's %d", got, ring)
+	}
+	tab1.do(chromedp.KeyEvent("e"))
+	tab1.stroke(180, 220, 260, 220)
+	tab1.waitSaved()
+	if stored := classCounts(api.label(volumeID, 3)); stored[2] >= ring || stored[1] != 0 {
+		t.Fatalf("after erasing across the ring the stored counts are %v, want fewer than %d of class 2", stored, ring)
+	}
+
+	// 14. The shortcut overlay.
 	tab1.do(chromedp.KeyEvent("?"))
 	tab1.waitJS(`!document.querySelector("#help").hidden && document.querySelectorAll("#help kbd").length >= 12`, 5*time.Second)
 	tab1.screenshot(filepath.Join(artifacts, "help.png"))
