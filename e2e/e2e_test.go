@@ -277,6 +277,7 @@ func TestAnnotationFlow(t *testing.T) {
 		t.Fatalf("first review queue entry %q, want slice 8 (the most uncertain)", first)
 	}
 	tab1.screenshot(filepath.Join(artifacts, "project-queue.png"))
+	tab1.expectDownload(`header a[download][href$="/export.zip"]`, "application/zip")
 	tab1.do(chromedp.Click(chromedp.CSS(".queue li a")))
 	tab1.waitViewer()
 	tab1.waitJS(`workbench.slice() === 8 && !document.querySelector("#accept").disabled`, 10*time.Second)
@@ -353,13 +354,8 @@ func TestAnnotationFlow(t *testing.T) {
 		t.Fatalf("reset view leaves the level at %s, want %s", now, level)
 	}
 
-	// 12. The downloads the app links to answer with files.
-	for _, sel := range []string{`header a[download][href$="/export"]`} {
-		status := eval[int](tab1, fmt.Sprintf(`fetch(document.querySelector(%q).href).then(r => r.ok ? r.arrayBuffer().then(b => b.byteLength > 0 ? 200 : 204) : r.status)`, sel))
-		if status != http.StatusOK {
-			t.Errorf("download %s: status %d", sel, status)
-		}
-	}
+	// 12. The volume's download link answers with a segmentation file.
+	tab1.expectDownload(`header a[download][href$="/export"]`, "application/gzip")
 
 	// 13. Fill a closed contour, undo it as one step, then erase across the contour.
 	tab1.do(chromedp.KeyEvent(kb.ArrowUp)) // slice 3, never painted
@@ -550,6 +546,18 @@ func (b *tab) expectLeaveWarning() {
 	}))
 	if path := eval[string](b, `location.pathname`); !strings.HasPrefix(path, "/volumes/") {
 		b.t.Fatalf("%s: left the viewer for %s despite staying", b.name, path)
+	}
+}
+
+// expectDownload fetches the href of the link sel from the page and expects a non-empty file of the given type.
+func (b *tab) expectDownload(sel, contentType string) {
+	b.t.Helper()
+	got := eval[string](b, fmt.Sprintf(`fetch(document.querySelector(%q).href).then(async r =>
+		r.status + " " + r.headers.get("Content-Type") + " " + (await r.arrayBuffer()).byteLength)`, sel))
+	var status, size int
+	var ctype string
+	if _, err := fmt.Sscanf(got, "%d %s %d", &status, &ctype, &size); err != nil || status != http.StatusOK || ctype != contentType || size == 0 {
+		b.t.Fatalf("%s: download %s answered %q, want 200 %s with a body", b.name, sel, got, contentType)
 	}
 }
 
