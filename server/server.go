@@ -50,6 +50,7 @@ type Server struct {
 	store   *store.Store
 	hub     *Hub
 	volumes *volumeCache
+	trainer *Trainer
 }
 
 // New builds the router; it does not listen yet.
@@ -71,6 +72,9 @@ func New(cfg Config) *Server {
 	e.HidePort = true
 	s := &Server{cfg: cfg, echo: e, log: cfg.Logger, store: cfg.Store, hub: NewHub(cfg.Logger)}
 	s.volumes = newVolumeCache(cfg.CacheBytes, s.loadCanonical)
+	if s.store != nil {
+		s.trainer = NewTrainer(TrainerConfig{Store: s.store, Publish: s.hub.Publish, Volume: s.volumes.get, Logger: cfg.Logger})
+	}
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.Recover())
 	s.routes()
@@ -82,6 +86,10 @@ func (s *Server) Handler() http.Handler { return s.echo }
 
 // Hub is the server's event hub; background jobs publish their progress through it.
 func (s *Server) Hub() *Hub { return s.hub }
+
+// Trainer runs the server's training jobs (nil without a store). Run closes it on shutdown; tests that only
+// use Handler close it themselves.
+func (s *Server) Trainer() *Trainer { return s.trainer }
 
 func (s *Server) routes() {
 	api := s.echo.Group("/api", middleware.GzipWithConfig(middleware.GzipConfig{
@@ -118,6 +126,17 @@ func (s *Server) routes() {
 		api.GET("/volumes/:vid/slices/:z/label/history", s.labelHistory)
 		api.GET("/volumes/:vid/slices/:z/label/versions/:n", s.labelVersion)
 		api.GET("/volumes/:vid/slices/:z/prediction", s.getPrediction)
+
+		api.POST("/projects/:pid/train", s.startTraining)
+		api.GET("/projects/:pid/training-settings", s.getTrainingSettings)
+		api.GET("/projects/:pid/runs", s.listRuns)
+		api.GET("/runs/:id", s.getRun)
+		api.POST("/runs/:id/cancel", s.cancelRun)
+		api.GET("/projects/:pid/models", s.listModels)
+		api.PUT("/projects/:pid/active-model", s.putActiveModel)
+		api.GET("/models/:id/download", s.downloadModel)
+		api.GET("/projects/:pid/areas", s.getAreas)
+		api.GET("/projects/:pid/areas.csv", s.getAreasCSV)
 	}
 
 	api.Any("/*", func(c echo.Context) error {
@@ -176,6 +195,10 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if s.trainer != nil {
+		// Training stops first; its runs stay "running" until the next start marks them interrupted.
+		s.trainer.Close()
+	}
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return err
 	}

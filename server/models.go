@@ -1,0 +1,228 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/mriworkbench/workbench/ml"
+	"github.com/mriworkbench/workbench/ml/train"
+	"github.com/mriworkbench/workbench/store"
+)
+
+// runDetail is a run with its stored progress events, enough to redraw its loss curves after a reload.
+type runDetail struct {
+	store.Run
+	Events []store.RunEvent `json:"events"`
+}
+
+// trainingSettings shows what a run would use now, and the presets a form can start from.
+type trainingSettings struct {
+	Settings      RunSettings               `json:"settings"` // the project's settings resolved, as a run would get them
+	Presets       map[string]train.Settings `json:"presets"`
+	Architectures []string                  `json:"architectures"`
+}
+
+// startTraining queues a run (202) that trains in the background; 409 names the run already going.
+func (s *Server) startTraining(c echo.Context) error {
+	pid, err := pathID(c, "pid")
+	if err != nil {
+		return err
+	}
+	var req TrainRequest
+	if c.Request().ContentLength != 0 {
+		if err := s.decodeJSON(c, &req); err != nil {
+			return err
+		}
+	}
+	run, err := s.trainer.Start(c.Request().Context(), pid, req)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/api/runs/"+strconv.FormatInt(run.ID, 10))
+	return c.JSON(http.StatusAccepted, run)
+}
+
+func (s *Server) getTrainingSettings(c echo.Context) error {
+	pid, err := pathID(c, "pid")
+	if err != nil {
+		return err
+	}
+	p, err := s.store.Project(c.Request().Context(), pid)
+	if err != nil {
+		return err
+	}
+	resolved, err := ResolveSettings(p, TrainRequest{})
+	if err != nil {
+		return err
+	}
+	k := len(p.Classes)
+	return c.JSON(http.StatusOK, trainingSettings{
+		Settings:      resolved,
+		Presets:       map[string]train.Settings{PresetDefault: train.DefaultSettings(k), PresetPaper: train.PaperSettings(k)},
+		Architectures: ml.Archs(),
+	})
+}
+
+func (s *Server) listRuns(c echo.Context) error {
+	pid, err := pathID(c, "pid")
+	if err != nil {
+		return err
+	}
+	runs, err := s.store.Runs(c.Request().Context(), pid)
+	if err != nil {
+		return err
+	}
+	if runs == nil {
+		runs = []store.Run{}
+	}
+	return c.JSON(http.StatusOK, runs)
+}
+
+// getRun sends a run with its events; ?after=SEQ sends only the events after that one.
+func (s *Server) getRun(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	after := 0
+	if raw := c.QueryParam("after"); raw != "" {
+		if after, err = strconv.Atoi(raw); err != nil || after < 0 {
+			return badRequest("after %q is not a non-negative integer", raw)
+		}
+	}
+	ctx := c.Request().Context()
+	run, err := s.store.Run(ctx, id)
+	if err != nil {
+		return err
+	}
+	events, err := s.store.RunEvents(ctx, id, after)
+	if err != nil {
+		return err
+	}
+	if events == nil {
+		events = []store.RunEvent{}
+	}
+	return c.JSON(http.StatusOK, runDetail{Run: run, Events: events})
+}
+
+// cancelRun stops a run after its current step and answers with the run once it is cancelled.
+func (s *Server) cancelRun(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	run, err := s.trainer.Cancel(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, run)
+}
+
+func (s *Server) listModels(c echo.Context) error {
+	pid, err := pathID(c, "pid")
+	if err != nil {
+		return err
+	}
+	models, err := s.store.Models(c.Request().Context(), pid)
+	if err != nil {
+		return err
+	}
+	if models == nil {
+		models = []store.Model{}
+	}
+	return c.JSON(http.StatusOK, models)
+}
+
+type activeModelRequest struct {
+	ModelID int64 `json:"modelId"`
+}
+
+// putActiveModel makes another model version the project's active one (e.g. a roll back); its predictions
+// then drive the overlays, the review queue and exports.
+func (s *Server) putActiveModel(c echo.Context) error {
+	pid, err := pathID(c, "pid")
+	if err != nil {
+		return err
+	}
+	var req activeModelRequest
+	if err := s.decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.ModelID <= 0 {
+		return badRequest("modelId must be a model id")
+	}
+	ctx := c.Request().Context()
+	if err := s.store.SetActiveModel(ctx, pid, req.ModelID); err != nil {
+		return err
+	}
+	m, err := s.store.Model(ctx, req.ModelID)
+	if err != nil {
+		return err
+	}
+	s.hub.Publish(pid, ActiveModelEvent{Type: EventActiveModel, ModelID: m.ID})
+	return c.JSON(http.StatusOK, m)
+}
+
+// downloadModel sends a model file, for `workbench segment --model FILE` on other machines.
+func (s *Server) downloadModel(c echo.Context) error {
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	m, err := s.store.Model(ctx, id)
+	if err != nil {
+		return err
+	}
+	p, err := s.store.Project(ctx, m.ProjectID)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(s.store.ModelPath(m))
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("model %d: its file is missing: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	attachment(c, fmt.Sprintf("%s_model_%d.wbmodel", p.Name, m.ID))
+	return c.Stream(http.StatusOK, echo.MIMEOctetStream, f)
+}
+
+func (s *Server) getAreas(c echo.Context) error {
+	pid, err := pathID(c, "pid")
+	if err != nil {
+		return err
+	}
+	a, err := ProjectAreas(c.Request().Context(), s.store, pid)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, a)
+}
+
+func (s *Server) getAreasCSV(c echo.Context) error {
+	pid, err := pathID(c, "pid")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	p, err := s.store.Project(ctx, pid)
+	if err != nil {
+		return err
+	}
+	a, err := ProjectAreas(ctx, s.store, pid)
+	if err != nil {
+		return err
+	}
+	attachment(c, p.Name+"_areas.csv")
+	c.Response().Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+	c.Response().WriteHeader(http.StatusOK)
+	return a.WriteCSV(c.Response())
+}
