@@ -26,7 +26,9 @@ const STATUS_COLORS: Record<string, string> = {
   verified: "#22c55e",
 };
 const PREFETCH = 3;
-const IMAGE_CACHE = 512;
+// Decoded slices kept in memory (float32 plus grey levels): a whole volume up to this size is fetched in the
+// background so that every slice switch is a cached one.
+const CACHE_BYTES = 256 * 2 ** 20;
 
 const SHORTCUTS: Array<[string, string]> = [
   ["↑ / ↓, ← / →", "next / previous slice"],
@@ -104,6 +106,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
   function build(vol: VolumeDetail, project: Project): void {
     const [W = 1, H = 1, D = 1] = vol.shape;
     const N = W * H;
+    const cacheSlices = Math.max(2 * PREFETCH + 1, Math.floor(CACHE_BYTES / (N * 5)));
     const classCount = project.classes.length;
     const info: SliceInfo[] = Array.from({ length: D }, (_, i) =>
       vol.slices[i] ?? { index: i, status: "unlabelled", labelVersion: 0, verified: false });
@@ -340,12 +343,13 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       if (!p) {
         p = getSlice(vol.id, slice, W, H).then((img) => {
           images.set(slice, img);
-          if (images.size > IMAGE_CACHE) {
-            const oldest = images.keys().next().value as number;
-            if (oldest !== z) {
-              images.delete(oldest);
-              grays.delete(oldest);
-            }
+          // Over budget: forget the slice farthest from the one shown.
+          while (images.size > cacheSlices) {
+            let far = z;
+            for (const k of images.keys()) if (Math.abs(k - z) > Math.abs(far - z)) far = k;
+            if (far === z) break;
+            images.delete(far);
+            grays.delete(far);
           }
           if (slice === z && !disposed) render();
         }).catch((err) => {
@@ -419,6 +423,22 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       for (let d = 1; d <= PREFETCH; d++) {
         for (const s of [z + d, z - d]) if (s >= 0 && s < D) ensure(s);
       }
+    }
+
+    /** Loads every slice, nearest first, two at a time, when the whole volume fits the cache. */
+    async function prefetchVolume(): Promise<void> {
+      if (D > cacheSlices) return;
+      const order = Array.from({ length: D }, (_, i) => i).sort((a, b) => Math.abs(a - z) - Math.abs(b - z));
+      let next = 0;
+      const worker = async () => {
+        while (!disposed && next < order.length) {
+          const s = order[next++] as number;
+          await loadImage(s);
+          await loadLabel(s);
+          loadPrediction(s);
+        }
+      };
+      await Promise.all([worker(), worker()]);
     }
 
     // ---------- rendering ----------
@@ -1013,6 +1033,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     drawStrip();
     ensure(z);
     prefetch();
+    void prefetchVolume();
 
     window.workbench = {
       ready: true,
