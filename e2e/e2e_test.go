@@ -217,6 +217,23 @@ func TestAnnotationFlow(t *testing.T) {
 		t.Fatalf("the other client's version lost its square: counts %v", classCounts(theirs))
 	}
 
+	// The history panel restores their version on top, and Ctrl+Z brings mine back: every version stays reachable.
+	tab1.do(chromedp.KeyEvent("h"))
+	restore := fmt.Sprintf(`#history li[data-version="%d"] button:last-child`, otherVersion)
+	tab1.waitJS(fmt.Sprintf(`document.querySelector(%q)?.textContent === "Restore"`, restore), 5*time.Second)
+	tab1.screenshot(filepath.Join(artifacts, "history.png"))
+	tab1.do(chromedp.Click(chromedp.CSS(restore)))
+	tab1.waitJS(fmt.Sprintf(`workbench.labelVersion(%d) === %d && !workbench.hasUnsaved()`, z, otherVersion+2), 10*time.Second)
+	if got := api.label(volumeID, z); !bytes.Equal(got, theirs) {
+		t.Fatalf("restored label differs from version %d: counts %v, want %v", otherVersion, classCounts(got), classCounts(theirs))
+	}
+	tab1.do(chromedp.KeyEvent("z", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	tab1.waitJS(fmt.Sprintf(`workbench.labelVersion(%d) === %d && !workbench.hasUnsaved()`, z, otherVersion+3), 10*time.Second)
+	if got := classCounts(api.label(volumeID, z)); !slices.Equal(got, want) {
+		t.Fatalf("after undoing the restore the label counts are %v, want mine %v", got, want)
+	}
+	tab1.do(chromedp.KeyEvent("h"))
+
 	// 8. Switching between cached slices: every slice loaded, then timed in the page.
 	tab1.do(chromedp.Evaluate[chromedp.Void](`for (let i = 0; i < workbench.shape()[2]; i++) workbench.setSlice(i)`))
 	tab1.waitJS(`workbench.cachedSlices().length === workbench.shape()[2]`, 20*time.Second)

@@ -147,6 +147,11 @@ export const getVolume = (vid: Id) => json<VolumeDetail>(`/api/volumes/${vid}`);
 export const reviewQueue = (pid: Id, limit = 50) => json<ReviewItem[]>(`/api/projects/${pid}/review-queue?limit=${limit}`);
 export const labelHistory = (vid: Id, z: number) => json<Label[]>(`/api/volumes/${vid}/slices/${z}/label/history`);
 
+export async function getLabelVersion(vid: Id, z: number, version: number, w: number, h: number, classCount: number): Promise<Uint8Array> {
+  const res = await request(`/api/volumes/${vid}/slices/${z}/label/versions/${version}`);
+  return decodeMask(await res.arrayBuffer(), w, h, classCount);
+}
+
 export const volumeExportUrl = (vid: Id) => `/api/volumes/${vid}/export`;
 export const projectExportUrl = (pid: Id) => `/api/projects/${pid}/export.zip`;
 

@@ -1,7 +1,7 @@
 // The slice viewer and painter: radiological display, window/level, zoom/pan, brush/eraser/fill, undo/redo,
 // autosave with conflict handling, live updates from other tabs, and review of model predictions.
 import {
-  author, setAuthor, getLabel, getPrediction, getProject, getSlice, getVolume, putLabel, reviewQueue, setVerified, volumeExportUrl,
+  author, setAuthor, getLabel, getLabelVersion, labelHistory, getPrediction, getProject, getSlice, getVolume, putLabel, reviewQueue, setVerified, volumeExportUrl,
   type Id, type LabelData, type Project, type ReviewItem, type ServerEvent, type SliceInfo, type VolumeDetail,
 } from "../api";
 import { clear, errorText, h, toast } from "../dom";
@@ -43,6 +43,7 @@ const SHORTCUTS: Array<[string, string]> = [
   ["V", "toggle verified"],
   ["N", "next slice of the review queue"],
   ["R", "reset zoom, pan and window"],
+  ["H", "history of this slice's label: preview or restore any version"],
   ["wheel", "zoom at the cursor"],
   ["middle-drag or Space+drag", "pan"],
   ["right-drag", "window (left/right) and level (up/down)"],
@@ -172,6 +173,8 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     const widthInput = h("input.wl", { type: "number", step: "any", min: 0, title: "window width" });
     const verifiedBtn = h("button#verify.toggle", { title: "mark this slice verified, or not (V)" }, "Mark verified");
     const acceptBtn = h("button#accept", { title: "copy the model's prediction into the label (A)", disabled: true }, "Accept prediction");
+    const historyBtn = h("button#history-toggle", { title: "versions of this slice's label (H)" }, "History");
+    const historyEl = h("div#history.history-panel", { hidden: true });
     const queueBtn = h("button#next-queue", { title: "next slice of the review queue (N)", disabled: true }, "Next uncertain");
     const toolButtons = new Map<Tool, HTMLButtonElement>();
     const classButtons: HTMLButtonElement[] = [];
@@ -186,7 +189,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       top: h("span.letter.top", {}, letters.top),
       bottom: h("span.letter.bottom", {}, letters.bottom),
     };
-    const stage = h("div.stage", {}, canvas, letterEls.left, letterEls.right, letterEls.top, letterEls.bottom, conflictEl);
+    const stage = h("div.stage", {}, canvas, letterEls.left, letterEls.right, letterEls.top, letterEls.bottom, conflictEl, historyEl);
 
     for (const [t, label, key] of [["brush", "Brush", "B"], ["eraser", "Eraser", "E"], ["fill", "Fill", "F"]] as const) {
       const b = h("button.tool", { title: `${label} (${key})`, "data-tool": t, onclick: () => setTool(t) }, label);
@@ -213,7 +216,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
         h("div.group", {}, h("span.muted", {}, "L"), levelInput, h("span.muted", {}, "W"), widthInput,
           h("button", { title: "window from the 1st-99th percentiles", onclick: () => { wl = { ...autoWindow }; windowChanged(); } }, "auto")),
         h("div.group", {}, h("button", { title: "reset zoom, pan and window (R)", onclick: () => resetView() }, "Reset view")),
-        h("div.group", {}, verifiedBtn, acceptBtn, queueBtn)),
+        h("div.group", {}, verifiedBtn, acceptBtn, queueBtn, historyBtn)),
       stage,
       h("footer.slicebar", {}, slider, strip, readout),
       help,
@@ -236,6 +239,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
           origins.delete(slice);
           drawStrip();
           if (slice === z) updateSliceUi();
+          if (slice === z && !historyEl.hidden) void showHistory();
         },
         onConflict: (slice, currentVersion) => void openConflict(slice, currentVersion),
       },
@@ -493,7 +497,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
         return;
       }
       const c = conflicts.get(z);
-      const shown = c?.preview ? c.theirs?.mask ?? null : masks.get(z) ?? null;
+      const shown = c?.preview ? c.theirs?.mask ?? null : historyPreview?.slice === z ? historyPreview.mask : masks.get(z) ?? null;
       const pred = preds.get(z);
       compose(gray, overlayOn ? shown : null, overlayOn && pred ? pred.outline : null, palette, pixels);
       offCtx.putImageData(imageData, 0, 0);
@@ -558,6 +562,8 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       const target = Math.min(D - 1, Math.max(0, Math.round(next)));
       if (target === z && viewFitted) return;
       z = target;
+      historyPreview = null;
+      if (!historyEl.hidden) void showHistory();
       render();
       updateSliceUi();
       drawStrip();
@@ -705,6 +711,91 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       toast("the review queue is empty");
       updateSliceUi();
     }
+
+    // ---------- label history ----------
+    let historyPreview: { slice: number; version: number; mask: Uint8Array } | null = null;
+
+    async function showHistory(): Promise<void> {
+      const slice = z;
+      historyEl.hidden = false;
+      historyBtn.classList.add("on");
+      clear(historyEl);
+      historyEl.append(h("h3", {}, `Slice ${slice}: label history`));
+      if (saver.version(slice) === 0) {
+        historyEl.append(h("p.muted", {}, "never labelled"));
+        return;
+      }
+      let versions;
+      try {
+        versions = await labelHistory(vol.id, slice);
+      } catch (err) {
+        historyEl.append(h("p.error", {}, errorText(err)));
+        return;
+      }
+      if (slice !== z || historyEl.hidden) return;
+      const list = h("ol.versions");
+      for (const v of versions) {
+        const when = v.createdAt ? new Date(v.createdAt).toLocaleString() : "";
+        const previewing = historyPreview?.slice === slice && historyPreview.version === v.version;
+        const tags = [v.origin === "prediction" ? "accepted prediction" : "", v.verified ? "verified" : "", v.deleted ? "deleted" : ""].filter(Boolean).join(", ");
+        list.append(h("li", { "data-version": v.version },
+          h("div", {}, h("strong", {}, `v${v.version}`), ` ${v.author ?? ""}`, tags ? h("span.muted", {}, ` · ${tags}`) : null),
+          h("div.muted.small", {}, when),
+          v.deleted ? null : h("div.row", {},
+            h("button.small", { onclick: () => void previewVersion(slice, v.version) }, previewing ? "Hide" : "Show"),
+            v.version === saver.version(slice) && !saver.isDirty(slice) ? h("span.muted.small", {}, "current") :
+              h("button.small", { onclick: () => void restoreVersion(slice, v.version) }, "Restore")),
+        ));
+      }
+      historyEl.append(list, h("p.muted.small", {}, "Restore saves that version again on top; nothing is removed from the history."));
+    }
+
+    function hideHistory(): void {
+      historyEl.hidden = true;
+      historyBtn.classList.remove("on");
+      if (historyPreview) {
+        historyPreview = null;
+        render();
+      }
+    }
+
+    async function previewVersion(slice: number, version: number): Promise<void> {
+      if (historyPreview?.slice === slice && historyPreview.version === version) {
+        historyPreview = null;
+      } else {
+        try {
+          historyPreview = { slice, version, mask: await getLabelVersion(vol.id, slice, version, W, H, classCount) };
+        } catch (err) {
+          toast(`could not load version ${version}: ${errorText(err)}`, "error");
+          return;
+        }
+      }
+      render();
+      void showHistory();
+    }
+
+    async function restoreVersion(slice: number, version: number): Promise<void> {
+      if (slice !== z || !editable()) return;
+      let mask: Uint8Array;
+      try {
+        mask = await getLabelVersion(vol.id, slice, version, W, H, classCount);
+      } catch (err) {
+        toast(`could not load version ${version}: ${errorText(err)}`, "error");
+        return;
+      }
+      undoFor(slice).record(maskForEdit());
+      masks.set(slice, mask);
+      origins.set(slice, "manual");
+      historyPreview = null;
+      saver.changed(slice);
+      render();
+      drawStrip();
+      toast(`version ${version} restored: saving it as the newest version`);
+      await saver.whenIdle();
+      if (!historyEl.hidden && z === slice) void showHistory();
+    }
+
+    historyBtn.addEventListener("click", () => (historyEl.hidden ? void showHistory() : hideHistory()));
 
     // ---------- pointer input ----------
     let painting: { before: Uint8Array; last: { x: number; y: number }; changed: boolean; pointerId: number } | null = null;
@@ -946,6 +1037,11 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
         case "N":
           nextInQueue();
           break;
+        case "h":
+        case "H":
+          if (historyEl.hidden) void showHistory();
+          else hideHistory();
+          break;
         case "?":
           help.hidden = !help.hidden;
           break;
@@ -988,6 +1084,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       s.status = e.deleted ? "unlabelled" : e.verified ? "verified" : "labelled";
       drawStrip();
       if (e.slice === z) updateSliceUi();
+      if (e.slice === z && !historyEl.hidden) void showHistory();
       // Our unsaved strokes win locally; their save will report the conflict and keep both.
       if (saver.isDirty(e.slice)) return;
       if (e.deleted) {
