@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/mriworkbench/workbench/ml"
 )
@@ -207,6 +208,9 @@ func modelFor(info Info) (*Model, error) {
 	}
 	if _, err := info.Norm.data(); err != nil {
 		return nil, err
+	}
+	if !slices.Contains(ml.Archs(), info.Arch) {
+		return nil, fmt.Errorf("architecture %q is unknown to this program (have %v)", info.Arch, ml.Archs())
 	}
 	cfg := ml.DefaultArchConfig(info.Classes)
 	if d := info.Settings.DropRate; d >= 0 && d < 1 {

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/mriworkbench/workbench/ml/data"
 )
 
 // ttqConfigs are the settings the time-to-quality experiment compares on the gm-challenge volume (classes:
@@ -31,12 +33,22 @@ func ttqConfigs() map[string]Settings {
 	paperAug := DefaultSettings(2)
 	paperAug.Augment = PaperSettings(2).Augment
 
+	noAug := DefaultSettings(2)
+	noAug.Augment = data.AugmentConfig{}
+
+	flipOnly := DefaultSettings(2)
+	flipOnly.Augment = data.AugmentConfig{FlipProb: 0.5}
+
+	fgOnly := DefaultSettings(2)
+	fgOnly.RandomShare = 0
+
 	batch4 := DefaultSettings(2)
 	batch4.BatchSize = 4
 
 	return map[string]Settings{
 		"paper": paper, "default": DefaultSettings(2), "perclass": perClass, "crop96": crop96,
 		"lr0.001": lr1, "constant": constant, "paperaug": paperAug, "batch4": batch4,
+		"noaug": noAug, "fliponly": flipOnly, "fgonly": fgOnly,
 	}
 }
 
