@@ -86,8 +86,9 @@ func TestAnnotationFlow(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`.class-row:nth-child(1) .class-name`), "white matter"),
 		chromedp.Click(chromedp.CSS(`form.create button.secondary`)),
 		chromedp.SendKeys(chromedp.CSS(`.class-row:nth-child(2) .class-name`), "grey matter"),
-		chromedp.Click(chromedp.CSS(`form.create button[type="submit"]`)),
 	)
+	tab1.screenshot(filepath.Join(artifacts, "projects.png"))
+	tab1.do(chromedp.Click(chromedp.CSS(`form.create button[type="submit"]`)))
 	tab1.waitJS(`location.pathname.startsWith("/projects/")`, 10*time.Second)
 	projectID := strings.TrimPrefix(eval[string](tab1, `location.pathname`), "/projects/")
 	var project struct {
