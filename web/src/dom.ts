@@ -19,10 +19,14 @@ export function h<S extends string>(tagAndClass: S, attrs: Attrs = {}, ...childr
       el.addEventListener(k.slice(2), v as EventListener);
     } else if (k === "style" && typeof v === "object") {
       Object.assign(el.style, v);
+    } else if (v === true) {
+      // Boolean properties (hidden, disabled, checked) are set as such; others (download) become bare attributes.
+      if (typeof (el as unknown as Record<string, unknown>)[k] === "boolean") (el as unknown as Record<string, unknown>)[k] = true;
+      else el.setAttribute(k, "");
     } else if (k in el && k !== "list" && typeof v !== "string") {
       (el as unknown as Record<string, unknown>)[k] = v;
     } else {
-      el.setAttribute(k, v === true ? "" : String(v));
+      el.setAttribute(k, String(v));
     }
   }
   for (const c of children) {

@@ -113,7 +113,8 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       vol.slices[i] ?? { index: i, status: "unlabelled", labelVersion: 0, verified: false });
     const letters = vol.axisLetters ?? { left: "R", right: "L", top: "A", bottom: "P" };
 
-    // Caches. Images and grey levels are evicted oldest first; masks, undo stacks and predictions are small.
+    // Caches. Images and grey levels are evicted farthest from the shown slice first, beyond the cache budget;
+    // masks, undo stacks (run-length encoded) and predictions are small.
     const images = new Map<number, Float32Array>();
     const imageLoads = new Map<number, Promise<void>>();
     const grays = new Map<number, Uint8Array>();
