@@ -18,9 +18,12 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"serve":  {"serve the web app and API", runServe},
-	"import": {"import a NIfTI image, optionally with per-class masks", runImport},
-	"export": {"write segmentations as NIfTI in each source's grid", runExport},
+	"serve":   {"serve the web app and API", runServe},
+	"import":  {"import a NIfTI image, optionally with per-class masks", runImport},
+	"export":  {"write segmentations as NIfTI in each source's grid", runExport},
+	"train":   {"train a model on the project's labelled slices, then predict the rest", runTrain},
+	"predict": {"predict every unlabelled slice with the project's active model", runPredict},
+	"segment": {"segment a NIfTI image with a model file, without a project", runSegment},
 }
 
 // usageError marks errors caused by how the command was called (exit status 2).

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mriworkbench/workbench/ml/train"
+	"github.com/mriworkbench/workbench/server"
+	"github.com/mriworkbench/workbench/store"
+)
+
+const trainUsage = "train --project P [--epochs N] [--time 5m] [--arch NAME] [--preset default|paper] [--from-scratch] [--settings JSON] [--data DIR]"
+
+func runTrain(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("train", trainUsage, stderr)
+	dataDir := dataFlag(fs)
+	projectName := fs.String("project", "", "project name")
+	epochs := fs.Int("epochs", 0, "train this many epochs (alone: no time limit)")
+	budget := fs.Duration("time", 0, "wall-clock training budget, e.g. 90s or 5m (alone: no epoch limit)")
+	arch := fs.String("arch", "", "network architecture (default: the project's setting, else smallunet)")
+	preset := fs.String("preset", "", `base settings: "default" (fast first model on a CPU) or "paper" (the published pipeline)`)
+	fromScratch := fs.Bool("from-scratch", false, "start from fresh weights instead of the project's active model")
+	extra := fs.String("settings", "", `more setting overrides as a JSON object, e.g. '{"crop_w":96,"crop_h":96}'`)
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if *projectName == "" {
+		return usageError{errNoProject.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	overrides, err := trainOverrides(fs, *epochs, *budget, *arch, *extra)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(*dataDir)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	p, err := st.ProjectByName(ctx, *projectName)
+	if err != nil {
+		return fmt.Errorf("project %q: %w", *projectName, err)
+	}
+
+	progress := newProgressPrinter(stdout)
+	trainer := server.NewTrainer(server.TrainerConfig{Store: st, Publish: func(_ int64, ev any) { progress.event(ev) }})
+	defer trainer.Close()
+	out, err := trainer.Train(ctx, p.ID, server.TrainRequest{Preset: *preset, Settings: overrides, FromScratch: *fromScratch})
+	progress.end()
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("training cancelled (run %d); the active model is unchanged", out.Run.ID)
+		}
+		return err
+	}
+	printOutcome(stdout, out)
+	return nil
+}
+
+// trainOverrides turns the flags into setting overrides. --epochs alone lifts the time budget and --time alone
+// lifts the epoch limit, so each flag means what it says; given together, the run ends at whichever comes first.
+func trainOverrides(fs *flagSet, epochs int, budget time.Duration, arch, extra string) (json.RawMessage, error) {
+	o := map[string]any{}
+	if extra != "" {
+		if err := json.Unmarshal([]byte(extra), &o); err != nil || o == nil {
+			return nil, usageError{"--settings must be a JSON object of training settings"}
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["epochs"] {
+		if epochs < 1 {
+			return nil, usageError{"--epochs must be at least 1"}
+		}
+		o["epochs"] = epochs
+		if !set["time"] {
+			o["budget_seconds"] = 0
+		}
+	}
+	if set["time"] {
+		if budget <= 0 {
+			return nil, usageError{"--time must be positive, e.g. 90s or 5m"}
+		}
+		o["budget_seconds"] = budget.Seconds()
+		if !set["epochs"] {
+			o["epochs"] = 0
+		}
+	}
+	if arch != "" {
+		o["arch"] = arch
+	}
+	if len(o) == 0 {
+		return nil, nil
+	}
+	return json.Marshal(o)
+}
+
+// progressPrinter shows a training run's progress: one redrawn bar on a terminal, else a line every few
+// seconds and at every validation, so logs stay readable.
+type progressPrinter struct {
+	w         io.Writer
+	terminal  bool
+	last      time.Time // last progress line (not on a terminal)
+	lastEpoch time.Time
+	drawn     bool
+	classes   []string
+}
+
+func newProgressPrinter(w io.Writer) *progressPrinter {
+	p := &progressPrinter{w: w}
+	if f, ok := w.(*os.File); ok {
+		if info, err := f.Stat(); err == nil && info.Mode()&os.ModeCharDevice != 0 {
+			p.terminal = true
+		}
+	}
+	return p
+}
+
+const progressEvery = 5 * time.Second
+
+func (p *progressPrinter) event(ev any) {
+	switch e := ev.(type) {
+	case server.RunEvent:
+		if e.Run.Status == store.RunRunning {
+			var s server.RunSettings
+			if json.Unmarshal(e.Run.Settings, &s) == nil {
+				p.classes = s.Train.ClassNames
+				from := "from scratch"
+				if s.WarmStartModelID != nil {
+					from = fmt.Sprintf("warm start from model %d", *s.WarmStartModelID)
+				}
+				fmt.Fprintf(p.w, "run %d: %s, %s preset, %s, crop %dx%d, batch %d, lr %g %s, loss %s, %s\n", e.Run.ID,
+					s.Train.Arch, s.Preset, limits(s.Train), s.Train.CropW, s.Train.CropH, s.Train.BatchSize,
+					s.Train.LearningRate, s.Train.Schedule, s.Train.Loss, from)
+			}
+		}
+	case server.ProgressEvent:
+		if e.Type == server.EventEpoch {
+			// Small training sets make epochs of a step or two: report a validation every few seconds at most.
+			if time.Since(p.lastEpoch) < progressEvery {
+				return
+			}
+			p.lastEpoch = time.Now()
+			p.clear()
+			fmt.Fprintf(p.w, "epoch %d (iteration %d): train loss %.4f", e.Epoch, e.Iteration, e.TrainLoss)
+			if e.ValLoss != nil {
+				fmt.Fprintf(p.w, ", validation loss %.4f", *e.ValLoss)
+			}
+			for i, d := range e.ValDice {
+				fmt.Fprintf(p.w, ", %s Dice %.3f", className(p.classes, i), d)
+			}
+			if e.Best {
+				fmt.Fprint(p.w, " (best)")
+			}
+			fmt.Fprintln(p.w)
+			return
+		}
+		if p.terminal {
+			fmt.Fprintf(p.w, "\r%s", progressLine(e))
+			p.drawn = true
+		} else if time.Since(p.last) >= progressEvery {
+			fmt.Fprintln(p.w, strings.TrimSpace(progressLine(e)))
+			p.last = time.Now()
+		}
+	case server.PredictionsEvent:
+		p.clear()
+		fmt.Fprintf(p.w, "model %d: predicted %d unlabelled slices\n", e.ModelID, e.Slices)
+	}
+}
+
+func (p *progressPrinter) clear() {
+	if p.drawn {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.drawn = false
+	}
+}
+
+func (p *progressPrinter) end() { p.clear() }
+
+func limits(s train.Settings) string {
+	var parts []string
+	if s.Epochs > 0 {
+		parts = append(parts, fmt.Sprintf("%d epochs", s.Epochs))
+	}
+	if s.BudgetSeconds > 0 {
+		parts = append(parts, fmt.Sprintf("%s budget", time.Duration(s.BudgetSeconds*float64(time.Second))))
+	}
+	return strings.Join(parts, " or ")
+}
+
+func className(names []string, i int) string {
+	if i < len(names) {
+		return names[i]
+	}
+	return fmt.Sprintf("class %d", i+1)
+}
+
+// progressLine is a 20-character bar with the iteration, loss, speed and time left.
+func progressLine(e server.ProgressEvent) string {
+	frac := 0.0
+	if e.ETA >= 0 && e.Elapsed+e.ETA > 0 {
+		frac = e.Elapsed / (e.Elapsed + e.ETA)
+	}
+	filled := int(frac * 20)
+	eta := "?"
+	if e.ETA >= 0 {
+		eta = (time.Duration(e.ETA) * time.Second).String()
+	}
+	return fmt.Sprintf("[%s%s] %3.0f%% iteration %d epoch %d loss %.4f %.2f s/it ETA %s ",
+		strings.Repeat("#", filled), strings.Repeat(".", 20-filled), 100*frac, e.Iteration, e.Epoch, e.TrainLoss,
+		e.SecondsPerIteration, eta)
+}
+
+// printOutcome reports the finished run: time, model, and the evaluation metrics per class.
+func printOutcome(w io.Writer, out server.Outcome) {
+	res := out.Result
+	fmt.Fprintf(w, "run %d done: %d iterations, %d epochs in %.1f s (stopped by %s); model %d is active\n",
+		out.Run.ID, res.Iterations, res.Epochs, res.Elapsed, res.Stopped, out.Model.ID)
+	if len(res.Metrics) == 0 {
+		fmt.Fprintln(w, "no evaluation slices (label more slices to get metrics)")
+		return
+	}
+	info := res.Best.Info
+	fmt.Fprintf(w, "evaluation on %d held-out labelled slices (best model by validation loss, iteration %d):\n", len(res.EvalKeys), res.BestIteration)
+	fmt.Fprintf(w, "  %-12s %6s %7s %9s %6s %11s %13s %14s\n", "class", "Dice", "Jaccard", "precision", "recall", "specificity", "Hausdorff mm", "mean surf. mm")
+	for _, c := range res.Metrics {
+		fmt.Fprintf(w, "  %-12s %6.3f %7.3f %9.3f %6.3f %11.4f %13.2f %14.2f\n", info.ClassName(c.Class), c.Dice, c.Jaccard,
+			c.Precision, c.Recall, c.Specificity, c.HausdorffMM, c.MeanSurfaceMM)
+	}
+}
