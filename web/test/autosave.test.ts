@@ -158,6 +158,17 @@ test("a conflict stops saving that slice; keep mine saves on top of the server's
   assert.deepEqual(t.last(), { state: "saved" });
 });
 
+test("keep mine builds on a newer version the caller has seen since the conflict", async () => {
+  const t = setup((c) => (c.base === 9 ? { kind: "saved", version: 10 } : { kind: "conflict", currentVersion: 7 }));
+  t.saver.setVersion(0, 6);
+  t.saver.changed(0);
+  await t.timers.advance(400);
+  t.saver.keepMine(0, 9);
+  await t.timers.advance(0);
+  assert.deepEqual(t.calls.map((c) => c.base), [6, 9]);
+  assert.equal(t.saver.version(0), 10);
+});
+
 test("take theirs adopts the server version and leaves nothing to save", async () => {
   const t = setup(() => ({ kind: "conflict", currentVersion: 4 }));
   t.saver.changed(0);

@@ -112,11 +112,14 @@ export class AutoSaver {
     if (!held) this.schedule(this.opts.debounceMs);
   }
 
-  /** Keep mine: save the local mask on top of the server's current version. */
-  keepMine(slice: number): void {
+  /**
+   * Keep mine: save the local mask on top of the server's current version (the one that refused ours, or a newer
+   * one the caller has seen since).
+   */
+  keepMine(slice: number, onTopOf?: number): void {
     const s = this.state(slice);
     if (s.conflict === null) return;
-    s.version = s.conflict;
+    s.version = Math.max(s.conflict, onTopOf ?? 0);
     s.conflict = null;
     s.edits++;
     this.schedule(0);

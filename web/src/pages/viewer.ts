@@ -320,7 +320,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       const c = conflicts.get(slice);
       if (!c) return;
       conflicts.delete(slice);
-      saver.keepMine(slice);
+      saver.keepMine(slice, c.version);
       renderConflict();
       render();
       drawStrip();
