@@ -51,7 +51,7 @@ type workspace struct {
 // colBudget bounds the im2col scratch (in float32 values): convolutions are computed in
 // chunks of image rows whose unrolled columns fit, which keeps the scratch cache-sized
 // instead of proportional to the batch.
-var colBudget = 1 << 20
+var colBudget = 1 << 22
 
 func (ws *workspace) cols(n int) []float32 {
 	if len(ws.col) < n {
