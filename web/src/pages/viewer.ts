@@ -1,7 +1,8 @@
 // The slice viewer and painter: radiological display, window/level, zoom/pan, brush/eraser/fill, undo/redo,
 // autosave with conflict handling, live updates from other tabs, and review of model predictions.
 import {
-  author, setAuthor, getLabel, getLabelVersion, labelHistory, getPrediction, getProject, getSlice, getVolume, putLabel, reviewQueue, setVerified, volumeExportUrl,
+  author, getLabel, getLabelVersion, getProject, getVolume, labelHistory, putLabel, reviewQueue, setAuthor, setVerified,
+  volumeExportUrl,
   type Id, type LabelData, type Project, type ReviewItem, type ServerEvent, type SliceInfo, type VolumeDetail,
 } from "../api";
 import { clear, errorText, h, toast } from "../dom";
@@ -11,11 +12,12 @@ import { diskOffsets, strokeSegment } from "../lib/brush";
 import { countClasses } from "../lib/codec";
 import { floodFill } from "../lib/floodfill";
 import { fitView, inGrid, panBy, screenToVoxel, voxelToScreen, zoomAt, type View } from "../lib/geometry";
-import { Palette, compose, outlineOf, parseColor } from "../lib/render";
+import { Palette, compose, parseColor } from "../lib/render";
 import { UndoStack } from "../lib/undo";
-import { applyWindow, defaultWindow, dragWindow, type WindowLevel } from "../lib/windowlevel";
+import { defaultWindow, dragWindow, type WindowLevel } from "../lib/windowlevel";
 import type { Navigate } from "../router";
 import { registerUnsaved } from "../unsaved";
+import { SliceData } from "./slicedata";
 
 type Tool = "brush" | "eraser" | "fill";
 
@@ -25,10 +27,6 @@ const STATUS_COLORS: Record<string, string> = {
   predicted: "#f59e0b",
   verified: "#22c55e",
 };
-const PREFETCH = 3;
-// Decoded slices kept in memory (float32 plus grey levels): a whole volume up to this size is fetched in the
-// background so that every slice switch is a cached one.
-const CACHE_BYTES = 256 * 2 ** 20;
 
 const SHORTCUTS: Array<[string, string]> = [
   ["↑ / ↓, ← / →", "next / previous slice"],
@@ -49,12 +47,6 @@ const SHORTCUTS: Array<[string, string]> = [
   ["right-drag", "window (left/right) and level (up/down)"],
   ["?", "show / hide this help"],
 ];
-
-interface PredictionState {
-  mask: Uint8Array;
-  outline: Uint8Array;
-  uncertainty: number | null;
-}
 
 interface Conflict {
   theirs: LabelData | null;
@@ -107,22 +99,12 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
   function build(vol: VolumeDetail, project: Project): void {
     const [W = 1, H = 1, D = 1] = vol.shape;
     const N = W * H;
-    const cacheSlices = Math.max(2 * PREFETCH + 1, Math.floor(CACHE_BYTES / (N * 5)));
     const classCount = project.classes.length;
     const info: SliceInfo[] = Array.from({ length: D }, (_, i) =>
       vol.slices[i] ?? { index: i, status: "unlabelled", labelVersion: 0, verified: false });
     const letters = vol.axisLetters ?? { left: "R", right: "L", top: "A", bottom: "P" };
 
-    // Caches. Images and grey levels are evicted farthest from the shown slice first, beyond the cache budget;
-    // masks, undo stacks (run-length encoded) and predictions are small.
-    const images = new Map<number, Float32Array>();
-    const imageLoads = new Map<number, Promise<void>>();
-    const grays = new Map<number, Uint8Array>();
-    let grayWindow = "";
-    const masks = new Map<number, Uint8Array>();
-    const labelLoaded = new Set<number>();
-    const labelLoads = new Map<number, Promise<void>>();
-    const preds = new Map<number, PredictionState | null>();
+    // Per-slice editing state; the slice data (images, labels, predictions) lives in SliceData below.
     const undos = new Map<number, UndoStack>();
     const origins = new Map<number, "manual" | "prediction">();
     const conflicts = new Map<number, Conflict>();
@@ -246,6 +228,19 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       },
     );
     for (const s of info) saver.setVersion(s.index, s.labelVersion);
+    const data = new SliceData(vol.id, W, H, classCount, info, saver, {
+      current: () => z,
+      loaded: (slice) => {
+        if (slice !== z) return;
+        render();
+        updateSliceUi();
+      },
+      failed: (slice, message) => {
+        if (slice === z) toast(message, "error");
+      },
+    });
+    cleanups.push(() => data.dispose());
+    const { masks, preds, images } = data;
     cleanups.push(registerUnsaved(() => saver.hasUnsaved));
 
     let lastRefusal = "";
@@ -341,129 +336,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       drawStrip();
     }
 
-    // ---------- loading ----------
-    function loadImage(slice: number): Promise<void> {
-      if (images.has(slice)) return Promise.resolve();
-      let p = imageLoads.get(slice);
-      if (!p) {
-        p = getSlice(vol.id, slice, W, H).then((img) => {
-          images.set(slice, img);
-          // Over budget: forget the slice farthest from the one shown.
-          while (images.size > cacheSlices) {
-            let far = z;
-            for (const k of images.keys()) if (Math.abs(k - z) > Math.abs(far - z)) far = k;
-            if (far === z) break;
-            images.delete(far);
-            grays.delete(far);
-          }
-          if (slice === z && !disposed) render();
-        }).catch((err) => {
-          if (slice === z) toast(`could not load slice ${slice}: ${errorText(err)}`, "error");
-        }).finally(() => imageLoads.delete(slice));
-        imageLoads.set(slice, p);
-      }
-      return p;
-    }
-
-    function loadLabel(slice: number, force = false): Promise<void> {
-      if (!force && labelLoaded.has(slice)) return Promise.resolve();
-      const s = info[slice];
-      if (!force && s && s.labelVersion === 0) {
-        labelLoaded.add(slice);
-        return Promise.resolve();
-      }
-      let p = labelLoads.get(slice);
-      // A forced reload (a newer version was announced) must not reuse a fetch that may predate it.
-      if (p && force) return p.then(() => loadLabel(slice, true));
-      if (!p) {
-        p = getLabel(vol.id, slice, W, H, classCount).then((label) => {
-          // A label that arrives after the user started painting must not replace their strokes, and an old
-          // response must not replace a newer version.
-          if (saver.isDirty(slice) || (label && label.version < saver.version(slice))) return;
-          if (label) {
-            if (label.mask) masks.set(slice, label.mask);
-            else masks.delete(slice);
-            saver.setVersion(slice, label.version);
-            if (s) {
-              s.labelVersion = label.version;
-              s.verified = label.verified;
-            }
-          } else {
-            masks.delete(slice);
-          }
-          labelLoaded.add(slice);
-          if (slice === z && !disposed) {
-            render();
-            updateSliceUi();
-          }
-        }).catch((err) => {
-          if (slice === z) toast(`could not load the label of slice ${slice}: ${errorText(err)}`, "error");
-        }).finally(() => labelLoads.delete(slice));
-        labelLoads.set(slice, p);
-      }
-      return p;
-    }
-
-    function loadPrediction(slice: number): void {
-      if (preds.has(slice)) return;
-      const s = info[slice];
-      if (!s || (s.status !== "predicted" && (s.uncertainty === undefined || s.uncertainty === null))) return;
-      preds.set(slice, null);
-      getPrediction(vol.id, slice, W, H, classCount).then((p) => {
-        preds.set(slice, p ? { mask: p.mask, outline: outlineOf(p.mask, W, H), uncertainty: p.uncertainty } : null);
-        if (slice === z && !disposed) {
-          render();
-          updateSliceUi();
-        }
-      }).catch(() => preds.delete(slice));
-    }
-
-    function ensure(slice: number): void {
-      void loadImage(slice);
-      void loadLabel(slice);
-      loadPrediction(slice);
-    }
-
-    function prefetch(): void {
-      for (let d = 1; d <= PREFETCH; d++) {
-        for (const s of [z + d, z - d]) if (s >= 0 && s < D) ensure(s);
-      }
-    }
-
-    /** Loads every slice, nearest first, two at a time, when the whole volume fits the cache. */
-    async function prefetchVolume(): Promise<void> {
-      if (D > cacheSlices) return;
-      const order = Array.from({ length: D }, (_, i) => i).sort((a, b) => Math.abs(a - z) - Math.abs(b - z));
-      let next = 0;
-      const worker = async () => {
-        while (!disposed && next < order.length) {
-          const s = order[next++] as number;
-          await loadImage(s);
-          await loadLabel(s);
-          loadPrediction(s);
-        }
-      };
-      await Promise.all([worker(), worker()]);
-    }
-
     // ---------- rendering ----------
-    function grayOf(slice: number): Uint8Array | null {
-      const img = images.get(slice);
-      if (!img) return null;
-      const key = `${wl.center}/${wl.width}`;
-      if (key !== grayWindow) {
-        grays.clear();
-        grayWindow = key;
-      }
-      let g = grays.get(slice);
-      if (!g) {
-        g = new Uint8Array(N);
-        applyWindow(img, wl, g);
-        grays.set(slice, g);
-      }
-      return g;
-    }
-
     function fitCanvas(): void {
       const rect = stage.getBoundingClientRect();
       const dpr = window.devicePixelRatio || 1;
@@ -487,7 +360,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
 
     /** Draws the current slice now (synchronously: switching between cached slices is one call). */
     function render(): void {
-      const gray = grayOf(z);
+      const gray = data.gray(z, wl);
       ctx.setTransform(1, 0, 0, 1, 0, 0);
       ctx.fillStyle = "#0b0d12";
       ctx.fillRect(0, 0, canvas.width, canvas.height);
@@ -568,8 +441,8 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       render();
       updateSliceUi();
       drawStrip();
-      ensure(z);
-      prefetch();
+      data.ensure(z);
+      data.prefetchAround(z);
       // The address follows the slice for reloads and links; browsers throttle rapid history updates.
       if (urlTimer) clearTimeout(urlTimer);
       urlTimer = setTimeout(() => {
@@ -622,9 +495,9 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     }
 
     function editable(): boolean {
-      if (!labelLoaded.has(z)) {
+      if (!data.labelReady(z)) {
         toast("the label of this slice is still loading");
-        void loadLabel(z);
+        void data.loadLabel(z);
         return false;
       }
       if (conflicts.has(z)) {
@@ -1094,7 +967,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
         if (e.slice === z) render();
         return;
       }
-      if (labelLoaded.has(e.slice) || e.slice === z) void loadLabel(e.slice, true);
+      if (data.labelReady(e.slice) || e.slice === z) void data.loadLabel(e.slice, true);
     }
     const events = new ProjectEvents(vol.projectId, onEvent, (c: Connection, retry?: number) => {
       connEl.className = `conn ${c}`;
@@ -1129,9 +1002,9 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     windowChanged();
     updateSliceUi();
     drawStrip();
-    ensure(z);
-    prefetch();
-    void prefetchVolume();
+    data.ensure(z);
+    data.prefetchAround(z);
+    void data.prefetchVolume(z);
 
     window.workbench = {
       ready: true,
