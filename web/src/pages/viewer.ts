@@ -593,6 +593,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       const slice = z;
       historyEl.hidden = false;
       historyBtn.classList.add("on");
+      stage.classList.add("with-history");
       clear(historyEl);
       historyEl.append(h("h3", {}, `Slice ${slice}: label history`));
       if (saver.version(slice) === 0) {
@@ -627,6 +628,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     function hideHistory(): void {
       historyEl.hidden = true;
       historyBtn.classList.remove("on");
+      stage.classList.remove("with-history");
       if (historyPreview) {
         historyPreview = null;
         render();
