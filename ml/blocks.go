@@ -10,15 +10,15 @@ type DownConv struct {
 	In, Out      int
 
 	be         Backend
+	ws         *workspace
 	n, h, w    int
 	a1, a2, d1 []float32 // conv outputs (rectified in place) and the first BN output
-	g1         []float32 // gradient w.r.t. d1
 }
 
 // NewDownConv builds a block named like the reference's state_dict
 // (name.conv1, name.conv1_bn, name.conv2, name.conv2_bn).
 func NewDownConv(name string, in, out int, drop, momentum float32, be Backend, ws *workspace, rng, dropRNG *rand.Rand) *DownConv {
-	d := &DownConv{In: in, Out: out, be: be}
+	d := &DownConv{In: in, Out: out, be: be, ws: ws}
 	d.Conv1 = NewConv2d(name+".conv1", in, out, 3, 1, 1, true, be, ws, rng)
 	d.BN1 = NewBatchNorm2d(name+".conv1_bn", out, momentum, be)
 	d.Conv2 = NewConv2d(name+".conv2", out, out, 3, 1, 1, true, be, ws, rng)
@@ -43,14 +43,14 @@ func (d *DownConv) Buffers() []*Param { return append(d.BN1.Buffers(), d.BN2.Buf
 // setDropout changes the dropout rate of both layers.
 func (d *DownConv) setDropout(p float32) { d.BN1.Drop.P, d.BN2.Drop.P = p, p }
 
-// resize (re)allocates the block's activations for n planes of h x w.
+// resize fits the block's activations to n planes of h x w.
 func (d *DownConv) resize(n, h, w int) {
 	if d.n == n && d.h == h && d.w == w {
 		return
 	}
 	d.n, d.h, d.w = n, h, w
 	sz := d.Out * n * h * w
-	d.a1, d.a2, d.d1, d.g1 = d.be.Alloc(sz), d.be.Alloc(sz), d.be.Alloc(sz), d.be.Alloc(sz)
+	d.a1, d.a2, d.d1 = fit(d.be, d.a1, sz), fit(d.be, d.a2, sz), fit(d.be, d.d1, sz)
 }
 
 // Forward runs the block on x (In channels) into out (Out channels, same size).
@@ -65,8 +65,9 @@ func (d *DownConv) Forward(x []float32, n, h, w int, out []float32, train bool) 
 // Backward takes the gradient w.r.t. the block's output (overwritten) and sets dx, the
 // gradient w.r.t. its input, unless dx is nil.
 func (d *DownConv) Backward(dOut, dx []float32) {
+	g1 := d.ws.innerGrad(d.Out * d.n * d.h * d.w) // gradient w.r.t. d1
 	d.BN2.Backward(dOut)
-	d.Conv2.Backward(dOut, d.g1)
-	d.BN1.Backward(d.g1)
-	d.Conv1.Backward(d.g1, dx)
+	d.Conv2.Backward(dOut, g1)
+	d.BN1.Backward(g1)
+	d.Conv1.Backward(g1, dx)
 }

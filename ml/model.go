@@ -6,7 +6,7 @@ import "fmt"
 // and an Adam optimiser: the library entry point for training steps and inference.
 // Images are sample-major float32 (N, InChannels, H, W); masks are class indices (N, H, W);
 // probabilities are (N, OutChannels, H, W). H and W must be multiples of the network's
-// SizeMultiple; buffers are reallocated only when the input shape changes. A Model is not
+// SizeMultiple; buffers grow to the largest shape seen and are reused for smaller ones. A Model is not
 // safe for concurrent use.
 type Model struct {
 	Net  Network
@@ -163,9 +163,4 @@ func transposeCN(src, dst []float32, a, b, plane int) {
 	}
 }
 
-func grow(be Backend, buf []float32, n int) []float32 {
-	if len(buf) != n {
-		return be.Alloc(n)
-	}
-	return buf
-}
+func grow(be Backend, buf []float32, n int) []float32 { return fit(be, buf, n) }

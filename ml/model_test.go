@@ -165,7 +165,7 @@ func TestModesKeepRunningStatistics(t *testing.T) {
 	}
 }
 
-func TestBuffersReusedUntilShapeChanges(t *testing.T) {
+func TestBuffersReusedAcrossShapes(t *testing.T) {
 	m, err := NewModel("smallunet", DefaultArchConfig(2), PaperDice())
 	if err != nil {
 		t.Fatal(err)
@@ -180,13 +180,34 @@ func TestBuffersReusedUntilShapeChanges(t *testing.T) {
 	}
 	allocs := testing.AllocsPerRun(3, func() { m.Step(img, mask, 2, 16, 16) })
 	t.Logf("allocations per step: %.0f", allocs)
-	img2, mask2 := syntheticBatch(1, 24, 8, 0.2)
-	if _, err := m.Step(img2, mask2, 1, 24, 8); err != nil {
+	small, _ := syntheticBatch(1, 8, 16, 0.2)
+	if _, err := m.Predict(small, 1, 8, 16); err != nil {
+		t.Fatal(err)
+	}
+	if &net.cat3[0] != first {
+		t.Error("activations reallocated for a smaller batch")
+	}
+	big, bigMask := syntheticBatch(3, 16, 16, 0.2)
+	if _, err := m.Step(big, bigMask, 3, 16, 16); err != nil {
 		t.Fatal(err)
 	}
 	if &net.cat3[0] == first {
-		t.Error("activations kept for a new shape")
+		t.Error("activations not grown for a larger batch")
 	}
+	// Results do not depend on what the buffers held before.
+	fresh, err := NewModel("smallunet", DefaultArchConfig(2), PaperDice())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range m.Params() {
+		copy(fresh.Params()[i].Data, p.Data)
+	}
+	for i, p := range m.Buffers() {
+		copy(fresh.Buffers()[i].Data, p.Data)
+	}
+	want, _ := fresh.Predict(small, 1, 8, 16)
+	got, _ := m.Predict(small, 1, 8, 16)
+	assertClose(t, "prediction in reused buffers", got, want, 0, 0)
 }
 
 func TestSetLearningRate(t *testing.T) {

@@ -42,10 +42,12 @@ func uniformInit(p *Param, fanIn int, rng *rand.Rand) {
 }
 
 // workspace is scratch memory shared by the layers of one network: im2col columns are
-// needed by one convolution at a time, so one buffer serves them all.
+// needed by one convolution at a time, and a block's inner gradient only during that
+// block's backward pass, so one buffer of each serves them all.
 type workspace struct {
-	be  Backend
-	col []float32
+	be   Backend
+	col  []float32
+	grad []float32
 }
 
 // colBudget bounds the im2col scratch (in float32 values): convolutions are computed in
@@ -54,8 +56,21 @@ type workspace struct {
 var colBudget = 1 << 22
 
 func (ws *workspace) cols(n int) []float32 {
-	if len(ws.col) < n {
-		ws.col = ws.be.Alloc(n)
+	ws.col = fit(ws.be, ws.col, n)
+	return ws.col
+}
+
+func (ws *workspace) innerGrad(n int) []float32 {
+	ws.grad = fit(ws.be, ws.grad, n)
+	return ws.grad
+}
+
+// fit returns buf resized to n values, reallocating only when its capacity is too small, so
+// that alternating shapes (training batches, then a validation or inference batch) reuse
+// the largest buffers instead of churning memory. Callers overwrite the contents.
+func fit(be Backend, buf []float32, n int) []float32 {
+	if cap(buf) >= n {
+		return buf[:n]
 	}
-	return ws.col[:n]
+	return be.Alloc(n)
 }

@@ -104,16 +104,37 @@ func (u *SmallUNet) resize(n, h, w int) {
 		return
 	}
 	u.n, u.h, u.w = n, h, w
-	a := u.be.Alloc
 	m1, m2, m3, m4 := n*h*w, n*h*w/4, n*h*w/16, n*h*w/64
 	k := u.cfg.OutChannels()
-	u.cat3, u.cat2, u.cat1 = a(96*m1), a(192*m2), a(256*m3)
-	u.p1, u.p2, u.p3 = a(32*m2), a(64*m3), a(128*m4)
-	u.b4, u.u1, u.u2, u.u3 = a(128*m4), a(128*m3), a(64*m2), a(32*m1)
-	u.logits = a(k * m1)
-	u.dCat3, u.dCat2, u.dCat1 = a(96*m1), a(192*m2), a(256*m3)
-	u.dP1, u.dP2, u.dP3 = a(32*m2), a(64*m3), a(128*m4)
-	u.dB4, u.dU1, u.dU2, u.dU3 = a(128*m4), a(128*m3), a(64*m2), a(32*m1)
+	f := func(buf *[]float32, n int) { *buf = fit(u.be, *buf, n) }
+	f(&u.cat3, 96*m1)
+	f(&u.cat2, 192*m2)
+	f(&u.cat1, 256*m3)
+	f(&u.p1, 32*m2)
+	f(&u.p2, 64*m3)
+	f(&u.p3, 128*m4)
+	f(&u.b4, 128*m4)
+	f(&u.u1, 128*m3)
+	f(&u.u2, 64*m2)
+	f(&u.u3, 32*m1)
+	f(&u.logits, k*m1)
+}
+
+// resizeGrads fits the gradient buffers to the last forward's shape. They are allocated on
+// the first backward pass, so a model used only for inference never holds them.
+func (u *SmallUNet) resizeGrads() {
+	m1, m2, m3, m4 := u.n*u.h*u.w, u.n*u.h*u.w/4, u.n*u.h*u.w/16, u.n*u.h*u.w/64
+	f := func(buf *[]float32, n int) { *buf = fit(u.be, *buf, n) }
+	f(&u.dCat3, 96*m1)
+	f(&u.dCat2, 192*m2)
+	f(&u.dCat1, 256*m3)
+	f(&u.dP1, 32*m2)
+	f(&u.dP2, 64*m3)
+	f(&u.dP3, 128*m4)
+	f(&u.dB4, 128*m4)
+	f(&u.dU1, 128*m3)
+	f(&u.dU2, 64*m2)
+	f(&u.dU3, 32*m1)
 }
 
 // Forward runs the network on x (n samples, channel-major) and returns the logits
@@ -150,6 +171,7 @@ func (u *SmallUNet) Forward(x []float32, n, h, w int, train bool) ([]float32, er
 func (u *SmallUNet) Backward(dLogits []float32) {
 	n, h, w := u.n, u.h, u.w
 	m1, m2, m3 := n*h*w, n*h*w/4, n*h*w/16
+	u.resizeGrads()
 	u.Conv9.Backward(dLogits, u.dU3)
 	u.Up3.Backward(u.dU3, u.dCat3)
 	u.ups3.Backward(u.dCat3[:64*m1], u.dU2)
