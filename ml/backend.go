@@ -34,10 +34,11 @@ type Backend interface {
 	// (a channel-major tensor with c channels). With relu set it first applies ReLU to x
 	// in place, fusing the activation that precedes batch norm in the pipeline's blocks.
 	ChannelStats(x []float32, c, m int, relu bool, mean, variance []float32)
-	// ChannelAffine sets y = (x-mean[ch])*invstd[ch]*gamma[ch]+beta[ch], then multiplies
+	// ChannelAffine sets y = (r(x)-mean[ch])*invstd[ch]*gamma[ch]+beta[ch], where r is ReLU
+	// when relu is set and the identity otherwise (x itself is not modified), then multiplies
 	// every plane (ch, sample) of hw values by scale[ch*n+sample] when scale is non-nil
 	// (channel dropout fused into batch norm).
-	ChannelAffine(x, y []float32, c, n, hw int, mean, invstd, gamma, beta, scale []float32)
+	ChannelAffine(x, y []float32, c, n, hw int, relu bool, mean, invstd, gamma, beta, scale []float32)
 	// BatchNormBackward turns dy (gradient w.r.t. the batch-norm output, before plane
 	// scaling by scale when non-nil) into the gradient w.r.t. the batch-norm input x,
 	// in place, accumulating dgamma and dbeta; with relu set, x is a ReLU output and the

@@ -46,19 +46,18 @@ func (b *BatchNorm2d) Params() []*Param  { return []*Param{b.Weight, b.Bias} }
 func (b *BatchNorm2d) Buffers() []*Param { return []*Param{b.RunningMean, b.RunningVar} }
 
 // Forward normalises x (C channels of n planes of hw values) into y. With ReLUBefore, x is
-// rectified in place first.
+// rectified first: in place in training (the backward pass needs it), on the fly in evaluation.
 func (b *BatchNorm2d) Forward(x []float32, n, hw int, y []float32, train bool) {
 	b.x, b.n, b.hw = x, n, hw
 	b.scale = nil
 	if !train {
-		if b.ReLUBefore {
-			b.be.ReLUForward(x)
-		}
+		// No backward pass follows evaluation, so the ReLU is applied on the fly and x is
+		// left as it was.
 		for c := 0; c < b.C; c++ {
 			b.mean[c] = b.RunningMean.Data[c]
 			b.invstd[c] = float32(1 / math.Sqrt(float64(b.RunningVar.Data[c])+float64(b.Eps)))
 		}
-		b.be.ChannelAffine(x, y, b.C, n, hw, b.mean, b.invstd, b.Weight.Data, b.Bias.Data, nil)
+		b.be.ChannelAffine(x, y, b.C, n, hw, b.ReLUBefore, b.mean, b.invstd, b.Weight.Data, b.Bias.Data, nil)
 		return
 	}
 	m := n * hw
@@ -72,7 +71,7 @@ func (b *BatchNorm2d) Forward(x []float32, n, hw int, y []float32, train bool) {
 	if b.Drop != nil {
 		b.scale = b.Drop.sample(b.C, n, true)
 	}
-	b.be.ChannelAffine(x, y, b.C, n, hw, b.mean, b.invstd, b.Weight.Data, b.Bias.Data, b.scale)
+	b.be.ChannelAffine(x, y, b.C, n, hw, false, b.mean, b.invstd, b.Weight.Data, b.Bias.Data, b.scale)
 }
 
 // Backward turns dy (gradient w.r.t. the output of the last training Forward) in place into

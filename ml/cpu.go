@@ -170,7 +170,7 @@ func (b *cpu) ChannelStats(x []float32, c, m int, relu bool, mean, variance []fl
 	})
 }
 
-func (b *cpu) ChannelAffine(x, y []float32, c, n, hw int, mean, invstd, gamma, beta, scale []float32) {
+func (b *cpu) ChannelAffine(x, y []float32, c, n, hw int, relu bool, mean, invstd, gamma, beta, scale []float32) {
 	b.parallel(c*n, 1, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			ch := p / n
@@ -181,6 +181,12 @@ func (b *cpu) ChannelAffine(x, y []float32, c, n, hw int, mean, invstd, gamma, b
 				off *= scale[p]
 			}
 			xs, ys := x[p*hw:(p+1)*hw], y[p*hw:(p+1)*hw]
+			if relu {
+				for i, v := range xs {
+					ys[i] = max(v, 0)*a + off
+				}
+				continue
+			}
 			for i, v := range xs {
 				ys[i] = v*a + off
 			}
