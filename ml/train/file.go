@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -57,6 +58,32 @@ func (m *Model) Save(path string) error {
 		return fmt.Errorf("save model %s: %w", path, err)
 	}
 	return nil
+}
+
+// WriteTo writes the model file's contents to w (for streaming a model to a store or a download; Save is the
+// atomic way to a path).
+func (m *Model) WriteTo(w io.Writer) (int64, error) {
+	m.mu.Lock()
+	b, err := m.encode()
+	m.mu.Unlock()
+	if err != nil {
+		return 0, fmt.Errorf("write model: %w", err)
+	}
+	n, err := w.Write(b)
+	return int64(n), err
+}
+
+// ReadModel reads a model file's contents from r, with Load's checks.
+func ReadModel(r io.Reader) (*Model, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read model: %w", err)
+	}
+	m, err := decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("read model: %w", err)
+	}
+	return m, nil
 }
 
 // encode returns the model's file contents.

@@ -1,6 +1,7 @@
 package train
 
 import (
+	"bytes"
 	"encoding/binary"
 	"hash/crc32"
 	"os"
@@ -77,6 +78,24 @@ func TestSaveLoadPredictsIdentically(t *testing.T) {
 	}
 	if !reflect.DeepEqual(p1, p2) || !reflect.DeepEqual(c1, c2) || u1 != u2 {
 		t.Fatal("loaded model predicts differently")
+	}
+	// Streaming gives the file's bytes, and reading them back the same model.
+	var buf bytes.Buffer
+	if _, err := m.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if onDisk, _ := os.ReadFile(path); !bytes.Equal(buf.Bytes(), onDisk) {
+		t.Fatal("WriteTo and Save write different bytes")
+	}
+	streamed, err := ReadModel(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, p3, _, _ := streamed.PredictSlice(slice.Image, slice.W, slice.H); !reflect.DeepEqual(p1, p3) {
+		t.Fatal("streamed model predicts differently")
+	}
+	if _, err := ReadModel(bytes.NewReader([]byte("MRIWBMDL\x02"))); err == nil || !strings.Contains(err.Error(), "truncated") {
+		t.Fatalf("short stream: %v", err)
 	}
 	// Saving the loaded model gives the same bytes.
 	path2 := filepath.Join(t.TempDir(), "again.wbm")

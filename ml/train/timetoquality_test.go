@@ -39,6 +39,15 @@ func ttqConfigs() map[string]Settings {
 	flipOnly := DefaultSettings(2)
 	flipOnly.Augment = data.AugmentConfig{FlipProb: 0.5}
 
+	flipLR3 := flipOnly
+	flipLR3.LearningRate = 0.003
+
+	flipCrop48 := flipOnly
+	flipCrop48.CropW, flipCrop48.CropH = 48, 48
+
+	flipConstant := flipOnly
+	flipConstant.Schedule = ScheduleConstant
+
 	fgOnly := DefaultSettings(2)
 	fgOnly.RandomShare = 0
 
@@ -49,6 +58,7 @@ func ttqConfigs() map[string]Settings {
 		"paper": paper, "default": DefaultSettings(2), "perclass": perClass, "crop96": crop96,
 		"lr0.001": lr1, "constant": constant, "paperaug": paperAug, "batch4": batch4,
 		"noaug": noAug, "fliponly": flipOnly, "fgonly": fgOnly,
+		"flip-lr0.003": flipLR3, "flip-crop48": flipCrop48, "flip-constant": flipConstant,
 	}
 }
 
@@ -108,6 +118,12 @@ func TestTimeToQuality(t *testing.T) {
 		t.Logf("%s: GM Dice (held-back slices, whole) vs seconds: %s", name, strings.Join(curve, " "))
 		t.Logf("%s: first GM Dice >= 0.8 at %.0f s; best-by-validation model after %.0f s: WM Dice %.3f, GM Dice %.3f (GM Hausdorff %.2f mm)",
 			name, first08, res.Elapsed, res.Metrics[0].Dice, res.Metrics[1].Dice, res.Metrics[1].HausdorffMM)
+		tiled, err := EvaluateWith(res.Best, odd, PredictOptions{Tiled: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: same model tiled (%dx%d tiles): WM Dice %.3f, GM Dice %.3f (GM Hausdorff %.2f mm)",
+			name, s.CropW, s.CropH, tiled[0].Dice, tiled[1].Dice, tiled[1].HausdorffMM)
 	}
 }
 

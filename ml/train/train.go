@@ -492,6 +492,11 @@ func growF(b []float32, n int) []float32 {
 // Evaluate scores the model on whole labelled slices: all of package metrics' scores per class 1..K, pooled over
 // the slices, with each slice's spacing.
 func Evaluate(m *Model, samples []data.Sample) ([]metrics.ClassMetrics, error) {
+	return EvaluateWith(m, samples, PredictOptions{})
+}
+
+// EvaluateWith is Evaluate with chosen inference options.
+func EvaluateWith(m *Model, samples []data.Sample, o PredictOptions) ([]metrics.ClassMetrics, error) {
 	classes := make([]int, m.Info.Classes)
 	for i := range classes {
 		classes[i] = i + 1
@@ -500,7 +505,7 @@ func Evaluate(m *Model, samples []data.Sample) ([]metrics.ClassMetrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	preds, err := m.PredictSlices(samples, PredictOptions{})
+	preds, err := m.PredictSlices(samples, o)
 	if err != nil {
 		return nil, err
 	}
