@@ -120,7 +120,7 @@ type Trainer struct {
 }
 
 type job struct {
-	run    store.Run
+	run    store.Run // as queued; never changed, so it is safe to read without the lock
 	cancel context.CancelCauseFunc
 	done   chan struct{}
 }
@@ -244,7 +244,11 @@ func (t *Trainer) begin(ctx context.Context, projectID int64, req TrainRequest, 
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if j, ok := t.jobs[projectID]; ok {
-		return nil, plan{}, busy(j.run)
+		current := j.run
+		if r, err := st.Run(ctx, j.run.ID); err == nil {
+			current = r
+		}
+		return nil, plan{}, busy(current)
 	}
 	run, err := st.CreateRun(ctx, projectID, raw)
 	if errors.Is(err, store.ErrConflict) {
@@ -370,17 +374,6 @@ func (t *Trainer) Cancel(ctx context.Context, runID int64) (store.Run, error) {
 	return t.cfg.Store.Run(ctx, runID)
 }
 
-// Running returns the run this trainer is training for the project, if any.
-func (t *Trainer) Running(projectID int64) (store.Run, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	j, ok := t.jobs[projectID]
-	if !ok {
-		return store.Run{}, false
-	}
-	return j.run, true
-}
-
 func (t *Trainer) publish(projectID int64, event any) {
 	if t.cfg.Publish != nil {
 		t.cfg.Publish(projectID, event)
@@ -394,8 +387,19 @@ func (t *Trainer) finish(j *job, status, msg string, modelID *int64) (store.Run,
 	if err != nil {
 		return j.run, err
 	}
+	// Free the project before telling clients, so a Train now right after the event is accepted.
+	t.release(j)
 	t.publish(run.ProjectID, RunEvent{Type: EventRun, Run: run})
 	return run, nil
+}
+
+// release forgets a job as the project's running one.
+func (t *Trainer) release(j *job) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.jobs[j.run.ProjectID] == j {
+		delete(t.jobs, j.run.ProjectID)
+	}
 }
 
 // execute is the job: labelled slices -> training -> model file -> predictions -> active model.
@@ -403,9 +407,7 @@ func (t *Trainer) execute(j *job, p plan) (out Outcome, err error) {
 	st := t.cfg.Store
 	pid := p.project.ID
 	defer func() {
-		t.mu.Lock()
-		delete(t.jobs, pid)
-		t.mu.Unlock()
+		t.release(j)
 		close(j.done)
 		j.cancel(nil)
 	}()
@@ -432,7 +434,7 @@ func (t *Trainer) execute(j *job, p plan) (out Outcome, err error) {
 	if err != nil {
 		return fail(err)
 	}
-	j.run, out.Run = run, run
+	out.Run = run
 	t.publish(pid, RunEvent{Type: EventRun, Run: run})
 
 	samples, err := t.labelledSamples(p.ctx, pid)

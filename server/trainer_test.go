@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/mriworkbench/workbench/ml/train"
+	"github.com/mriworkbench/workbench/nifti"
 	"github.com/mriworkbench/workbench/store"
 )
 
@@ -32,9 +33,7 @@ func (e *testEnv) t2sLabelled(name string, slices ...int) (store.Project, volume
 	e.t.Helper()
 	p := e.createProject(name, "wm", "gm")
 	v := e.uploadVolume(p.ID, t2sImage)
-	_, cord, o := canonicalOf(e.t.(*testing.T), t2sCord)
-	_, gm, _ := canonicalOf(e.t.(*testing.T), t2sGM)
-	_ = o
+	cord, gm := canonicalVolume(e.t, t2sCord), canonicalVolume(e.t, t2sGM)
 	n := v.Shape[0] * v.Shape[1]
 	for _, z := range slices {
 		mask := make([]byte, n)
@@ -49,6 +48,17 @@ func (e *testEnv) t2sLabelled(name string, slices ...int) (store.Project, volume
 		e.putMask(v.ID, z, 0, mask, nil).expect(e.t, http.StatusOK)
 	}
 	return p, v
+}
+
+// canonicalVolume reads a shared file onto the canonical grid.
+func canonicalVolume(t testing.TB, rel string) *nifti.Volume {
+	t.Helper()
+	img, err := nifti.Read(sharedData(t, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vol, _ := img.Canonical()
+	return vol
 }
 
 // closeTrainer stops the server's training jobs when the test ends, before the store closes.
@@ -69,7 +79,7 @@ type wsEvent struct {
 }
 
 // waitEvents reads events until done returns true for one, failing after timeout.
-func waitEvents(t *testing.T, conn *websocket.Conn, timeout time.Duration, done func(wsEvent) bool) []wsEvent {
+func waitEvents(t testing.TB, conn *websocket.Conn, timeout time.Duration, done func(wsEvent) bool) []wsEvent {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var seen []wsEvent
