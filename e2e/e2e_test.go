@@ -25,6 +25,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	workbench "github.com/mriworkbench/workbench"
+	"github.com/mriworkbench/workbench/nifti"
 	"github.com/mriworkbench/workbench/server"
 	"github.com/mriworkbench/workbench/store"
 )
@@ -56,6 +57,8 @@ func TestAnnotationFlow(t *testing.T) {
 	}
 	t.Cleanup(func() { st.Close() })
 	srv := server.New(server.Config{WebApp: workbench.WebApp(), Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	// Stops a training run still going when the test ends, before the store closes.
+	t.Cleanup(srv.Trainer().Close)
 	network := &switchableNetwork{next: srv.Handler()}
 	ts := httptest.NewServer(network)
 	t.Cleanup(ts.Close)
@@ -412,6 +415,175 @@ func TestAnnotationFlow(t *testing.T) {
 	tab1.do(chromedp.KeyEvent("?"))
 	tab1.waitJS(`!document.querySelector("#help").hidden && document.querySelectorAll("#help kbd").length >= 12`, 5*time.Second)
 	tab1.screenshot(filepath.Join(artifacts, "help.png"))
+	tab1.do(chromedp.KeyEvent("?"))
+
+	trainAndReview(t, tab1, api, projectID, volumeID)
+}
+
+// trainAndReview is the training loop through the app: Train now with a tiny budget, loss points arriving over
+// the websocket and drawn, the run's model with its metrics listed and active, predictions on the unlabelled
+// slices, roll back and forward, the curves redrawn after a reload, areas, then one prediction accepted,
+// corrected and exported.
+func trainAndReview(t *testing.T, tab1 *tab, api apiClient, projectID, volumeID string) {
+	artifacts := "artifacts"
+	var before []modelInfo
+	api.getJSON("/api/projects/"+projectID+"/models", &before)
+
+	// 15. Train now with an 8 s budget from the project page.
+	tab1.do(chromedp.Navigate(api.base + "/projects/" + projectID))
+	tab1.waitJS(`document.querySelector("#run-info")?.textContent.includes("No training run yet")`, 10*time.Second)
+	tab1.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#train-budget").value = "8"; document.querySelector("#train-epochs").value = "0"`))
+	tab1.do(chromedp.Click(chromedp.CSS("#train-now")))
+	// At least two loss points arrive over the websocket (not from the stored history) and are drawn.
+	tab1.waitJS(`Number(document.querySelector("#loss-chart").dataset.livePoints) >= 2 &&
+		JSON.parse(document.querySelector("#loss-chart").dataset.drawn || "{}")["train loss"] >= 2`, 30*time.Second)
+	t.Logf("Train now to the first loss point on screen: %s ms", eval[string](tab1, `document.querySelector("#loss-chart").dataset.firstPointMs`))
+	if settings := eval[string](tab1, `document.querySelector("#run-info .settings").textContent`); !strings.Contains(settings, "8 s budget") {
+		t.Fatalf("the current run's settings read %q, want the 8 s budget", settings)
+	}
+	tab1.waitJS(`document.querySelector("#run-stats .iteration") !== null && document.querySelector("#train-cancel").hidden === false`, 5*time.Second)
+	tab1.screenshot(filepath.Join(artifacts, "training.png"))
+	runID := eval[string](tab1, `document.querySelector("#run-info").dataset.runId`)
+	tab1.waitJS(`["done", "failed", "cancelled", "interrupted"].includes(document.querySelector("#run-info").dataset.status)`, 120*time.Second)
+	if status := eval[string](tab1, `document.querySelector("#run-info").dataset.status`); status != "done" {
+		t.Fatalf("run %s ended %s: %s", runID, status, eval[string](tab1, `document.querySelector("#run-info").textContent`))
+	}
+
+	// The run's model is listed with its metrics and is the active one.
+	var models []modelInfo
+	api.getJSON("/api/projects/"+projectID+"/models", &models)
+	if len(models) != len(before)+1 || !models[0].Active || fmt.Sprint(models[0].RunID) != runID {
+		t.Fatalf("models after the run: %+v, want a new active model of run %s", models, runID)
+	}
+	trained := models[0]
+	tab1.waitJS(fmt.Sprintf(`document.querySelector('tr.model.active[data-model-id="%d"]') !== null`, trained.ID), 10*time.Second)
+	// Metrics show where the evaluation split had slices; with few labelled slices it says so instead.
+	if cell := eval[string](tab1, fmt.Sprintf(`document.querySelector('tr.model[data-model-id="%d"] td.metrics').textContent`, trained.ID)); !strings.Contains(cell, "Dice") && !strings.Contains(cell, "no evaluation slices") {
+		t.Fatalf("the model's evaluation cell says %q", cell)
+	}
+	tab1.expectDownload(fmt.Sprintf(`tr.model[data-model-id="%d"] a[download]`, trained.ID), "application/octet-stream")
+
+	// Predictions on every unlabelled slice, shown in the volume's counts.
+	var vol struct {
+		Slices []struct {
+			Index  int    `json:"index"`
+			Status string `json:"status"`
+		} `json:"slices"`
+	}
+	api.getJSON("/api/volumes/"+volumeID, &vol)
+	predicted := 0
+	for _, s := range vol.Slices {
+		if s.Status == "unlabelled" {
+			t.Fatalf("slice %d is still unlabelled after the run predicted the volume", s.Index)
+		}
+		if s.Status == "predicted" {
+			predicted++
+		}
+	}
+	tab1.waitJS(fmt.Sprintf(`document.querySelector("tr.volume .count.predicted").textContent === "%d"`, predicted), 10*time.Second)
+	t.Logf("run %s: model %d predicted %d unlabelled slices", runID, trained.ID, predicted)
+
+	// Roll back to the earlier model and forward again from the table.
+	if len(before) > 0 {
+		for _, id := range []int64{before[0].ID, trained.ID} {
+			tab1.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr.model[data-model-id="%d"] button.use`, id))))
+			tab1.waitJS(fmt.Sprintf(`document.querySelector('tr.model.active[data-model-id="%d"]') !== null`, id), 10*time.Second)
+			api.getJSON("/api/projects/"+projectID+"/models", &models)
+			for _, m := range models {
+				if m.Active != (m.ID == id) {
+					t.Fatalf("after picking model %d the models are %+v", id, models)
+				}
+			}
+		}
+	}
+
+	// A reload redraws the whole stored history of the run.
+	var detail struct {
+		Events []struct {
+			Kind string `json:"kind"`
+		} `json:"events"`
+	}
+	api.getJSON("/api/runs/"+runID, &detail)
+	iterations := 0
+	for _, e := range detail.Events {
+		if e.Kind == "iteration" {
+			iterations++
+		}
+	}
+	tab1.do(chromedp.Reload())
+	tab1.waitJS(fmt.Sprintf(`document.querySelector("#run-info")?.dataset.runId === %q &&
+		JSON.parse(document.querySelector("#loss-chart").dataset.drawn || "{}")["train loss"] === %d`, runID, iterations), 10*time.Second)
+
+	// Areas along the slices: plotted, and the CSV has one row per slice.
+	tab1.waitJS(`Object.values(JSON.parse(document.querySelector("#areas-chart").dataset.drawn || "{}")).some((n) => n > 0)`, 10*time.Second)
+	tab1.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#areas").scrollIntoView()`))
+	tab1.screenshot(filepath.Join(artifacts, "areas.png"))
+	tab1.expectDownload(`#areas-csv`, "text/csv; charset=utf-8")
+	_, csv := api.get("/api/projects/" + projectID + "/areas.csv")
+	if rows := strings.Count(strings.TrimSpace(string(csv)), "\n"); rows != len(vol.Slices) {
+		t.Fatalf("areas CSV has %d rows, want one per slice (%d)", rows, len(vol.Slices))
+	}
+
+	// 16. Review the most uncertain prediction: accept it, correct it, export.
+	tab1.waitJS(`document.querySelectorAll(".queue li a").length > 0`, 10*time.Second)
+	tab1.do(chromedp.Click(chromedp.CSS(".queue li a")))
+	tab1.waitViewer()
+	tab1.waitJS(`!document.querySelector("#accept").disabled`, 10*time.Second)
+	z := eval[int](tab1, `workbench.slice()`)
+	_, prediction := api.get(fmt.Sprintf("/api/volumes/%s/slices/%d/prediction", volumeID, z))
+	tab1.screenshot(filepath.Join(artifacts, "trained-prediction.png"))
+	tab1.do(chromedp.KeyEvent("a"))
+	tab1.waitSaved()
+	if got := api.label(volumeID, z); !bytes.Equal(got, prediction) {
+		t.Fatalf("accepted label of slice %d differs from the model's prediction", z)
+	}
+	tab1.do(chromedp.KeyEvent("2"))
+	tab1.stroke(40, 40, 80, 40)
+	tab1.waitSaved()
+	corrected := api.label(volumeID, z)
+	if bytes.Equal(corrected, prediction) || classCounts(corrected)[2] < classCounts(prediction)[2] {
+		t.Fatalf("the corrected label of slice %d: counts %v, prediction %v", z, classCounts(corrected), classCounts(prediction))
+	}
+	if h := api.history(volumeID, z); h[0].Origin != "manual" || h[1].Origin != "prediction" {
+		t.Fatalf("history of slice %d = %+v, want the correction on top of the accepted prediction", z, h[:2])
+	}
+
+	// The export holds each slice's label, else the model's prediction: its class counts are their sum.
+	_, exported := api.get("/api/volumes/" + volumeID + "/export")
+	img, err := nifti.ReadBytes("export_seg.nii.gz", exported)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]int, 3)
+	api.getJSON("/api/volumes/"+volumeID, &vol)
+	for _, s := range vol.Slices {
+		var mask []byte
+		switch s.Status {
+		case "labelled", "verified":
+			mask = api.label(volumeID, s.Index)
+		case "predicted":
+			_, mask = api.get(fmt.Sprintf("/api/volumes/%s/slices/%d/prediction", volumeID, s.Index))
+		default:
+			continue
+		}
+		for c, n := range classCounts(mask) {
+			want[c] += n
+		}
+	}
+	got := make([]int, 3)
+	for _, v := range img.Data {
+		got[int(v)]++
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("exported class counts %v, want labels plus predictions %v", got, want)
+	}
+}
+
+// modelInfo is what the test reads of a model version.
+type modelInfo struct {
+	ID     int64 `json:"id"`
+	RunID  int64 `json:"runId"`
+	Active bool  `json:"active"`
 }
 
 // switchableNetwork passes requests to the server, or, while offline, drops the connection of every API request
@@ -570,12 +742,14 @@ func (b *tab) expectLeaveWarning() {
 // expectDownload fetches the href of the link sel from the page and expects a non-empty file of the given type.
 func (b *tab) expectDownload(sel, contentType string) {
 	b.t.Helper()
-	got := eval[string](b, fmt.Sprintf(`fetch(document.querySelector(%q).href).then(async r =>
-		r.status + " " + r.headers.get("Content-Type") + " " + (await r.arrayBuffer()).byteLength)`, sel))
-	var status, size int
-	var ctype string
-	if _, err := fmt.Sscanf(got, "%d %s %d", &status, &ctype, &size); err != nil || status != http.StatusOK || ctype != contentType || size == 0 {
-		b.t.Fatalf("%s: download %s answered %q, want 200 %s with a body", b.name, sel, got, contentType)
+	got := eval[struct {
+		Status int
+		Type   string
+		Size   int
+	}](b, fmt.Sprintf(`fetch(document.querySelector(%q).href).then(async r =>
+		({status: r.status, type: r.headers.get("Content-Type"), size: (await r.arrayBuffer()).byteLength}))`, sel))
+	if got.Status != http.StatusOK || got.Type != contentType || got.Size == 0 {
+		b.t.Fatalf("%s: download %s answered %+v, want 200 %s with a body", b.name, sel, got, contentType)
 	}
 }
 

@@ -1,6 +1,7 @@
 // Typed client of the workbench HTTP API (server/API.md).
 import type { SaveResult } from "./lib/autosave";
 import { decodeMask, decodeSlice } from "./lib/codec";
+import type { ProgressEvent, RunSettings, TrainSettings } from "./lib/runprogress";
 
 export type Id = number | string;
 
@@ -257,3 +258,107 @@ export function uploadVolume(pid: Id, file: File, onProgress: (fraction: number)
     xhr.send(form);
   });
 }
+
+// ---------- training, models and measurements ----------
+
+export type RunStatus = "queued" | "running" | "done" | "failed" | "cancelled" | "interrupted";
+
+export interface Run {
+  id: number;
+  projectId: number;
+  status: RunStatus;
+  settings: RunSettings;
+  error?: string;
+  modelId?: number;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+export interface StoredRunEvent {
+  seq: number;
+  kind: string;
+  data: ProgressEvent;
+  createdAt: string;
+}
+
+export interface RunDetail extends Run {
+  events: StoredRunEvent[];
+}
+
+export interface TrainingSettingsInfo {
+  settings: RunSettings;
+  presets: Record<string, TrainSettings>;
+  architectures: string[];
+}
+
+export interface ClassMetrics {
+  class: number;
+  name: string;
+  dice: number | null;
+  jaccard: number | null;
+  precision: number | null;
+  recall: number | null;
+  specificity: number | null;
+  conformity: number | null;
+  hausdorffPx: number | null;
+  hausdorffMm: number | null;
+  meanSurfacePx: number | null;
+  meanSurfaceMm: number | null;
+  slices: number;
+}
+
+export interface ModelMetrics {
+  iterations: number;
+  epochs: number;
+  trainSeconds: number;
+  stopped: string;
+  bestIteration: number;
+  bestValLoss?: number | null;
+  trainSlices: number;
+  valSlices: number;
+  evalSlices: number;
+  classes: ClassMetrics[];
+}
+
+export interface Model {
+  id: number;
+  projectId: number;
+  runId?: number;
+  parentId?: number;
+  arch: string;
+  settings: TrainSettings | null;
+  metrics: ModelMetrics | null;
+  active: boolean;
+  createdAt: string;
+}
+
+export interface VolumeAreas {
+  volumeId: number;
+  name: string;
+  pixelAreaMm2: number;
+  sliceMm: number;
+  slices: Array<{ slice: number; status: SliceStatus; areasMm2: number[] }>;
+}
+
+export interface Areas {
+  classes: string[];
+  volumes: VolumeAreas[];
+}
+
+export interface TrainOptions {
+  preset?: string;
+  settings?: Partial<TrainSettings>;
+  fromScratch?: boolean;
+}
+
+export const trainingSettings = (pid: Id) => json<TrainingSettingsInfo>(`/api/projects/${pid}/training-settings`);
+export const startTraining = (pid: Id, opts: TrainOptions) => json<Run>(`/api/projects/${pid}/train`, jsonBody("POST", opts));
+export const listRuns = (pid: Id) => json<Run[]>(`/api/projects/${pid}/runs`);
+export const getRun = (id: Id) => json<RunDetail>(`/api/runs/${id}`);
+export const cancelRun = (id: Id) => json<Run>(`/api/runs/${id}/cancel`, { method: "POST" });
+export const listModels = (pid: Id) => json<Model[]>(`/api/projects/${pid}/models`);
+export const setActiveModel = (pid: Id, modelId: Id) => json<Model>(`/api/projects/${pid}/active-model`, jsonBody("PUT", { modelId }));
+export const getAreas = (pid: Id) => json<Areas>(`/api/projects/${pid}/areas`);
+export const modelDownloadUrl = (id: Id) => `/api/models/${id}/download`;
+export const areasCsvUrl = (pid: Id) => `/api/projects/${pid}/areas.csv`;

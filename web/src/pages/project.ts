@@ -1,11 +1,13 @@
-// Project page: drag-and-drop upload with per-file progress, the volume list with slice counts, the review queue
-// and downloads.
+// Project page: drag-and-drop upload with per-file progress, the volume list with slice counts, the review queue,
+// downloads, training with live curves, model versions and cross-sectional areas.
 import {
   getProject, listVolumes, projectExportUrl, reviewQueue, uploadVolume, volumeExportUrl,
-  type Id, type VolumeSummary,
+  type Id, type ServerEvent, type VolumeSummary,
 } from "../api";
 import { clear, errorText, h } from "../dom";
 import { ProjectEvents } from "../events";
+import { areasPanel, modelsPanel } from "./models";
+import { trainingPanel } from "./training";
 
 const UPLOAD_CONCURRENCY = 2;
 
@@ -19,6 +21,14 @@ export function projectPage(root: HTMLElement, pid: Id): () => void {
   const fileInput = h("input#file-input", { type: "file", multiple: true, accept: ".nii,.gz,.nii.gz" });
   const drop = h("label.dropzone", { for: "file-input" },
     h("strong", {}, "Drop NIfTI files here"), h("span.muted", {}, " or click to choose (.nii, .nii.gz; several at once)"), fileInput);
+
+  const training = trainingPanel(pid);
+  const models = modelsPanel(pid, () => {
+    void refresh();
+    void models.reload();
+    void areas.reload();
+  });
+  const areas = areasPanel(pid);
 
   const waiting: Array<() => Promise<void>> = [];
   let active = 0;
@@ -133,7 +143,7 @@ export function projectPage(root: HTMLElement, pid: Id): () => void {
       h("table.volumes", {}, h("thead", {}, h("tr", {}, h("th", {}, "name"), h("th", {}, "shape"),
         h("th", {}, "slices: ", h("span.count.unlabelled", {}, "unlabelled"), h("span.count.labelled", {}, "labelled"),
           h("span.count.predicted", {}, "predicted"), h("span.count.verified", {}, "verified")), h("th", {}, "download"))), volumes),
-      queue),
+      training.el, queue, models.el, areas.el),
   );
 
   getProject(pid).then((p) => {
@@ -141,24 +151,56 @@ export function projectPage(root: HTMLElement, pid: Id): () => void {
     document.title = `${p.name} · workbench`;
     clear(classesEl);
     p.classes.forEach((c, i) => classesEl.append(h("span.chip", {}, h("span.swatch", { style: { background: c.color } }), `${i + 1} ${c.name}`)));
+    training.setClasses(p.classes);
+    areas.setClasses(p.classes);
   }).catch((err) => {
     title.textContent = `project ${pid}: ${errorText(err)}`;
   });
   void refresh();
 
-  // Counts change as other tabs label and upload: refresh at most once a second.
+  // Counts and areas change as other tabs label and upload: refresh at most once a second. A new model (or
+  // another active one) changes predictions: refresh everything at once.
   let pending: ReturnType<typeof setTimeout> | null = null;
-  const events = new ProjectEvents(pid, () => {
+  const refreshSoon = () => {
     if (pending) return;
     pending = setTimeout(() => {
       pending = null;
       void refresh();
+      void areas.reload();
     }, 1000);
-  }, undefined, () => void refresh());
+  };
+  const onEvent = (ev: ServerEvent) => {
+    training.onEvent(ev);
+    switch (ev.type) {
+      case "label":
+      case "volume":
+        refreshSoon();
+        break;
+      case "predictions":
+      case "activeModel":
+        void refresh();
+        void models.reload();
+        void areas.reload();
+        break;
+      case "run":
+        // A run that ended without a model leaves the models as they were; one with a model announced it.
+        if ((ev as { run?: { status?: string } }).run?.status === "done") void models.reload();
+        break;
+    }
+  };
+  const events = new ProjectEvents(pid, onEvent, undefined, () => {
+    void refresh();
+    void training.reload();
+    void models.reload();
+    void areas.reload();
+  });
 
   return () => {
     disposed = true;
     events.close();
+    training.dispose();
+    models.dispose();
+    areas.dispose();
     if (pending) clearTimeout(pending);
   };
 }

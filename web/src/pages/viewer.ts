@@ -949,7 +949,36 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     });
 
     // ---------- live updates ----------
+    /** Another model is active (a run finished, or a user picked one): new statuses, uncertainties and overlays. */
+    function reloadPredictions(): void {
+      getVolume(vol.id).then((fresh) => {
+        if (disposed) return;
+        for (const s of fresh.slices) {
+          const mine = info[s.index];
+          if (!mine) continue;
+          mine.uncertainty = s.uncertainty;
+          // Label statuses are this tab's to track (its unsaved strokes); only prediction states follow the model.
+          const unlabelled = (st: string) => st === "unlabelled" || st === "predicted";
+          if (unlabelled(mine.status) && unlabelled(s.status)) mine.status = s.status;
+        }
+        preds.clear();
+        data.ensure(z);
+        void data.prefetchVolume(z);
+        drawStrip();
+        updateSliceUi();
+        render();
+      }).catch(() => {});
+      reviewQueue(vol.projectId, 100).then((q) => {
+        queue = q.filter((it) => !(String(it.volumeId) === String(vol.id) && it.slice === z));
+        updateSliceUi();
+      }).catch(() => {});
+    }
+
     function onEvent(ev: ServerEvent): void {
+      if (ev.type === "predictions" || ev.type === "activeModel") {
+        reloadPredictions();
+        return;
+      }
       if (ev.type !== "label") return;
       const e = ev as Extract<ServerEvent, { type: "label"; slice: number }>;
       if (String(e.volumeId) !== String(vol.id)) return;

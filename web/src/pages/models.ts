@@ -1,0 +1,168 @@
+// The project page's model versions (parent, settings, evaluation metrics, time; pick the active one, download)
+// and the cross-sectional areas along the slices (plot, table, CSV).
+import {
+  areasCsvUrl, getAreas, listModels, modelDownloadUrl, setActiveModel,
+  type Areas, type ClassMetrics, type Id, type Model, type ProjectClass,
+} from "../api";
+import { clear, errorText, h, toast } from "../dom";
+import { LineChart } from "../lib/chart";
+import { formatDuration, formatValue, trainSummary } from "../lib/runprogress";
+import { time } from "./training";
+
+export interface Panel {
+  el: HTMLElement;
+  reload(): Promise<void>;
+  setClasses(classes: ProjectClass[]): void;
+  dispose(): void;
+}
+
+// The metrics table's columns: PIPELINE.md's evaluation metrics.
+const METRICS: Array<[keyof ClassMetrics, string, number]> = [
+  ["dice", "Dice", 3], ["jaccard", "Jaccard", 3], ["precision", "precision", 3], ["recall", "recall", 3],
+  ["specificity", "specificity", 4], ["conformity", "conformity %", 1], ["hausdorffMm", "Hausdorff mm", 2],
+  ["meanSurfaceMm", "mean surface mm", 2],
+];
+
+export function modelsPanel(pid: Id, onActiveChanged: () => void): Panel {
+  let disposed = false;
+  const body = h("tbody");
+  const el = h("section#models.models", {},
+    h("h2", {}, "Model versions"),
+    h("table.models", {}, h("thead", {}, h("tr", {},
+      h("th", {}, "version"), h("th", {}, "trained"), h("th", {}, "from"), h("th", {}, "settings"),
+      h("th", {}, "evaluation"), h("th", {}, ""))), body));
+
+  const render = (models: Model[]) => {
+    clear(body);
+    if (models.length === 0) {
+      body.append(h("tr", {}, h("td.muted", { colSpan: 6 }, "No model yet: Train now makes the first.")));
+      return;
+    }
+    for (const m of models) {
+      const mt = m.metrics;
+      const use = h("button.use", { type: "button", disabled: m.active, title: "its predictions drive the overlays, review queue, exports and areas" },
+        m.active ? "active" : "Make active");
+      use.addEventListener("click", () => {
+        use.disabled = true;
+        setActiveModel(pid, m.id).then(() => {
+          toast(`model #${m.id} is active`);
+          onActiveChanged();
+        }).catch((err) => {
+          use.disabled = false;
+          toast(`could not switch models: ${errorText(err)}`, "error");
+        });
+      });
+      body.append(h(`tr.model${m.active ? ".active" : ""}`, { "data-model-id": String(m.id) },
+        h("td", {}, h("strong", {}, `#${m.id}`), m.active ? h("span.badge", {}, "active") : null, h("div.muted.small", {}, m.arch)),
+        h("td", {}, time(m.createdAt),
+          mt ? h("div.muted.small", {}, `${formatDuration(mt.trainSeconds)}, ${mt.iterations} it, ${mt.epochs} ep (${mt.stopped})`) : null),
+        h("td", {}, m.parentId ? `model #${m.parentId}` : "scratch", m.runId ? h("div.muted.small", {}, `run #${m.runId}`) : null),
+        h("td.small.settings", {}, m.settings?.arch ? trainSummary(m.settings) : h("span.muted", {}, "–")),
+        h("td.metrics", {}, metricsCell(m)),
+        h("td", {}, use, " ", h("a.button", { href: modelDownloadUrl(m.id), download: true, title: "the model file, for workbench segment --model FILE" }, "Download")),
+      ));
+    }
+  };
+
+  const reload = async () => {
+    try {
+      const models = await listModels(pid);
+      if (!disposed) render(models);
+    } catch (err) {
+      clear(body);
+      body.append(h("tr", {}, h("td.error", { colSpan: 6 }, `could not list models: ${errorText(err)}`)));
+    }
+  };
+  void reload();
+  return { el, reload, setClasses() {}, dispose: () => void (disposed = true) };
+}
+
+/** Dice per class at a glance; every metric of PIPELINE.md, and the split sizes, one click away. */
+function metricsCell(m: Model): Node {
+  const mt = m.metrics;
+  if (!mt || !mt.classes?.length) {
+    return h("span.muted", {}, mt ? `no evaluation slices (${mt.trainSlices} train, ${mt.valSlices} validation)` : "–");
+  }
+  const summary = mt.classes.map((c) => `${c.name} ${formatValue(c.dice)}`).join(" · ");
+  const table = h("table.metrics-table", {},
+    h("thead", {}, h("tr", {}, h("th", {}, "class"), ...METRICS.map(([, label]) => h("th", {}, label)))),
+    h("tbody", {}, ...mt.classes.map((c) => h("tr", {}, h("td", {}, c.name),
+      ...METRICS.map(([key, , digits]) => h("td", {}, formatValue(c[key] as number | null, digits)))))));
+  return h("details", {}, h("summary", {}, "Dice ", summary),
+    h("div.muted.small", {}, `on ${mt.evalSlices} evaluation slices (trained on ${mt.trainSlices}, validated on ${mt.valSlices}; best at iteration ${mt.bestIteration}, validation loss ${formatValue(mt.bestValLoss)})`),
+    table);
+}
+
+const STATUS_MARK = { labelled: "filled", verified: "filled", predicted: "hollow", unlabelled: null } as const;
+
+export function areasPanel(pid: Id): Panel {
+  let classes: ProjectClass[] = [];
+  let areas: Areas | null = null;
+  let disposed = false;
+  const select = h("select#areas-volume");
+  const canvas = h("canvas#areas-chart.chart");
+  const chart = new LineChart(canvas);
+  const tableBody = h("tbody");
+  const tableHead = h("tr");
+  const el = h("section#areas.areas", {},
+    h("h2", {}, "Cross-sectional areas"),
+    h("div.row", {}, h("label.inline", {}, "volume ", select),
+      h("a#areas-csv.button", { href: areasCsvUrl(pid), download: true, title: "every slice of every volume, area per class in mm²" }, "Areas (CSV)"),
+      h("span.muted.small", {}, "filled: labelled or verified · hollow: the active model's prediction · gaps: nothing measured")),
+    h("figure", {}, canvas, h("figcaption.muted", {}, "area per class in mm² along the slices (0 = most inferior)")),
+    h("details", {}, h("summary", {}, "Table"), h("table.areas-table", {}, h("thead", {}, tableHead), tableBody)));
+  select.addEventListener("change", () => draw());
+
+  const draw = () => {
+    const v = areas?.volumes.find((x) => String(x.volumeId) === select.value) ?? areas?.volumes[0];
+    const names = areas?.classes ?? [];
+    clear(tableHead);
+    clear(tableBody);
+    if (!v) {
+      chart.set({ series: [], empty: "no volumes" });
+      return;
+    }
+    const xs = v.slices.map((s) => s.slice);
+    chart.set({
+      series: names.map((name, k) => ({
+        name, color: classes[k]?.color ?? "#ccc", xs,
+        ys: v.slices.map((s) => (s.status === "unlabelled" ? NaN : s.areasMm2[k] ?? NaN)),
+        marks: v.slices.map((s) => STATUS_MARK[s.status] ?? null),
+      })),
+      xLabel: `slice (${v.sliceMm.toFixed(2)} mm apart)`, yLabel: "mm²", includeZeroY: true, empty: "no slices",
+    });
+    tableHead.append(h("th", {}, "slice"), h("th", {}, "position mm"), h("th", {}, "status"), ...names.map((n) => h("th", {}, `${n} mm²`)));
+    for (const s of v.slices) {
+      tableBody.append(h("tr", {}, h("td", {}, s.slice), h("td", {}, (s.slice * v.sliceMm).toFixed(2)), h("td", {}, s.status),
+        ...names.map((_, k) => h("td", {}, s.status === "unlabelled" ? "" : (s.areasMm2[k] ?? 0).toFixed(2)))));
+    }
+  };
+
+  const reload = async () => {
+    try {
+      const a = await getAreas(pid);
+      if (disposed) return;
+      areas = a;
+      const keep = select.value;
+      clear(select);
+      for (const v of a.volumes) select.append(h("option", { value: String(v.volumeId) }, v.name));
+      if (a.volumes.some((v) => String(v.volumeId) === keep)) select.value = keep;
+      draw();
+    } catch (err) {
+      chart.set({ series: [], empty: `could not load areas: ${errorText(err)}` });
+    }
+  };
+  void reload();
+  return {
+    el,
+    reload,
+    setClasses(c) {
+      classes = c;
+      draw();
+    },
+    dispose() {
+      disposed = true;
+      chart.dispose();
+    },
+  };
+}
