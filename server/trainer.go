@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -410,6 +411,14 @@ func (t *Trainer) execute(j *job, p plan) (out Outcome, err error) {
 		t.release(j)
 		close(j.done)
 		j.cancel(nil)
+	}()
+	defer func() {
+		// A bug in a job must not take the server down with it, nor leave its run "running".
+		if r := recover(); r != nil {
+			t.cfg.Logger.Error("training job panicked", "run", j.run.ID, "panic", r, "stack", string(debug.Stack()))
+			out.Run, _ = t.finish(j, store.RunFailed, fmt.Sprintf("internal error: %v", r), nil)
+			err = fmt.Errorf("run %d: internal error: %v", j.run.ID, r)
+		}
 	}()
 	out.Run = j.run
 	fail := func(err error) (Outcome, error) {

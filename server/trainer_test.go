@@ -389,3 +389,23 @@ func checkIntegrity(t *testing.T, dataDir string) {
 		t.Fatalf("integrity_check: %q, %v", res, err)
 	}
 }
+
+// A panicking job fails its run with the reason instead of crashing the server or leaving the run running.
+func TestTrainerSurvivesAPanickingJob(t *testing.T) {
+	e := newTestEnv(t)
+	e.closeTrainer()
+	p, _ := e.t2sLabelled("panic", 0, 4)
+	tr := NewTrainer(TrainerConfig{Store: e.store, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Volume: func(context.Context, int64) (*nifti.Volume, error) { panic("volume reader bug") }})
+	defer tr.Close()
+	out, err := tr.Train(context.Background(), p.ID, TrainRequest{})
+	if err == nil || !strings.Contains(err.Error(), "volume reader bug") {
+		t.Fatalf("Train: %v", err)
+	}
+	if out.Run.Status != store.RunFailed || !strings.Contains(out.Run.Error, "internal error: volume reader bug") {
+		t.Fatalf("run %+v", out.Run)
+	}
+	if _, err := e.store.ActiveRun(context.Background(), p.ID); err == nil {
+		t.Fatal("the project still has an active run")
+	}
+}
