@@ -516,7 +516,9 @@ func trainAndReview(t *testing.T, tab1 *tab, api apiClient, projectID, volumeID 
 
 	// Areas along the slices: plotted, and the CSV has one row per slice.
 	tab1.waitJS(`Object.values(JSON.parse(document.querySelector("#areas-chart").dataset.drawn || "{}")).some((n) => n > 0)`, 10*time.Second)
+	// Scrolled into view, then two frames, so that the screenshot shows the scrolled page fully painted.
 	tab1.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#areas").scrollIntoView()`))
+	eval[bool](tab1, `new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(() => done(true))))`)
 	tab1.screenshot(filepath.Join(artifacts, "areas.png"))
 	tab1.expectDownload(`#areas-csv`, "text/csv; charset=utf-8")
 	_, csv := api.get("/api/projects/" + projectID + "/areas.csv")

@@ -2,7 +2,7 @@
 // and the cross-sectional areas along the slices (plot, table, CSV).
 import {
   areasCsvUrl, getAreas, listModels, modelDownloadUrl, setActiveModel,
-  type Areas, type ClassMetrics, type Id, type Model, type ProjectClass,
+  type Areas, type ClassMetrics, type Id, type Model, type ModelMetrics, type ProjectClass,
 } from "../api";
 import { clear, errorText, h, toast } from "../dom";
 import { LineChart } from "../lib/chart";
@@ -39,7 +39,7 @@ export function modelsPanel(pid: Id, onActiveChanged: () => void): Panel {
       return;
     }
     for (const m of models) {
-      const mt = m.metrics;
+      const mt = metricsOf(m);
       const use = h("button.use", { type: "button", disabled: m.active, title: "its predictions drive the overlays, review queue, exports and areas" },
         m.active ? "active" : "Make active");
       use.addEventListener("click", () => {
@@ -77,9 +77,14 @@ export function modelsPanel(pid: Id, onActiveChanged: () => void): Panel {
   return { el, reload, setClasses() {}, dispose: () => void (disposed = true) };
 }
 
+/** The model's metrics; null for a model stored without them (e.g. imported). */
+function metricsOf(m: Model): ModelMetrics | null {
+  return m.metrics && typeof m.metrics.iterations === "number" ? m.metrics : null;
+}
+
 /** Dice per class at a glance; every metric of PIPELINE.md, and the split sizes, one click away. */
 function metricsCell(m: Model): Node {
-  const mt = m.metrics;
+  const mt = metricsOf(m);
   if (!mt || !mt.classes?.length) {
     return h("span.muted", {}, mt ? `no evaluation slices (${mt.trainSlices} train, ${mt.valSlices} validation)` : "–");
   }
