@@ -4,6 +4,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // cpu is the CPU backend. Its elementwise kernels split work into one contiguous range per
@@ -33,69 +34,87 @@ func (b *cpu) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32
 	if m == 0 || n == 0 {
 		return
 	}
-	w := b.workers
-	if w == 1 || float64(m)*float64(n)*float64(k) < 1<<18 {
+	if b.workers == 1 || float64(m)*float64(n)*float64(k) < 1<<18 {
 		sgemm(transA, transB, m, n, k, alpha, a, lda, bm, ldb, beta, c, ldc)
 		return
 	}
-	// Split C into one block of columns (or rows, when it is taller than wide) per core,
-	// on multiples of 16 so every block keeps whole SIMD kernel tiles.
-	var wg sync.WaitGroup
+	// Split C into blocks of columns (or rows, when it is taller than wide) on multiples of
+	// 16, so every block keeps whole SIMD kernel tiles; several blocks per core let a core
+	// that another process slows down take fewer of them.
 	if n >= m {
-		step := (n/w + 15) &^ 15
-		for j0 := 0; j0 < n; j0 += step {
+		step := blockSize(n, b.workers)
+		b.dynamic((n+step-1)/step, func(i int) {
+			j0 := i * step
 			j1 := min(j0+step, n)
 			bOff := j0
 			if transB {
 				bOff = j0 * ldb
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sgemm(transA, transB, m, j1-j0, k, alpha, a, lda, bm[bOff:], ldb, beta, c[j0:], ldc)
-			}()
-		}
-	} else {
-		step := (m/w + 15) &^ 15
-		for i0 := 0; i0 < m; i0 += step {
-			i1 := min(i0+step, m)
-			aOff := i0 * lda
-			if transA {
-				aOff = i0
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sgemm(transA, transB, i1-i0, n, k, alpha, a[aOff:], lda, bm, ldb, beta, c[i0*ldc:], ldc)
-			}()
-		}
-	}
-	wg.Wait()
-}
-
-// parallel runs fn over [0, n) split into one range per worker; small jobs run inline
-// because starting goroutines costs more than the work.
-func (b *cpu) parallel(n, minPerWorker int, fn func(lo, hi int)) {
-	w := b.workers
-	if n < 2*minPerWorker || w == 1 {
-		fn(0, n)
+			sgemm(transA, transB, m, j1-j0, k, alpha, a, lda, bm[bOff:], ldb, beta, c[j0:], ldc)
+		})
 		return
 	}
-	if w > n {
-		w = n
+	step := blockSize(m, b.workers)
+	b.dynamic((m+step-1)/step, func(i int) {
+		i0 := i * step
+		i1 := min(i0+step, m)
+		aOff := i0 * lda
+		if transA {
+			aOff = i0
+		}
+		sgemm(transA, transB, i1-i0, n, k, alpha, a[aOff:], lda, bm, ldb, beta, c[i0*ldc:], ldc)
+	})
+}
+
+// blockSize splits n into one block per worker, or two when blocks still span at least
+// 512 columns (every block repacks the other operand), on multiples of 16.
+func blockSize(n, workers int) int {
+	parts := min(2*workers, max(workers, n/512))
+	return max((n/parts+15)&^15, 16)
+}
+
+// dynamic runs fn(0..parts-1) on the workers, each taking the next part when it is free.
+func (b *cpu) dynamic(parts int, fn func(i int)) {
+	if parts <= 1 {
+		if parts == 1 {
+			fn(0)
+		}
+		return
+	}
+	var next atomic.Int64
+	work := func() {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= parts {
+				return
+			}
+			fn(i)
+		}
 	}
 	var wg sync.WaitGroup
-	step := (n + w - 1) / w
-	for lo := step; lo < n; lo += step {
-		hi := min(lo+step, n)
+	for w := 1; w < min(b.workers, parts); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fn(lo, hi)
+			work()
 		}()
 	}
-	fn(0, min(step, n))
+	work()
 	wg.Wait()
+}
+
+// parallel runs fn over [0, n) in contiguous ranges of at least minPerPart items, a few
+// per worker; small jobs run inline because starting goroutines costs more than the work.
+func (b *cpu) parallel(n, minPerPart int, fn func(lo, hi int)) {
+	if n < 2*minPerPart || b.workers == 1 {
+		fn(0, n)
+		return
+	}
+	parts := min(n/minPerPart, 3*b.workers)
+	step := (n + parts - 1) / parts
+	b.dynamic((n+step-1)/step, func(i int) {
+		fn(i*step, min((i+1)*step, n))
+	})
 }
 
 func (b *cpu) Im2col(x []float32, c, n, h, w, k, pad, dil, r0, r1 int, col []float32) {

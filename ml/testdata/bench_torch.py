@@ -1,8 +1,8 @@
 """PyTorch's side of `make bench` (run from ml/: /usr/bin/python3 testdata/bench_torch.py [iterations]).
 
-Times what BenchmarkSmallUNetTrainStep and BenchmarkSmallUNetInfer time in Go: SmallUNet with 3
-output channels, a training iteration (forward, paper Dice, backward, Adam) on a batch of 11
-160x160 slices, and evaluation-mode inference of one slice; both on 2 threads. Prints seconds per
+Times what BenchmarkSmallUNetTrainStep(80) and BenchmarkSmallUNetInfer time in Go: SmallUNet with
+3 output channels, a training iteration (forward, paper Dice, backward, Adam) on a batch of 11
+160x160 (and 80x80) slices, and evaluation-mode inference of one 160x160 slice; on 2 threads. Prints seconds per
 iteration, the training iteration's GFLOP/s (same convolution FLOP count as the Go benchmark)
 and the process's peak resident memory."""
 import math
@@ -69,13 +69,20 @@ def step():
     return float(loss)
 
 
+def time_steps(iters):
+    step()  # warm-up: allocations and oneDNN primitive creation
+    t0 = time.perf_counter()
+    for _ in range(iters):
+        step()
+    return (time.perf_counter() - t0) / iters
+
+
 net.train()
-step()  # warm-up: allocations and oneDNN primitive creation
-t0 = time.perf_counter()
-for _ in range(ITERS):
-    step()
-train_s = (time.perf_counter() - t0) / ITERS
+train_s = time_steps(ITERS)
 peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+x, mask = synthetic(N, 80, 80, 1.0)
+onehot = F.one_hot(mask, C).permute(0, 3, 1, 2).float()
+train80_s = time_steps(ITERS * 3)
 
 net.eval()
 x1, _ = synthetic(1, H, W, 2.0)
@@ -90,4 +97,5 @@ with torch.no_grad():
 print(f"torch {torch.__version__} threads {torch.get_num_threads()}")
 print(f"torch SmallUNetTrainStep  {train_s:.3f} s/iter  {train_flop(N, H, W, C) / train_s / 1e9:.1f} GFLOP/s  "
       f"peak {peak_mib:.0f} MiB (after training)")
+print(f"torch SmallUNetTrainStep80 {train80_s:.3f} s/iter  {train_flop(N, 80, 80, C) / train80_s / 1e9:.1f} GFLOP/s")
 print(f"torch SmallUNetInfer      {infer_s:.4f} s/op")
