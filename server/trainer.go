@@ -161,7 +161,9 @@ func decodeCanonical(ctx context.Context, st *store.Store, volumeID int64) (*nif
 // Close cancels the running jobs and waits for them. Their runs stay "running" in the store, so the next start
 // marks them interrupted (store.MarkInterruptedRuns), as after a crash; no model of theirs is stored.
 func (t *Trainer) Close() {
-	t.stop(errShutdown)
+	t.mu.Lock()
+	t.stop(errShutdown) // under the lock: begin registers no job after this
+	t.mu.Unlock()
 	t.wg.Wait()
 }
 
@@ -184,16 +186,11 @@ type plan struct {
 // Start queues a run for the project and trains it in the background; it returns the queued run. A project
 // that already has a queued or running run is refused with store.ErrConflict naming that run.
 func (t *Trainer) Start(ctx context.Context, projectID int64, req TrainRequest) (store.Run, error) {
-	if t.ctx.Err() != nil {
-		return store.Run{}, fmt.Errorf("%w: the server is shutting down", store.ErrConflict)
-	}
 	j, p, err := t.begin(ctx, projectID, req, t.ctx)
 	if err != nil {
 		return store.Run{}, err
 	}
-	t.wg.Add(1)
 	go func() {
-		defer t.wg.Done()
 		if _, err := t.execute(j, p); err != nil {
 			t.cfg.Logger.Info("training run ended without a model", "run", j.run.ID, "project", projectID, "err", err)
 		}
@@ -244,6 +241,9 @@ func (t *Trainer) begin(ctx context.Context, projectID int64, req TrainRequest, 
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.ctx.Err() != nil {
+		return nil, plan{}, fmt.Errorf("%w: the trainer is shutting down", store.ErrConflict)
+	}
 	if j, ok := t.jobs[projectID]; ok {
 		current := j.run
 		if r, err := st.Run(ctx, j.run.ID); err == nil {
@@ -264,6 +264,7 @@ func (t *Trainer) begin(ctx context.Context, projectID int64, req TrainRequest, 
 	jctx, cancel := context.WithCancelCause(parent)
 	j := &job{run: run, cancel: cancel, done: make(chan struct{})}
 	t.jobs[projectID] = j
+	t.wg.Add(1) // done when execute returns
 	t.publish(projectID, RunEvent{Type: EventRun, Run: run})
 	go func() {
 		// Ties the job's context to the trainer's shutdown for foreground jobs too.
@@ -411,6 +412,7 @@ func (t *Trainer) execute(j *job, p plan) (out Outcome, err error) {
 		t.release(j)
 		close(j.done)
 		j.cancel(nil)
+		t.wg.Done()
 	}()
 	defer func() {
 		// A bug in a job must not take the server down with it, nor leave its run "running".
