@@ -579,6 +579,23 @@ func trainAndReview(t *testing.T, tab1 *tab, api apiClient, projectID, volumeID 
 	if !slices.Equal(got, want) {
 		t.Fatalf("exported class counts %v, want labels plus predictions %v", got, want)
 	}
+
+	// 17. A long run: a second Train now while it runs is refused with the reason, Cancel stops it, and the
+	// model in use stays.
+	tab1.do(chromedp.Navigate(api.base + "/projects/" + projectID))
+	tab1.waitJS(fmt.Sprintf(`document.querySelector("#run-info")?.dataset.runId === %q`, runID), 10*time.Second)
+	tab1.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#train-budget").value = "600"`))
+	tab1.do(chromedp.Click(chromedp.CSS("#train-now")))
+	tab1.waitJS(fmt.Sprintf(`document.querySelector("#run-info").dataset.runId !== %q && Number(document.querySelector("#loss-chart").dataset.livePoints) >= 1`, runID), 30*time.Second)
+	tab1.do(chromedp.Click(chromedp.CSS("#train-now")))
+	tab1.waitJS(`document.querySelector("#train-message").textContent.startsWith("not started: ")`, 10*time.Second)
+	t.Logf("second Train now while running: %s", eval[string](tab1, `document.querySelector("#train-message").textContent`))
+	tab1.do(chromedp.Click(chromedp.CSS("#train-cancel")))
+	tab1.waitJS(`document.querySelector("#run-info").dataset.status === "cancelled" && document.querySelector("#train-cancel").hidden`, 30*time.Second)
+	api.getJSON("/api/projects/"+projectID+"/models", &models)
+	if len(models) != len(before)+1 || models[0].ID != trained.ID || !models[0].Active {
+		t.Fatalf("models after the cancelled run: %+v, want model %d still active and nothing new", models, trained.ID)
+	}
 }
 
 // modelInfo is what the test reads of a model version.

@@ -44,13 +44,15 @@ export function trainingPanel(pid: Id): TrainingPanel {
     h("option", { value: "default" }, "default"), h("option", { value: "paper" }, "paper"));
   const scratch = h("input#train-scratch", { type: "checkbox" });
   const state = h("span#train-state.muted");
+  // Why the last Train now or Cancel did not happen; kept apart from the state, which follows the run.
+  const message = h("span#train-message.error");
   const form = h("form.train-controls", {},
     trainBtn,
     h("label.inline", {}, "time budget ", budget, " s"),
     h("label.inline", {}, "epochs ", epochs),
     h("label.inline", {}, "preset ", preset),
     h("label.inline", { title: "start from fresh weights instead of the active model" }, scratch, "from scratch"),
-    cancelBtn, state);
+    cancelBtn, state, message);
   const runInfo = h("div#run-info.run-info");
   const stats = h("div#run-stats.run-stats");
   const lossCanvas = h("canvas#loss-chart.chart");
@@ -78,20 +80,24 @@ export function trainingPanel(pid: Id): TrainingPanel {
   cancelBtn.addEventListener("click", () => {
     if (!shown) return;
     cancelBtn.disabled = true;
+    message.textContent = "";
     state.textContent = "cancelling…";
     cancelRun(shown.id).then(upsertRun).catch((err) => {
-      state.textContent = `could not cancel: ${errorText(err)}`;
-    }).finally(() => (cancelBtn.disabled = false));
+      message.textContent = `could not cancel: ${errorText(err)}`;
+    }).finally(() => {
+      cancelBtn.disabled = false;
+      updateControls();
+    });
   });
 
   async function train(): Promise<void> {
     const b = Number(budget.value), n = Number(epochs.value);
     if (!(b >= 0) || !(n >= 0) || !Number.isInteger(n)) {
-      state.textContent = "the budget and epochs must be non-negative numbers";
+      message.textContent = "the budget and epochs must be non-negative numbers";
       return;
     }
     trainBtn.disabled = true;
-    state.textContent = "starting…";
+    message.textContent = "";
     pressedAt = performance.now();
     try {
       const run = await startTraining(pid, { preset: preset.value, fromScratch: scratch.checked, settings: { budget_seconds: b, epochs: n } });
@@ -99,7 +105,7 @@ export function trainingPanel(pid: Id): TrainingPanel {
       upsertRun(run);
     } catch (err) {
       pressedAt = null;
-      state.textContent = err instanceof ApiError && err.status === 409 ? `not started: ${err.message}` : `could not start: ${errorText(err)}`;
+      message.textContent = err instanceof ApiError && err.status === 409 ? `not started: ${err.message}` : `could not start: ${errorText(err)}`;
     } finally {
       trainBtn.disabled = false;
       updateControls();
@@ -217,8 +223,7 @@ export function trainingPanel(pid: Id): TrainingPanel {
   function updateControls(): void {
     const running = shown !== null && ACTIVE.has(shown.status);
     cancelBtn.hidden = !running;
-    if (running) state.textContent = shown?.status === "queued" ? "queued…" : "training…";
-    else if (state.textContent === "training…" || state.textContent === "queued…" || state.textContent === "cancelling…") state.textContent = "";
+    if (state.textContent !== "cancelling…" || !running) state.textContent = running ? (shown?.status === "queued" ? "queued…" : "training…") : "";
   }
 
   function renderRuns(): void {
