@@ -18,11 +18,13 @@ func (r *ReLU) Backward(y, dy []float32) { r.be.ReLUBackward(y, dy) }
 // scales the kept ones by 1/(1-P), as PyTorch's Dropout2d; it is the identity in evaluation.
 // Its masks come from its own seeded generator, so training is reproducible.
 type Dropout2d struct {
-	P     float32
-	rng   *rand.Rand
-	be    Backend
-	scale []float32
-	used  []float32 // scales of the last training Forward, nil when it was the identity
+	P float32
+	// InEval keeps dropout active in evaluation (Monte-Carlo dropout for uncertainty).
+	InEval bool
+	rng    *rand.Rand
+	be     Backend
+	scale  []float32
+	used   []float32 // scales of the last training Forward, nil when it was the identity
 }
 
 // NewDropout2d creates channel dropout drawing its masks from rng.
@@ -31,9 +33,9 @@ func NewDropout2d(p float32, rng *rand.Rand, be Backend) *Dropout2d {
 }
 
 // sample draws one scale per (channel, sample) plane, or returns nil when dropout is the
-// identity (evaluation, or P == 0).
+// identity (evaluation without InEval, or P == 0).
 func (d *Dropout2d) sample(c, n int, train bool) []float32 {
-	if !train || d.P <= 0 {
+	if (!train && !d.InEval) || d.P <= 0 {
 		return nil
 	}
 	if len(d.scale) != c*n {

@@ -57,7 +57,10 @@ func (b *BatchNorm2d) Forward(x []float32, n, hw int, y []float32, train bool) {
 			b.mean[c] = b.RunningMean.Data[c]
 			b.invstd[c] = float32(1 / math.Sqrt(float64(b.RunningVar.Data[c])+float64(b.Eps)))
 		}
-		b.be.ChannelAffine(x, y, b.C, n, hw, b.ReLUBefore, b.mean, b.invstd, b.Weight.Data, b.Bias.Data, nil)
+		if b.Drop != nil {
+			b.scale = b.Drop.sample(b.C, n, false)
+		}
+		b.be.ChannelAffine(x, y, b.C, n, hw, b.ReLUBefore, b.mean, b.invstd, b.Weight.Data, b.Bias.Data, b.scale)
 		return
 	}
 	m := n * hw

@@ -43,6 +43,9 @@ func (d *DownConv) Buffers() []*Param { return append(d.BN1.Buffers(), d.BN2.Buf
 // setDropout changes the dropout rate of both layers.
 func (d *DownConv) setDropout(p float32) { d.BN1.Drop.P, d.BN2.Drop.P = p, p }
 
+// setDropoutInEval keeps both dropout layers active in evaluation mode.
+func (d *DownConv) setDropoutInEval(on bool) { d.BN1.Drop.InEval, d.BN2.Drop.InEval = on, on }
+
 // resize fits the block's activations to n planes of h x w.
 func (d *DownConv) resize(n, h, w int) {
 	if d.n == n && d.h == h && d.w == w {

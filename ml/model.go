@@ -135,6 +135,17 @@ func (m *Model) PredictInto(dst, images []float32, n, h, w int) error {
 	return m.forwardInto(dst, images, n, h, w, false)
 }
 
+// PredictMC is Predict with dropout active (Monte-Carlo dropout): batch norm uses its running
+// statistics, and every (sample, channel) plane gets a fresh dropout draw from the model's
+// seeded generator, so repeated calls sample the model's predictive distribution. The
+// spread of the results over several calls estimates the model's uncertainty.
+func (m *Model) PredictMC(images []float32, n, h, w int) ([]float32, error) {
+	out := make([]float32, n*m.OutChannels()*h*w)
+	m.Net.SetDropoutInEval(true)
+	defer m.Net.SetDropoutInEval(false)
+	return out, m.forwardInto(out, images, n, h, w, false)
+}
+
 // Forward returns probabilities like Predict but in the current mode (SetTrain/SetEval).
 // In training mode it updates batch-norm running statistics and draws dropout masks.
 func (m *Model) Forward(images []float32, n, h, w int) ([]float32, error) {

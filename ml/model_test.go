@@ -226,3 +226,37 @@ func TestSetLearningRate(t *testing.T) {
 	}
 	assertClose(t, "weights after a step at learning rate 0", m.Params()[0].Data, w, 0, 0)
 }
+
+func TestPredictMC(t *testing.T) {
+	m, err := NewModel("smallunet", DefaultArchConfig(2), PaperDice())
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, mask := syntheticBatch(2, 16, 16, 0.4)
+	for i := 0; i < 3; i++ {
+		if _, err := m.Step(img, mask, 2, 16, 16); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stats := append([]float32(nil), m.Buffers()[0].Data...)
+	plain, _ := m.Predict(img, 2, 16, 16)
+	a, err := m.PredictMC(img, 2, 16, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := m.PredictMC(img, 2, 16, 16)
+	differ := func(x, y []float32) bool {
+		for i := range x {
+			if x[i] != y[i] {
+				return true
+			}
+		}
+		return false
+	}
+	if !differ(a, b) || !differ(a, plain) {
+		t.Error("Monte-Carlo passes should draw different dropout masks")
+	}
+	assertClose(t, "running statistics after Monte-Carlo passes", m.Buffers()[0].Data, stats, 0, 0)
+	again, _ := m.Predict(img, 2, 16, 16)
+	assertClose(t, "Predict after Monte-Carlo passes", again, plain, 0, 0)
+}

@@ -20,6 +20,9 @@ type Network interface {
 	SizeMultiple() int
 	// SetDropout changes the dropout rate of every dropout layer.
 	SetDropout(p float32)
+	// SetDropoutInEval keeps dropout active in evaluation mode, for Monte-Carlo dropout:
+	// batch norm still uses its running statistics.
+	SetDropoutInEval(on bool)
 	// Forward returns the logits of n samples of h x w; train selects batch statistics and
 	// dropout. The result is valid until the next Forward.
 	Forward(x []float32, n, h, w int, train bool) ([]float32, error)

@@ -96,6 +96,13 @@ func (u *SmallUNet) SetDropout(p float32) {
 	}
 }
 
+// SetDropoutInEval keeps dropout active in evaluation mode (Monte-Carlo dropout).
+func (u *SmallUNet) SetDropoutInEval(on bool) {
+	for _, b := range u.blocks() {
+		b.setDropoutInEval(on)
+	}
+}
+
 // SizeMultiple is the divisor both image sides must have (three 2x2 poolings).
 func (u *SmallUNet) SizeMultiple() int { return 8 }
 
