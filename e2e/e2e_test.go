@@ -417,17 +417,21 @@ func TestAnnotationFlow(t *testing.T) {
 	tab1.screenshot(filepath.Join(artifacts, "help.png"))
 	tab1.do(chromedp.KeyEvent("?"))
 
-	trainAndReview(t, tab1, api, projectID, volumeID)
+	trainAndReview(t, tab1, tab2, api, projectID, volumeID)
 }
 
 // trainAndReview is the training loop through the app: Train now with a tiny budget, loss points arriving over
 // the websocket and drawn, the run's model with its metrics listed and active, predictions on the unlabelled
-// slices, roll back and forward, the curves redrawn after a reload, areas, then one prediction accepted,
-// corrected and exported.
-func trainAndReview(t *testing.T, tab1 *tab, api apiClient, projectID, volumeID string) {
+// slices (also in a viewer left open), roll back and forward, the curves redrawn after a reload, areas, then one
+// prediction accepted, corrected and exported.
+func trainAndReview(t *testing.T, tab1, tab2 *tab, api apiClient, projectID, volumeID string) {
 	artifacts := "artifacts"
 	var before []modelInfo
 	api.getJSON("/api/projects/"+projectID+"/models", &before)
+	// The second tab stays in the viewer on a slice nobody labelled and no model predicted yet.
+	const watched = 4
+	tab2.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`workbench.setSlice(%d)`, watched)))
+	tab2.waitJS(fmt.Sprintf(`workbench.slice() === %d && document.querySelector("#accept").disabled && document.querySelector(".slice-label").textContent.includes("unlabelled")`, watched), 5*time.Second)
 
 	// 15. Train now with an 8 s budget from the project page.
 	tab1.do(chromedp.Navigate(api.base + "/projects/" + projectID))
@@ -482,6 +486,9 @@ func trainAndReview(t *testing.T, tab1 *tab, api apiClient, projectID, volumeID 
 	}
 	tab1.waitJS(fmt.Sprintf(`document.querySelector("tr.volume .count.predicted").textContent === "%d"`, predicted), 10*time.Second)
 	t.Logf("run %s: model %d predicted %d unlabelled slices", runID, trained.ID, predicted)
+	// The open viewer shows the new prediction without a reload.
+	tab2.waitJS(`!document.querySelector("#accept").disabled && document.querySelector(".slice-label").textContent.includes("predicted")`, 10*time.Second)
+	tab2.screenshot(filepath.Join(artifacts, "second-tab-prediction.png"))
 
 	// Roll back to the earlier model and forward again from the table.
 	if len(before) > 0 {

@@ -104,13 +104,11 @@ test("drawChart puts each point where the scales say, breaks lines at gaps, and 
   const p = plotArea(400, 200, true);
   const X = linearScale({ min: 0, max: 3 }, p.left, p.right);
   const Y = linearScale({ min: 0, max: 1 }, p.bottom, p.top);
-  const line = calls.filter(([k, x]) => (k === "moveTo" || k === "lineTo") && x !== p.left + 0.5 && Math.abs((x as number) - Math.round(x as number)) > 0.4 === false);
   const at = (k: string, x: number, y: number) => calls.some(([c, cx, cy]) => c === k && Math.abs((cx as number) - x) < 1e-9 && Math.abs((cy as number) - y) < 1e-9);
   assert.ok(at("moveTo", X(0), Y(1)) && at("lineTo", X(1), Y(0.5)), "first segment");
   assert.ok(at("moveTo", X(3), Y(0.25)), "the line restarts after the gap");
   assert.ok(!at("lineTo", X(3), Y(0.25)), "no segment across the gap");
   assert.ok(at("arc", X(2), Y(0.6)), "validation dot");
-  assert.ok(line.length > 0);
   for (const t of ["0.0", "0.6", "1.0", "iteration", "train", "val"]) assert.ok(texts.includes(t), `label ${t} in ${texts.join(",")}`);
 });
 
