@@ -13,6 +13,9 @@ import numpy as np
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.normpath(os.path.join(here, "..", "..", "..", "shared", "data", "gm-challenge-data"))
 sub = "sub-9709Ses1"
+if not os.path.isdir(root):
+    print("skipped: real data absent at", root, "- keeping the committed slice fixture")
+    raise SystemExit(0)
 img = nib.load(os.path.join(root, sub, "anat", f"{sub}_run-1_T2starw.nii.gz")).get_fdata()
 lab = os.path.join(root, "derivatives", "labels", sub, "anat", f"{sub}_run-1_T2starw_")
 cord = nib.load(lab + "seg-manual.nii.gz").get_fdata() > 0.5
