@@ -279,8 +279,8 @@ func (t *Trainer) begin(ctx context.Context, projectID int64, req TrainRequest, 
 }
 
 func busy(r store.Run) error {
-	return fmt.Errorf("%w: project %d is already training: run %d is %s (cancel it with POST /api/runs/%d/cancel or wait for it)",
-		store.ErrConflict, r.ProjectID, r.ID, r.Status, r.ID)
+	return fmt.Errorf("%w: project %d is already training: run %d is %s; cancel that run or wait for it to finish",
+		store.ErrConflict, r.ProjectID, r.ID, r.Status)
 }
 
 // modelClasses reads the class count from a stored model's settings (RunSettings.Train).
