@@ -238,6 +238,11 @@ func TestServeKilledDuringTraining(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// The CLI sees the server's run and refuses to start a second one.
+	r := invoke(t, "train", "--data", data, "--project", "t2s", "--epochs", "1")
+	if r.code == 0 || !strings.Contains(r.stderr, fmt.Sprintf("already training: run %d is running", run.ID)) {
+		t.Fatalf("train while the server trains: exit %d, stderr %q", r.code, r.stderr)
+	}
 	srv.cmd.Process.Signal(syscall.SIGKILL)
 	srv.cmd.Wait()
 
