@@ -433,17 +433,17 @@ func trainAndReview(t *testing.T, tab1, tab2 *tab, api apiClient, projectID, vol
 	tab2.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`workbench.setSlice(%d)`, watched)))
 	tab2.waitJS(fmt.Sprintf(`workbench.slice() === %d && document.querySelector("#accept").disabled && document.querySelector(".slice-label").textContent.includes("unlabelled")`, watched), 5*time.Second)
 
-	// 15. Train now with an 8 s budget from the project page.
+	// 15. Train now with a 12 s budget from the project page (a few iterations even on a busy 2-core machine).
 	tab1.do(chromedp.Navigate(api.base + "/projects/" + projectID))
 	tab1.waitJS(`document.querySelector("#run-info")?.textContent.includes("No training run yet")`, 10*time.Second)
-	tab1.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#train-budget").value = "8"; document.querySelector("#train-epochs").value = "0"`))
+	tab1.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#train-budget").value = "12"; document.querySelector("#train-epochs").value = "0"`))
 	tab1.do(chromedp.Click(chromedp.CSS("#train-now")))
 	// At least two loss points arrive over the websocket (not from the stored history) and are drawn.
 	tab1.waitJS(`Number(document.querySelector("#loss-chart").dataset.livePoints) >= 2 &&
 		JSON.parse(document.querySelector("#loss-chart").dataset.drawn || "{}")["train loss"] >= 2`, 30*time.Second)
 	t.Logf("Train now to the first loss point on screen: %s ms", eval[string](tab1, `document.querySelector("#loss-chart").dataset.firstPointMs`))
-	if settings := eval[string](tab1, `document.querySelector("#run-info .settings").textContent`); !strings.Contains(settings, "8 s budget") {
-		t.Fatalf("the current run's settings read %q, want the 8 s budget", settings)
+	if settings := eval[string](tab1, `document.querySelector("#run-info .settings").textContent`); !strings.Contains(settings, "12 s budget") {
+		t.Fatalf("the current run's settings read %q, want the 12 s budget", settings)
 	}
 	tab1.waitJS(`document.querySelector("#run-stats .iteration") !== null && document.querySelector("#train-cancel").hidden === false`, 5*time.Second)
 	tab1.screenshot(filepath.Join(artifacts, "training.png"))
@@ -533,7 +533,22 @@ func trainAndReview(t *testing.T, tab1, tab2 *tab, api apiClient, projectID, vol
 		t.Fatalf("areas CSV has %d rows, want one per slice (%d)", rows, len(vol.Slices))
 	}
 
+	// Pointing at slice 6 in the plot reads its areas; a click opens it in the viewer.
+	at := eval[struct{ X, Y float64 }](tab1, `(() => {
+		const r = document.querySelector("#areas-chart").getBoundingClientRect();
+		return { x: r.left + 48 + 0.6 * (r.width - 60), y: r.top + r.height / 2 };
+	})()`)
+	tab1.do(chromedp.MouseEvent(chromedp.MouseMoved, at.X, at.Y))
+	tab1.waitJS(`document.querySelector("#areas .readout").textContent.startsWith("slice 6 (")`, 5*time.Second)
+	t.Logf("areas readout: %s", eval[string](tab1, `document.querySelector("#areas .readout").textContent`))
+	tab1.do(chromedp.MouseClickXY(at.X, at.Y))
+	tab1.waitViewer()
+	if path := eval[string](tab1, `location.pathname + location.search`); path != "/volumes/"+volumeID+"?z=6" || eval[int](tab1, `workbench.slice()`) != 6 {
+		t.Fatalf("clicking slice 6 of the areas plot opened %s", path)
+	}
+
 	// 16. Review the most uncertain prediction: accept it, correct it, export.
+	tab1.do(chromedp.Navigate(api.base + "/projects/" + projectID))
 	tab1.waitJS(`document.querySelectorAll(".queue li a").length > 0`, 10*time.Second)
 	tab1.do(chromedp.Click(chromedp.CSS(".queue li a")))
 	tab1.waitViewer()

@@ -22,7 +22,7 @@ function show(): void {
       dispose = projectsPage(root, navigate);
       break;
     case "project":
-      dispose = projectPage(root, route.pid);
+      dispose = projectPage(root, route.pid, navigate);
       break;
     case "viewer":
       dispose = viewerPage(root, route.vid, route.z, navigate);

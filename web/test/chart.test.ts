@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  axisRange, decimalsOf, decimate, drawChart, extentOf, formatTick, linearScale, niceStep, niceTicks, plotArea,
+  axisRange, decimalsOf, decimate, drawChart, extentOf, formatTick, layoutChart, linearScale, nearestIndex, niceStep,
+  niceTicks, plotArea, readingAt,
   type Ctx2D, type Series,
 } from "../src/lib/chart";
 
@@ -116,4 +117,26 @@ test("an empty chart says so", () => {
   const { ctx, texts } = recorder();
   assert.deepEqual(drawChart(ctx, 300, 150, { series: [{ name: "train", color: "#fff", xs: [], ys: [] }], empty: "no run yet" }), { train: 0 });
   assert.ok(texts.includes("no run yet"));
+});
+
+test("nearest index by binary search, ties to the left", () => {
+  const xs = [0, 2, 4, 10];
+  assert.deepEqual([-5, 0, 0.9, 1, 1.1, 6.9, 7.1, 99].map((v) => nearestIndex(xs, v)), [0, 0, 0, 0, 1, 2, 3, 3]);
+  assert.equal(nearestIndex([], 1), -1);
+});
+
+test("the reading under the pointer is the nearest x of any series and each series' value there", () => {
+  const o = {
+    series: [
+      { name: "train", color: "#a", xs: [1, 2, 3, 4, 5, 6], ys: [1, 0.9, 0.8, 0.7, 0.6, 0.5] },
+      { name: "val", color: "#b", xs: [3, 6], ys: [0.85, NaN] },
+    ],
+  };
+  const layout = layoutChart(400, 200, o);
+  const X = linearScale(layout.x, layout.plot.left, layout.plot.right);
+  assert.deepEqual(readingAt(layout, o, X(3.2)), { x: 3, values: [{ name: "train", color: "#a", y: 0.8 }, { name: "val", color: "#b", y: 0.85 }] });
+  // A missing value is left out rather than shown as NaN.
+  assert.deepEqual(readingAt(layout, o, X(6)), { x: 6, values: [{ name: "train", color: "#a", y: 0.5 }] });
+  assert.equal(readingAt(layout, o, layout.plot.left - 30), null);
+  assert.equal(readingAt(layoutChart(400, 200, { series: [] }), { series: [] }, 100), null);
 });

@@ -180,14 +180,70 @@ const AXIS = "#8891a5";
 const GRID = "#2b3242";
 
 /** Draws the chart into a context of CSS size width x height (the caller scales for the device pixel ratio). */
+export interface Layout {
+  plot: Plot;
+  /** The data's x extent; null when there are no points. */
+  data: Extent | null;
+  x: Extent;
+  y: Extent;
+  maxYTicks: number;
+}
+
+/** Where the chart's axes go in a canvas of CSS size width x height. */
+export function layoutChart(width: number, height: number, o: ChartOptions): Layout {
+  const plot = plotArea(width, height, o.series.length > 1);
+  const data = extentOf(o.series, "x");
+  const x = data ? (data.min === data.max ? { min: data.min - 1, max: data.max + 1 } : data) : { min: 0, max: 1 };
+  const maxYTicks = Math.max(2, Math.floor((plot.bottom - plot.top) / 28));
+  const y = axisRange(extentOf(o.series, "y"), { includeZero: o.includeZeroY, min: o.yMin, max: o.yMax, maxTicks: maxYTicks });
+  return { plot, data, x, y, maxYTicks };
+}
+
+/** The index of the x in a sorted array nearest to v; -1 when empty. */
+export function nearestIndex(xs: ArrayLike<number>, v: number): number {
+  const n = xs.length;
+  if (n === 0) return -1;
+  let lo = 0, hi = n - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((xs[mid] as number) < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo > 0 && Math.abs((xs[lo - 1] as number) - v) <= Math.abs((xs[lo] as number) - v) ? lo - 1 : lo;
+}
+
+export interface Reading {
+  x: number;
+  values: Array<{ name: string; color: string; y: number }>;
+}
+
+/**
+ * What the chart shows under the horizontal position px: the data x nearest to it among all series (sorted by
+ * x), and each series' finite value at exactly that x. Null outside the plot or without points.
+ */
+export function readingAt(layout: Layout, o: ChartOptions, px: number): Reading | null {
+  const p = layout.plot;
+  if (!layout.data || px < p.left - 8 || px > p.right + 8) return null;
+  const v = layout.x.min + ((px - p.left) / (p.right - p.left)) * (layout.x.max - layout.x.min);
+  let best = NaN;
+  for (const s of o.series) {
+    const i = nearestIndex(s.xs, v);
+    if (i >= 0 && !(Math.abs((s.xs[i] as number) - v) >= Math.abs(best - v))) best = s.xs[i] as number;
+  }
+  if (Number.isNaN(best)) return null;
+  const values: Reading["values"] = [];
+  for (const s of o.series) {
+    const i = nearestIndex(s.xs, best);
+    const y = s.ys[i] as number;
+    if (i >= 0 && s.xs[i] === best && Number.isFinite(y)) values.push({ name: s.name, color: s.color, y });
+  }
+  return { x: best, values };
+}
+
 export function drawChart(ctx: Ctx2D, width: number, height: number, o: ChartOptions): DrawnCounts {
   const drawn: DrawnCounts = {};
   ctx.clearRect(0, 0, width, height);
-  const p = plotArea(width, height, o.series.length > 1);
-  const xe = extentOf(o.series, "x");
-  const xr = xe ? (xe.min === xe.max ? { min: xe.min - 1, max: xe.max + 1 } : xe) : { min: 0, max: 1 };
-  const maxYTicks = Math.max(2, Math.floor((p.bottom - p.top) / 28));
-  const yr = axisRange(extentOf(o.series, "y"), { includeZero: o.includeZeroY, min: o.yMin, max: o.yMax, maxTicks: maxYTicks });
+  const { plot: p, data: xe, x: xr, y: yr, maxYTicks } = layoutChart(width, height, o);
   const X = linearScale(xr, p.left, p.right);
   const Y = linearScale(yr, p.bottom, p.top);
 
@@ -323,10 +379,45 @@ export class LineChart {
   private options: ChartOptions = { series: [] };
   private frame = 0;
   private readonly ro: ResizeObserver;
+  private hoverX: number | null = null;
 
-  constructor(readonly canvas: HTMLCanvasElement) {
+  /**
+   * readout, when given, shows the values under the pointer (format prints them); a click calls pick with the
+   * data x under the pointer.
+   */
+  constructor(
+    readonly canvas: HTMLCanvasElement,
+    private readonly readout?: HTMLElement,
+    private readonly format: (r: Reading) => string = defaultReading,
+    pick?: (x: number) => void,
+  ) {
     this.ro = new ResizeObserver(() => this.schedule());
     this.ro.observe(canvas);
+    const at = (e: MouseEvent) => readingAt(this.layout(), this.options, e.clientX - canvas.getBoundingClientRect().left);
+    canvas.addEventListener("mousemove", (e) => {
+      this.hoverX = e.clientX - canvas.getBoundingClientRect().left;
+      this.showReading(at(e));
+    });
+    canvas.addEventListener("mouseleave", () => {
+      this.hoverX = null;
+      this.showReading(null);
+    });
+    if (pick) {
+      canvas.style.cursor = "pointer";
+      canvas.addEventListener("click", (e) => {
+        const r = at(e);
+        if (r) pick(r.x);
+      });
+    }
+  }
+
+  private layout(): Layout {
+    return layoutChart(this.canvas.clientWidth || 600, this.canvas.clientHeight || 220, this.options);
+  }
+
+  private showReading(r: Reading | null): void {
+    if (!this.readout) return;
+    this.readout.textContent = r ? this.format(r) : "";
   }
 
   set(options: ChartOptions): void {
@@ -356,10 +447,16 @@ export class LineChart {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     const drawn = drawChart(ctx, w, h, this.options);
     c.dataset.drawn = JSON.stringify(drawn);
+    // Live data moves under a still pointer: keep the readout current.
+    if (this.hoverX !== null) this.showReading(readingAt(this.layout(), this.options, this.hoverX));
   }
 
   dispose(): void {
     this.ro.disconnect();
     if (this.frame) cancelAnimationFrame(this.frame);
   }
+}
+
+function defaultReading(r: Reading): string {
+  return `${r.x}: ${r.values.map((v) => `${v.name} ${Number(v.y.toPrecision(4))}`).join(", ")}`;
 }

@@ -100,13 +100,24 @@ function metricsCell(m: Model): Node {
 
 const STATUS_MARK = { labelled: "filled", verified: "filled", predicted: "hollow", unlabelled: null } as const;
 
-export function areasPanel(pid: Id): Panel {
+/** navigate opens the viewer at a slice clicked in the plot. */
+export function areasPanel(pid: Id, navigate: (path: string) => void): Panel {
   let classes: ProjectClass[] = [];
   let areas: Areas | null = null;
   let disposed = false;
   const select = h("select#areas-volume");
-  const canvas = h("canvas#areas-chart.chart");
-  const chart = new LineChart(canvas);
+  const canvas = h("canvas#areas-chart.chart", { title: "click a slice to open it in the viewer" });
+  const readout = h("span.readout");
+  const shownVolume = () => areas?.volumes.find((x) => String(x.volumeId) === select.value) ?? areas?.volumes[0];
+  const chart = new LineChart(canvas, readout, (r) => {
+    const v = shownVolume();
+    const s = v?.slices.find((x) => x.slice === r.x);
+    const where = v ? ` (${(r.x * v.sliceMm).toFixed(1)} mm, ${s?.status ?? ""})` : "";
+    return `slice ${r.x}${where}: ${r.values.map((x) => `${x.name} ${x.y.toFixed(1)} mm²`).join(", ")}`;
+  }, (x) => {
+    const v = shownVolume();
+    if (v) navigate(`/volumes/${v.volumeId}?z=${x}`);
+  });
   const tableBody = h("tbody");
   const tableHead = h("tr");
   const el = h("section#areas.areas", {},
@@ -114,12 +125,12 @@ export function areasPanel(pid: Id): Panel {
     h("div.row", {}, h("label.inline", {}, "volume ", select),
       h("a#areas-csv.button", { href: areasCsvUrl(pid), download: true, title: "every slice of every volume, area per class in mm²" }, "Areas (CSV)"),
       h("span.muted.small", {}, "filled: labelled or verified · hollow: the active model's prediction · gaps: nothing measured")),
-    h("figure", {}, canvas, h("figcaption.muted", {}, "area per class in mm² along the slices (0 = most inferior)")),
+    h("figure", {}, canvas, h("figcaption.muted", {}, "area per class in mm² along the slices (0 = most inferior) ", readout)),
     h("details", {}, h("summary", {}, "Table"), h("table.areas-table", {}, h("thead", {}, tableHead), tableBody)));
   select.addEventListener("change", () => draw());
 
   const draw = () => {
-    const v = areas?.volumes.find((x) => String(x.volumeId) === select.value) ?? areas?.volumes[0];
+    const v = shownVolume();
     const names = areas?.classes ?? [];
     clear(tableHead);
     clear(tableBody);

@@ -11,7 +11,7 @@ import { trainingPanel } from "./training";
 
 const UPLOAD_CONCURRENCY = 2;
 
-export function projectPage(root: HTMLElement, pid: Id): () => void {
+export function projectPage(root: HTMLElement, pid: Id, navigate: (path: string) => void): () => void {
   let disposed = false;
   const volumes = h("tbody");
   const queue = h("div.queue");
@@ -28,7 +28,7 @@ export function projectPage(root: HTMLElement, pid: Id): () => void {
     void models.reload();
     void areas.reload();
   });
-  const areas = areasPanel(pid);
+  const areas = areasPanel(pid, navigate);
 
   const waiting: Array<() => Promise<void>> = [];
   let active = 0;

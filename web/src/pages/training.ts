@@ -6,7 +6,7 @@ import {
   type Id, type ProjectClass, type Run, type ServerEvent, type TrainingSettingsInfo,
 } from "../api";
 import { clear, errorText, h } from "../dom";
-import { LineChart, type Series } from "../lib/chart";
+import { LineChart, type Reading, type Series } from "../lib/chart";
 import {
   RunProgress, formatDuration, formatSpeed, formatValue, runSummary, type ProgressEvent,
 } from "../lib/runprogress";
@@ -57,13 +57,16 @@ export function trainingPanel(pid: Id): TrainingPanel {
   const stats = h("div#run-stats.run-stats");
   const lossCanvas = h("canvas#loss-chart.chart");
   const diceCanvas = h("canvas#dice-chart.chart");
-  const lossChart = new LineChart(lossCanvas);
-  const diceChart = new LineChart(diceCanvas);
+  const lossReadout = h("span.readout");
+  const diceReadout = h("span.readout");
+  const byIteration = (r: Reading) => `iteration ${r.x}: ${r.values.map((v) => `${v.name} ${formatValue(v.y)}`).join(", ")}`;
+  const lossChart = new LineChart(lossCanvas, lossReadout, byIteration);
+  const diceChart = new LineChart(diceCanvas, diceReadout, byIteration);
   const runList = h("ol#runs.runs");
   const el = h("section#training.training", {},
     h("h2", {}, "Training"), form, runInfo, stats,
-    h("div.charts", {}, h("figure", {}, lossCanvas, h("figcaption.muted", {}, "loss by iteration")),
-      h("figure", {}, diceCanvas, h("figcaption.muted", {}, "validation Dice by iteration"))),
+    h("div.charts", {}, h("figure", {}, lossCanvas, h("figcaption.muted", {}, "loss by iteration ", lossReadout)),
+      h("figure", {}, diceCanvas, h("figcaption.muted", {}, "validation Dice by iteration ", diceReadout))),
     h("details.runs-list", {}, h("summary", {}, "Runs"), runList));
 
   preset.addEventListener("change", () => {
