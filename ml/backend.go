@@ -39,8 +39,8 @@ type Backend interface {
 	// every plane (ch, sample) of hw values by scale[ch*n+sample] when scale is non-nil
 	// (channel dropout fused into batch norm).
 	ChannelAffine(x, y []float32, c, n, hw int, relu bool, mean, invstd, gamma, beta, scale []float32)
-	// BatchNormBackward turns dy (gradient w.r.t. the batch-norm output, before plane
-	// scaling by scale when non-nil) into the gradient w.r.t. the batch-norm input x,
+	// BatchNormBackward turns dy, the gradient w.r.t. the output of ChannelAffine (after its
+	// plane scaling by scale when non-nil), into the gradient w.r.t. the batch-norm input x,
 	// in place, accumulating dgamma and dbeta; with relu set, x is a ReLU output and the
 	// gradient is also passed back through that ReLU.
 	BatchNormBackward(x, dy []float32, c, n, hw int, mean, invstd, gamma, scale []float32,
