@@ -48,9 +48,9 @@ type Options struct {
 	// OnEvent receives every event, synchronously, on Train's goroutine: keep it quick.
 	OnEvent func(Event)
 
-	// probe, when set, is called after every step with the seconds elapsed and the model being trained; the time
+	// probe, when set, is called after every step with the seconds elapsed, the steps done and the model; the time
 	// it takes is left out of the run's clock (budget, ETA, events). Experiments use it to score checkpoints.
-	probe func(elapsed float64, m *Model)
+	probe func(elapsed float64, iteration int, m *Model)
 }
 
 // Stop reasons.
@@ -348,7 +348,7 @@ func (r *runner) loop(ctx context.Context, main, random *data.Loader) error {
 		r.lossCount++
 		if r.opts.probe != nil {
 			t := time.Now()
-			r.opts.probe(r.elapsed(), r.model)
+			r.opts.probe(r.elapsed(), r.iter, r.model)
 			r.start = r.start.Add(time.Since(t))
 		}
 		r.emit(Event{
