@@ -1,7 +1,7 @@
 // Typed client of the workbench HTTP API (server/API.md).
 import type { SaveResult } from "./lib/autosave";
 import { decodeMask, decodeSlice } from "./lib/codec";
-import type { ProgressEvent, RunSettings, TrainSettings } from "./lib/runprogress";
+import type { ProgressEvent, RunSettings, RunStatus, TrainSettings } from "./lib/runprogress";
 
 export type Id = number | string;
 
@@ -261,7 +261,6 @@ export function uploadVolume(pid: Id, file: File, onProgress: (fraction: number)
 
 // ---------- training, models and measurements ----------
 
-export type RunStatus = "queued" | "running" | "done" | "failed" | "cancelled" | "interrupted";
 
 export interface Run {
   id: number;

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  RunProgress, SortedSeries, formatDuration, formatSpeed, formatValue, runSummary, stopRule, type ProgressEvent,
+  RunProgress, SortedSeries, formatDuration, formatSpeed, formatValue, later, runSummary, stopRule, type ProgressEvent,
 } from "../src/lib/runprogress";
 
 const it = (iteration: number, trainLoss: number, runId = 7): ProgressEvent => ({
@@ -66,4 +66,12 @@ test("settings read as one line: preset, start, stop rule, batch, rate, crop, lo
   assert.equal(runSummary({ preset: "default", fromScratch: false, warmStartModelId: 3, train }),
     "default preset · warm start from model #3 · smallunet · 2 m 00 s budget · batch 8 · lr 0.002 cosine · crop 64×64 foreground · loss dice+ce");
   assert.match(runSummary({ preset: "paper", fromScratch: true, warmStartModelId: 3, train }), /^paper preset · from scratch · /);
+});
+
+test("a run's state only moves forward, whatever order answers and events arrive in", () => {
+  assert.equal(later("queued", "running"), "running");
+  assert.equal(later("running", "queued"), "running");
+  assert.equal(later("done", "running"), "done");
+  assert.equal(later("running", "cancelled"), "cancelled");
+  assert.equal(later("queued", "queued"), "queued");
 });

@@ -88,6 +88,17 @@ export class RunProgress {
   }
 }
 
+export type RunStatus = "queued" | "running" | "done" | "failed" | "cancelled" | "interrupted";
+
+/**
+ * The later of two states of one run (queued, then running, then an end), as answers and events about it may
+ * arrive out of order.
+ */
+export function later(a: RunStatus, b: RunStatus): RunStatus {
+  const rank = (s: RunStatus) => (s === "queued" ? 0 : s === "running" ? 1 : 2);
+  return rank(b) >= rank(a) ? b : a;
+}
+
 /** "45 s", "3 m 05 s", "1 h 02 m"; "–" when unknown (negative or not finite). */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return "–";

@@ -19,8 +19,9 @@ export interface Panel {
 // The metrics table's columns: PIPELINE.md's evaluation metrics.
 const METRICS: Array<[keyof ClassMetrics, string, number]> = [
   ["dice", "Dice", 3], ["jaccard", "Jaccard", 3], ["precision", "precision", 3], ["recall", "recall", 3],
-  ["specificity", "specificity", 4], ["conformity", "conformity %", 1], ["hausdorffMm", "Hausdorff mm", 2],
-  ["meanSurfaceMm", "mean surface mm", 2],
+  ["specificity", "specificity", 4], ["conformity", "conformity %", 1], ["hausdorffPx", "Hausdorff px", 2],
+  ["hausdorffMm", "Hausdorff mm", 2], ["meanSurfacePx", "mean surface px", 2], ["meanSurfaceMm", "mean surface mm", 2],
+  ["slices", "slices", 0],
 ];
 
 export function modelsPanel(pid: Id, onActiveChanged: () => void): Panel {

@@ -8,7 +8,7 @@ import {
 import { clear, errorText, h } from "../dom";
 import { LineChart, type Reading, type Series } from "../lib/chart";
 import {
-  RunProgress, formatDuration, formatSpeed, formatValue, runSummary, type ProgressEvent,
+  RunProgress, formatDuration, formatSpeed, formatValue, later, runSummary, type ProgressEvent,
 } from "../lib/runprogress";
 
 const ACTIVE: ReadonlySet<string> = new Set(["queued", "running"]);
@@ -118,6 +118,8 @@ export function trainingPanel(pid: Id): TrainingPanel {
   /** A run's new state, from an answer or an event: the list, and the panel when it is the run to show. */
   function upsertRun(run: Run): void {
     const i = runs.findIndex((r) => r.id === run.id);
+    if (i >= 0) run = { ...run, status: later(runs[i]?.status ?? run.status, run.status) };
+    if (shown?.id === run.id) run = { ...run, status: later(shown.status, run.status) };
     if (i >= 0) runs[i] = run;
     else runs = [run, ...runs].sort((a, b) => b.id - a.id);
     if (!shown || shown.id === run.id || (!pinned && run.id > shown.id)) show(run);
@@ -144,7 +146,7 @@ export function trainingPanel(pid: Id): TrainingPanel {
       if (disposed || !progress || progress.runId !== id) return;
       for (const e of detail.events) progress.add(e.data);
       const { events: _, ...run } = detail;
-      if (shown?.id === id) shown = { ...shown, ...run, status: newer(shown.status, run.status) };
+      if (shown?.id === id) shown = { ...shown, ...run, status: later(shown.status, run.status) };
       renderRun();
       renderProgress();
     } catch (err) {
@@ -296,10 +298,6 @@ export function trainingPanel(pid: Id): TrainingPanel {
   };
 }
 
-/** The later of two states of a run: an ended state wins over queued or running (an event may beat the fetch). */
-function newer(a: Run["status"], b: Run["status"]): Run["status"] {
-  return ACTIVE.has(a) ? b : a;
-}
 
 export function time(iso: string): string {
   const d = new Date(iso);
