@@ -466,6 +466,9 @@ func trainAndReview(t *testing.T, tab1, tab2 *tab, api apiClient, projectID, vol
 		t.Fatalf("the model's evaluation cell says %q", cell)
 	}
 	tab1.expectDownload(fmt.Sprintf(`tr.model[data-model-id="%d"] a[download]`, trained.ID), "application/octet-stream")
+	tab1.do(chromedp.Evaluate[chromedp.Void](`document.querySelectorAll("#models details").forEach((d) => (d.open = true)); document.querySelector("#models").scrollIntoView()`))
+	eval[bool](tab1, `new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(() => done(true))))`)
+	tab1.screenshot(filepath.Join(artifacts, "models.png"))
 
 	// Predictions on every unlabelled slice, shown in the volume's counts.
 	var vol struct {

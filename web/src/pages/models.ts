@@ -107,7 +107,7 @@ export function areasPanel(pid: Id, navigate: (path: string) => void): Panel {
   let areas: Areas | null = null;
   let disposed = false;
   const select = h("select#areas-volume");
-  const canvas = h("canvas#areas-chart.chart", { title: "click a slice to open it in the viewer" });
+  const canvas = h("canvas#areas-chart.chart", { title: "click a slice to open it in the viewer", role: "img", "aria-label": "cross-sectional area per class along the slices" });
   const readout = h("span.readout");
   const shownVolume = () => areas?.volumes.find((x) => String(x.volumeId) === select.value) ?? areas?.volumes[0];
   const chart = new LineChart(canvas, readout, (r) => {

@@ -55,8 +55,8 @@ export function trainingPanel(pid: Id): TrainingPanel {
     cancelBtn, state, message);
   const runInfo = h("div#run-info.run-info");
   const stats = h("div#run-stats.run-stats");
-  const lossCanvas = h("canvas#loss-chart.chart");
-  const diceCanvas = h("canvas#dice-chart.chart");
+  const lossCanvas = h("canvas#loss-chart.chart", { role: "img", "aria-label": "training and validation loss by iteration" });
+  const diceCanvas = h("canvas#dice-chart.chart", { role: "img", "aria-label": "validation Dice per class by iteration" });
   const lossReadout = h("span.readout");
   const diceReadout = h("span.readout");
   const byIteration = (r: Reading) => `iteration ${r.x}: ${r.values.map((v) => `${v.name} ${formatValue(v.y)}`).join(", ")}`;
