@@ -472,10 +472,7 @@ func trainAndReview(t *testing.T, tab1, tab2 *tab, api apiClient, projectID, vol
 
 	// Predictions on every unlabelled slice, shown in the volume's counts.
 	var vol struct {
-		Slices []struct {
-			Index  int    `json:"index"`
-			Status string `json:"status"`
-		} `json:"slices"`
+		Slices []sliceState `json:"slices"`
 	}
 	api.getJSON("/api/volumes/"+volumeID, &vol)
 	predicted := 0
@@ -575,19 +572,19 @@ func trainAndReview(t *testing.T, tab1, tab2 *tab, api apiClient, projectID, vol
 		t.Fatalf("history of slice %d = %+v, want the correction on top of the accepted prediction", z, h[:2])
 	}
 
-	// The export holds each slice's label, else the model's prediction: its class counts are their sum.
-	_, exported := api.get("/api/volumes/" + volumeID + "/export")
-	img, err := nifti.ReadBytes("export_seg.nii.gz", exported)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := make([]int, 3)
+	// The export holds each slice's label, else the model's prediction: its class counts are their sum. The
+	// labels-only export holds the labels alone.
+	tab1.expectDownload(`header a[download][href$="/export"]`, "application/gzip")
+	want, wantLabels := make([]int, 3), make([]int, 3)
 	api.getJSON("/api/volumes/"+volumeID, &vol)
 	for _, s := range vol.Slices {
 		var mask []byte
 		switch s.Status {
 		case "labelled", "verified":
 			mask = api.label(volumeID, s.Index)
+			for c, n := range classCounts(mask) {
+				wantLabels[c] += n
+			}
 		case "predicted":
 			_, mask = api.get(fmt.Sprintf("/api/volumes/%s/slices/%d/prediction", volumeID, s.Index))
 		default:
@@ -597,12 +594,24 @@ func trainAndReview(t *testing.T, tab1, tab2 *tab, api apiClient, projectID, vol
 			want[c] += n
 		}
 	}
-	got := make([]int, 3)
-	for _, v := range img.Data {
-		got[int(v)]++
-	}
-	if !slices.Equal(got, want) {
-		t.Fatalf("exported class counts %v, want labels plus predictions %v", got, want)
+	// Slices without a label count as background in the labels-only export.
+	wantLabels[0] += (len(vol.Slices) - countLabelled(vol.Slices)) * 320 * 320
+	for _, e := range []struct {
+		query string
+		want  []int
+	}{{"", want}, {"?manualOnly=1", wantLabels}} {
+		_, exported := api.get("/api/volumes/" + volumeID + "/export" + e.query)
+		img, err := nifti.ReadBytes("export_seg.nii.gz", exported)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]int, 3)
+		for _, v := range img.Data {
+			got[int(v)]++
+		}
+		if !slices.Equal(got, e.want) {
+			t.Fatalf("export%s class counts %v, want %v", e.query, got, e.want)
+		}
 	}
 
 	// 17. A long run: a second Train now while it runs is refused with the reason, Cancel stops it, and the
@@ -621,6 +630,23 @@ func trainAndReview(t *testing.T, tab1, tab2 *tab, api apiClient, projectID, vol
 	if len(models) != len(before)+1 || models[0].ID != trained.ID || !models[0].Active {
 		t.Fatalf("models after the cancelled run: %+v, want model %d still active and nothing new", models, trained.ID)
 	}
+}
+
+// sliceState is what the test reads of a volume's slice.
+type sliceState struct {
+	Index  int    `json:"index"`
+	Status string `json:"status"`
+}
+
+// countLabelled counts the slices with a label (verified or not).
+func countLabelled(slices []sliceState) int {
+	n := 0
+	for _, s := range slices {
+		if s.Status == "labelled" || s.Status == "verified" {
+			n++
+		}
+	}
+	return n
 }
 
 // modelInfo is what the test reads of a model version.

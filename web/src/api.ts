@@ -153,8 +153,9 @@ export async function getLabelVersion(vid: Id, z: number, version: number, w: nu
   return decodeMask(await res.arrayBuffer(), w, h, classCount);
 }
 
-export const volumeExportUrl = (vid: Id) => `/api/volumes/${vid}/export`;
-export const projectExportUrl = (pid: Id) => `/api/projects/${pid}/export.zip`;
+/** labelsOnly leaves out the model's predictions (manual and verified labels only). */
+export const volumeExportUrl = (vid: Id, labelsOnly = false) => `/api/volumes/${vid}/export${labelsOnly ? "?manualOnly=1" : ""}`;
+export const projectExportUrl = (pid: Id, labelsOnly = false) => `/api/projects/${pid}/export.zip${labelsOnly ? "?manualOnly=1" : ""}`;
 
 export async function getSlice(vid: Id, z: number, w: number, h: number): Promise<Float32Array> {
   const res = await request(`/api/volumes/${vid}/slices/${z}`);

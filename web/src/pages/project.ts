@@ -115,7 +115,8 @@ export function projectPage(root: HTMLElement, pid: Id, navigate: (path: string)
           h("span.count.labelled", { title: "labelled slices" }, c.labelled),
           h("span.count.predicted", { title: "slices with a prediction only" }, c.predicted),
           h("span.count.verified", { title: "verified slices" }, c.verified)),
-        h("td", {}, h("a.button", { href: volumeExportUrl(v.id), download: true }, "NIfTI")),
+        h("td", {}, h("a.button", { href: volumeExportUrl(v.id), download: true, title: "labels, and the active model's predictions on the other slices" }, "NIfTI"), " ",
+          h("a.button.labels-only", { href: volumeExportUrl(v.id, true), download: true, title: "manual and verified labels only" }, "labels only")),
       ));
     }
   };
@@ -136,7 +137,8 @@ export function projectPage(root: HTMLElement, pid: Id, navigate: (path: string)
   clear(root);
   root.append(
     h("header.bar", {}, h("a.back", { href: "/" }, "← Projects"), title, classesEl,
-      h("a.button", { href: projectExportUrl(pid), download: true, title: "every volume's segmentation as NIfTI, in a zip" }, "Download all (zip)")),
+      h("a.button", { href: projectExportUrl(pid), download: true, title: "every volume's segmentation (labels, else the active model's predictions) as NIfTI, in a zip" }, "Download all (zip)"),
+      h("a.button", { href: projectExportUrl(pid, true), download: true, title: "manual and verified labels only, as NIfTI, in a zip" }, "labels only (zip)")),
     h("section.page", {},
       drop, uploads,
       h("h2", {}, "Volumes"),
