@@ -620,7 +620,13 @@ func trainAndReview(t *testing.T, tab1, tab2 *tab, api apiClient, projectID, vol
 	tab1.waitJS(fmt.Sprintf(`document.querySelector("#run-info")?.dataset.runId === %q`, runID), 10*time.Second)
 	tab1.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#train-budget").value = "600"`))
 	tab1.do(chromedp.Click(chromedp.CSS("#train-now")))
-	tab1.waitJS(fmt.Sprintf(`document.querySelector("#run-info").dataset.runId !== %q && Number(document.querySelector("#loss-chart").dataset.livePoints) >= 1`, runID), 30*time.Second)
+	tab1.waitJS(fmt.Sprintf(`document.querySelector("#run-info").dataset.runId !== %q && Number(document.querySelector("#loss-chart").dataset.livePoints) >= 2`, runID), 30*time.Second)
+	longRun := eval[string](tab1, `document.querySelector("#run-info").dataset.runId`)
+	// Reloaded mid-run, the page draws the stored history and goes on with live points.
+	tab1.do(chromedp.Reload())
+	tab1.waitJS(fmt.Sprintf(`document.querySelector("#run-info")?.dataset.runId === %q && document.querySelector("#run-info").dataset.status === "running" &&
+		JSON.parse(document.querySelector("#loss-chart").dataset.drawn || "{}")["train loss"] >= 2 &&
+		Number(document.querySelector("#loss-chart").dataset.livePoints) >= 1`, longRun), 30*time.Second)
 	tab1.do(chromedp.Click(chromedp.CSS("#train-now")))
 	tab1.waitJS(`document.querySelector("#train-message").textContent.startsWith("not started: ")`, 10*time.Second)
 	t.Logf("second Train now while running: %s", eval[string](tab1, `document.querySelector("#train-message").textContent`))
@@ -630,6 +636,12 @@ func trainAndReview(t *testing.T, tab1, tab2 *tab, api apiClient, projectID, vol
 	if len(models) != len(before)+1 || models[0].ID != trained.ID || !models[0].Active {
 		t.Fatalf("models after the cancelled run: %+v, want model %d still active and nothing new", models, trained.ID)
 	}
+
+	// The earlier run's curves come back from the runs list.
+	tab1.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#training details.runs-list").open = true`))
+	tab1.do(chromedp.Click(chromedp.CSS(`#runs li:last-child button`)))
+	tab1.waitJS(fmt.Sprintf(`document.querySelector("#run-info").dataset.runId === %q &&
+		JSON.parse(document.querySelector("#loss-chart").dataset.drawn || "{}")["train loss"] === %d`, runID, iterations), 10*time.Second)
 }
 
 // sliceState is what the test reads of a volume's slice.
