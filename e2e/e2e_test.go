@@ -618,6 +618,25 @@ func trainAndReview(t *testing.T, tab1, tab2 *tab, api apiClient, projectID, vol
 	// model in use stays.
 	tab1.do(chromedp.Navigate(api.base + "/projects/" + projectID))
 	tab1.waitJS(fmt.Sprintf(`document.querySelector("#run-info")?.dataset.runId === %q`, runID), 10*time.Second)
+	// A batch of 4 saved as the project's settings: runs use it from now on, and the project keeps its other keys.
+	api.patchJSON("/api/projects/"+projectID, `{"settings": {"webNote": "kept"}}`)
+	tab1.do(chromedp.Reload())
+	tab1.waitJS(`document.querySelector("#train-arch").value === "smallunet" && document.querySelector("#train-batch-size").value !== ""`, 10*time.Second)
+	tab1.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#training details.more-settings").open = true; document.querySelector("#train-batch-size").value = "4"`))
+	tab1.do(chromedp.Click(chromedp.CSS("#train-save-defaults")))
+	var saved struct {
+		Settings map[string]any `json:"settings"`
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		api.getJSON("/api/projects/"+projectID, &saved)
+		if saved.Settings["batch_size"] == 4.0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if saved.Settings["batch_size"] != 4.0 || saved.Settings["webNote"] != "kept" || saved.Settings["arch"] != "smallunet" {
+		t.Fatalf("project settings after saving: %v, want batch_size 4, arch smallunet and webNote kept", saved.Settings)
+	}
 	tab1.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#train-budget").value = "600"`))
 	tab1.do(chromedp.Click(chromedp.CSS("#train-now")))
 	tab1.waitJS(fmt.Sprintf(`document.querySelector("#run-info").dataset.runId !== %q && Number(document.querySelector("#loss-chart").dataset.livePoints) >= 2`, runID), 30*time.Second)
@@ -627,6 +646,9 @@ func trainAndReview(t *testing.T, tab1, tab2 *tab, api apiClient, projectID, vol
 	tab1.waitJS(fmt.Sprintf(`document.querySelector("#run-info")?.dataset.runId === %q && document.querySelector("#run-info").dataset.status === "running" &&
 		JSON.parse(document.querySelector("#loss-chart").dataset.drawn || "{}")["train loss"] >= 2 &&
 		Number(document.querySelector("#loss-chart").dataset.livePoints) >= 1`, longRun), 30*time.Second)
+	if settings := eval[string](tab1, `document.querySelector("#run-info .settings").textContent`); !strings.Contains(settings, "batch 4") {
+		t.Fatalf("the long run's settings read %q, want the project's batch of 4", settings)
+	}
 	tab1.do(chromedp.Click(chromedp.CSS("#train-now")))
 	tab1.waitJS(`document.querySelector("#train-message").textContent.startsWith("not started: ")`, 10*time.Second)
 	t.Logf("second Train now while running: %s", eval[string](tab1, `document.querySelector("#train-message").textContent`))
@@ -919,6 +941,16 @@ func (a apiClient) get(path string) (*http.Response, []byte) {
 		a.t.Fatal(err)
 	}
 	return a.do(req, http.StatusOK)
+}
+
+func (a apiClient) patchJSON(path, body string) {
+	a.t.Helper()
+	req, err := http.NewRequest(http.MethodPatch, a.base+path, strings.NewReader(body))
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	a.do(req, http.StatusOK)
 }
 
 func (a apiClient) getJSON(path string, v any) {

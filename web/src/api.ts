@@ -15,6 +15,8 @@ export interface Project {
   name: string;
   classes: ProjectClass[];
   volumeCount?: number;
+  /** Settings of several owners: the trainer's (TrainSettings names and "preset"), and others'. */
+  settings?: Record<string, unknown> | null;
   createdAt?: string;
 }
 
@@ -143,6 +145,8 @@ export const listProjects = () => json<Project[]>("/api/projects");
 export const getProject = (pid: Id) => json<Project>(`/api/projects/${pid}`);
 export const createProject = (name: string, classes: ProjectClass[]) =>
   json<Project>("/api/projects", jsonBody("POST", { name, classes }));
+export const patchProject = (pid: Id, patch: { settings?: Record<string, unknown> }) =>
+  json<Project>(`/api/projects/${pid}`, jsonBody("PATCH", patch));
 export const listVolumes = (pid: Id) => json<VolumeSummary[]>(`/api/projects/${pid}/volumes`);
 export const getVolume = (vid: Id) => json<VolumeDetail>(`/api/volumes/${vid}`);
 export const reviewQueue = (pid: Id, limit = 50) => json<ReviewItem[]>(`/api/projects/${pid}/review-queue?limit=${limit}`);

@@ -2,14 +2,15 @@
 // Dice curves (history reloaded from the server after a reload, live points from the websocket), cancel, and
 // the project's earlier runs.
 import {
-  ApiError, cancelRun, getRun, listRuns, startTraining, trainingSettings,
+  ApiError, cancelRun, getProject, getRun, listRuns, patchProject, startTraining, trainingSettings,
   type Id, type ProjectClass, type Run, type ServerEvent, type TrainingSettingsInfo,
 } from "../api";
-import { clear, errorText, h } from "../dom";
+import { clear, errorText, h, toast } from "../dom";
 import { LineChart, type Reading, type Series } from "../lib/chart";
 import {
-  RunProgress, formatDuration, formatSpeed, formatValue, later, runSummary, type ProgressEvent,
+  RunProgress, formatDuration, formatSpeed, formatValue, later, runSummary, type ProgressEvent, type TrainSettings,
 } from "../lib/runprogress";
+import { settingsForm } from "./trainsettings";
 
 const ACTIVE: ReadonlySet<string> = new Set(["queued", "running"]);
 const TRAIN_COLOR = "#4f8cff";
@@ -46,13 +47,18 @@ export function trainingPanel(pid: Id): TrainingPanel {
   const state = h("span#train-state.muted");
   // Why the last Train now or Cancel did not happen; kept apart from the state, which follows the run.
   const message = h("span#train-message.error");
+  const more = settingsForm();
+  const saveDefaults = h("button#train-save-defaults", { type: "button", title: "Train now, here and in the CLI, starts from these unless told otherwise" },
+    "Save as the project's settings");
   const form = h("form.train-controls", {},
-    trainBtn,
-    h("label.inline", {}, "time budget ", budget, " s"),
-    h("label.inline", {}, "epochs ", epochs),
-    h("label.inline", {}, "preset ", preset),
-    h("label.inline", { title: "start from fresh weights instead of the active model" }, scratch, "from scratch"),
-    cancelBtn, state, message);
+    h("div.row", {},
+      trainBtn,
+      h("label.inline", {}, "time budget ", budget, " s"),
+      h("label.inline", {}, "epochs ", epochs),
+      h("label.inline", {}, "preset ", preset),
+      h("label.inline", { title: "start from fresh weights instead of the active model" }, scratch, "from scratch"),
+      cancelBtn, state, message),
+    h("details.more-settings", {}, h("summary", {}, "More settings"), more.el, saveDefaults));
   const runInfo = h("div#run-info.run-info");
   const stats = h("div#run-stats.run-stats");
   const lossCanvas = h("canvas#loss-chart.chart", { role: "img", "aria-label": "training and validation loss by iteration" });
@@ -74,6 +80,31 @@ export function trainingPanel(pid: Id): TrainingPanel {
     if (!p) return;
     budget.value = String(p.budget_seconds);
     epochs.value = String(p.epochs);
+    more.fill(p);
+  });
+
+  /** The form's settings as a run's overrides, or why they cannot be used. */
+  function entered(): Partial<TrainSettings> | string {
+    const b = Number(budget.value), n = Number(epochs.value);
+    if (!(b >= 0) || !(n >= 0) || !Number.isInteger(n)) return "the budget and epochs must be non-negative numbers";
+    const rest = more.read();
+    return typeof rest === "string" ? rest : { ...rest, budget_seconds: b, epochs: n };
+  }
+
+  saveDefaults.addEventListener("click", () => {
+    const s = entered();
+    if (typeof s === "string") {
+      message.textContent = s;
+      return;
+    }
+    message.textContent = "";
+    saveDefaults.disabled = true;
+    // The project's settings hold other owners' keys too: change only the trainer's.
+    getProject(pid)
+      .then((p) => patchProject(pid, { settings: { ...(p.settings ?? {}), ...s, preset: preset.value } }))
+      .then(() => toast("saved as the project's training settings"))
+      .catch((err) => (message.textContent = `could not save the settings: ${errorText(err)}`))
+      .finally(() => (saveDefaults.disabled = false));
   });
 
   form.addEventListener("submit", (e) => {
@@ -94,16 +125,16 @@ export function trainingPanel(pid: Id): TrainingPanel {
   });
 
   async function train(): Promise<void> {
-    const b = Number(budget.value), n = Number(epochs.value);
-    if (!(b >= 0) || !(n >= 0) || !Number.isInteger(n)) {
-      message.textContent = "the budget and epochs must be non-negative numbers";
+    const settings = entered();
+    if (typeof settings === "string") {
+      message.textContent = settings;
       return;
     }
     trainBtn.disabled = true;
     message.textContent = "";
     pressedAt = performance.now();
     try {
-      const run = await startTraining(pid, { preset: preset.value, fromScratch: scratch.checked, settings: { budget_seconds: b, epochs: n } });
+      const run = await startTraining(pid, { preset: preset.value, fromScratch: scratch.checked, settings });
       pinned = false;
       upsertRun(run);
     } catch (err) {
@@ -253,6 +284,7 @@ export function trainingPanel(pid: Id): TrainingPanel {
         preset.value = settings.settings.preset ?? "default";
         budget.value = String(settings.settings.train.budget_seconds);
         epochs.value = String(settings.settings.train.epochs);
+        more.fill(settings.settings.train, settings.architectures);
       }
       runs = list;
       const target = pinned && shown ? list.find((r) => r.id === shown?.id) ?? list[0] : list[0];
