@@ -445,7 +445,7 @@ func trainAndReview(t *testing.T, tab1, tab2 *tab, api apiClient, projectID, vol
 	if settings := eval[string](tab1, `document.querySelector("#run-info .settings").textContent`); !strings.Contains(settings, "12 s budget") {
 		t.Fatalf("the current run's settings read %q, want the 12 s budget", settings)
 	}
-	tab1.waitJS(`document.querySelector("#run-stats .iteration") !== null && document.querySelector("#train-cancel").hidden === false`, 5*time.Second)
+	tab1.waitJS(`document.querySelector("#run-stats .iteration") !== null && document.querySelector("#train-cancel").checkVisibility()`, 5*time.Second)
 	tab1.screenshot(filepath.Join(artifacts, "training.png"))
 	runID := eval[string](tab1, `document.querySelector("#run-info").dataset.runId`)
 	tab1.waitJS(`["done", "failed", "cancelled", "interrupted"].includes(document.querySelector("#run-info").dataset.status)`, 120*time.Second)
@@ -653,7 +653,7 @@ func trainAndReview(t *testing.T, tab1, tab2 *tab, api apiClient, projectID, vol
 	tab1.waitJS(`document.querySelector("#train-message").textContent.startsWith("not started: ")`, 10*time.Second)
 	t.Logf("second Train now while running: %s", eval[string](tab1, `document.querySelector("#train-message").textContent`))
 	tab1.do(chromedp.Click(chromedp.CSS("#train-cancel")))
-	tab1.waitJS(`document.querySelector("#run-info").dataset.status === "cancelled" && document.querySelector("#train-cancel").hidden`, 30*time.Second)
+	tab1.waitJS(`document.querySelector("#run-info").dataset.status === "cancelled" && !document.querySelector("#train-cancel").checkVisibility()`, 30*time.Second)
 	api.getJSON("/api/projects/"+projectID+"/models", &models)
 	if len(models) != len(before)+1 || models[0].ID != trained.ID || !models[0].Active {
 		t.Fatalf("models after the cancelled run: %+v, want model %d still active and nothing new", models, trained.ID)

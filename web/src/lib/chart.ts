@@ -178,6 +178,7 @@ export interface DrawnCounts {
 
 const AXIS = "#8891a5";
 const GRID = "#2b3242";
+const HOLLOW = "#171b24"; // the chart's background (--panel)
 
 /** Draws the chart into a context of CSS size width x height (the caller scales for the device pixel ratio). */
 export interface Layout {
@@ -336,8 +337,10 @@ export function drawChart(ctx: Ctx2D, width: number, height: number, o: ChartOpt
         if (!mark || !Number.isFinite(xv) || !Number.isFinite(yv)) continue;
         ctx.beginPath();
         ctx.arc(X(xv), Y(yv), 3, 0, 2 * Math.PI);
-        if (mark === "filled") ctx.fill();
-        else ctx.stroke();
+        // A hollow mark hides the line through it, so that it reads as a ring.
+        ctx.fillStyle = mark === "filled" ? s.color : HOLLOW;
+        ctx.fill();
+        if (mark === "hollow") ctx.stroke();
         marked++;
       }
       if (s.line === false) count = marked;
