@@ -10,14 +10,14 @@ type DownConv struct {
 	In, Out      int
 
 	be         Backend
-	ws         *workspace
+	ws         *Workspace
 	n, h, w    int
 	a1, a2, d1 []float32 // conv outputs (rectified in place) and the first BN output
 }
 
 // NewDownConv builds a block named like the reference's state_dict
 // (name.conv1, name.conv1_bn, name.conv2, name.conv2_bn).
-func NewDownConv(name string, in, out int, drop, momentum float32, be Backend, ws *workspace, rng, dropRNG *rand.Rand) *DownConv {
+func NewDownConv(name string, in, out int, drop, momentum float32, be Backend, ws *Workspace, rng, dropRNG *rand.Rand) *DownConv {
 	d := &DownConv{In: in, Out: out, be: be, ws: ws}
 	d.Conv1 = NewConv2d(name+".conv1", in, out, 3, 1, 1, true, be, ws, rng)
 	d.BN1 = NewBatchNorm2d(name+".conv1_bn", out, momentum, be)

@@ -12,7 +12,7 @@ type Conv2d struct {
 	NeedInputGrad bool
 
 	be Backend
-	ws *workspace
+	ws *Workspace
 
 	x           []float32 // input saved for the backward pass
 	n, h, w     int
@@ -22,7 +22,7 @@ type Conv2d struct {
 }
 
 // NewConv2d creates a convolution with PyTorch's default initialisation drawn from rng.
-func NewConv2d(name string, in, out, kernel, pad, dil int, bias bool, be Backend, ws *workspace, rng *rand.Rand) *Conv2d {
+func NewConv2d(name string, in, out, kernel, pad, dil int, bias bool, be Backend, ws *Workspace, rng *rand.Rand) *Conv2d {
 	c := &Conv2d{In: in, Out: out, Kernel: kernel, Pad: pad, Dil: dil, NeedInputGrad: true, be: be, ws: ws}
 	fanIn := in * kernel * kernel
 	c.Weight = newParam(be, name+".weight", true, out, in, kernel, kernel)

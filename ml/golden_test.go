@@ -19,7 +19,7 @@ func TestGoldenConv(t *testing.T) {
 			}
 			golden(t, name, &g)
 			be := DefaultBackend
-			c := NewConv2d("c", g.Cin, g.Cout, g.K, g.Pad, g.Dil, g.Bias, be, &workspace{be: be}, testRNG())
+			c := NewConv2d("c", g.Cin, g.Cout, g.K, g.Pad, g.Dil, g.Bias, be, NewWorkspace(be), testRNG())
 			copy(c.Weight.Data, g.Weight)
 			if g.Bias {
 				copy(c.Bias.Data, g.B)

@@ -63,7 +63,7 @@ func TestGradConv2d(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := testRNG()
 			be := DefaultBackend
-			c := NewConv2d("c", tc.in, tc.out, tc.k, tc.pad, tc.dil, tc.bias, be, &workspace{be: be}, rng)
+			c := NewConv2d("c", tc.in, tc.out, tc.k, tc.pad, tc.dil, tc.bias, be, NewWorkspace(be), rng)
 			n, h, w := 2, 7, 6
 			ho, wo := c.OutSize(h, w)
 			x := randSlice(rng, tc.in*n*h*w, 1)

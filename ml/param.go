@@ -41,10 +41,11 @@ func uniformInit(p *Param, fanIn int, rng *rand.Rand) {
 	}
 }
 
-// workspace is scratch memory shared by the layers of one network: im2col columns are
+// Workspace is scratch memory shared by the layers of one network: im2col columns are
 // needed by one convolution at a time, and a block's inner gradient only during that
-// block's backward pass, so one buffer of each serves them all.
-type workspace struct {
+// block's backward pass, so one buffer of each serves them all. A network creates one and
+// hands it to its layers; layers of networks that may run concurrently must not share one.
+type Workspace struct {
 	be   Backend
 	col  []float32
 	grad []float32
@@ -55,12 +56,15 @@ type workspace struct {
 // instead of proportional to the batch.
 var colBudget = 1 << 22
 
-func (ws *workspace) cols(n int) []float32 {
+// NewWorkspace returns an empty workspace whose buffers come from be.
+func NewWorkspace(be Backend) *Workspace { return &Workspace{be: be} }
+
+func (ws *Workspace) cols(n int) []float32 {
 	ws.col = fit(ws.be, ws.col, n)
 	return ws.col
 }
 
-func (ws *workspace) innerGrad(n int) []float32 {
+func (ws *Workspace) innerGrad(n int) []float32 {
 	ws.grad = fit(ws.be, ws.grad, n)
 	return ws.grad
 }

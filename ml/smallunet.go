@@ -11,7 +11,7 @@ import (
 type SmallUNet struct {
 	cfg                 ArchConfig
 	be                  Backend
-	ws                  *workspace
+	ws                  *Workspace
 	Conv1, Conv2, Conv3 *DownConv
 	Conv4               *DownConv
 	Up1, Up2, Up3       *DownConv // the reference's up*.downconv
@@ -44,7 +44,7 @@ func NewSmallUNet(cfg ArchConfig, be Backend) (*SmallUNet, error) {
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x5eed))
 	dropRNG := rand.New(rand.NewPCG(cfg.Seed, 0xd209))
-	ws := &workspace{be: be}
+	ws := NewWorkspace(be)
 	blk := func(name string, in, out int) *DownConv {
 		return NewDownConv(name, in, out, cfg.DropRate, cfg.BNMomentum, be, ws, rng, dropRNG)
 	}
