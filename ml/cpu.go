@@ -66,10 +66,13 @@ func (b *cpu) Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32
 	})
 }
 
-// blockSize splits n into one block per worker, or two when blocks still span at least
-// 512 columns (every block repacks the other operand), on multiples of 16.
+// gemmBlocksPerWorker bounds how many blocks each core may get of one product.
+var gemmBlocksPerWorker = 2
+
+// blockSize splits n into one block per worker, or up to gemmBlocksPerWorker when blocks
+// still span at least 512 columns (every block repacks the other operand), on multiples of 16.
 func blockSize(n, workers int) int {
-	parts := min(2*workers, max(workers, n/512))
+	parts := min(gemmBlocksPerWorker*workers, max(workers, n/512))
 	return max((n/parts+15)&^15, 16)
 }
 

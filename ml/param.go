@@ -54,7 +54,7 @@ type Workspace struct {
 // colBudget bounds the im2col scratch (in float32 values): convolutions are computed in
 // chunks of image rows whose unrolled columns fit, which keeps the scratch cache-sized
 // instead of proportional to the batch.
-var colBudget = 1 << 22
+var colBudget = 1 << 20
 
 // NewWorkspace returns an empty workspace whose buffers come from be.
 func NewWorkspace(be Backend) *Workspace { return &Workspace{be: be} }
