@@ -1,7 +1,8 @@
 // Package nifti reads and writes NIfTI-1 and NIfTI-2 images and puts them on the canonical RAS+ grid.
 // It depends on the standard library only.
 //
-// Reading (Read, ReadBytes, Decode) follows nibabel: the same affine choice (sform, else qform, else the
+// Reading (Read, ReadBytes, Decode; ReadWith and ReadBytesWith with a voxel limit for untrusted input;
+// ReadHeader for the header alone) follows nibabel: the same affine choice (sform, else qform, else the
 // pixdim diagonal), the same scaling rules and the same header fixes, checked against nibabel on real files
 // by the golden tests. Import puts an image on the canonical grid with (*Image).Canonical, keeping the
 // returned Orientation; masks drawn there go back to the source grid with Orientation.ToSource and are

@@ -32,9 +32,22 @@ type Extension struct {
 // Shape is the image's spatial shape.
 func (img *Image) Shape() [3]int { return img.Header.Shape() }
 
-// readOptions are knobs of the shared decoder; the exported readers use the zero value.
+// ReadOptions bound what a reader accepts; the zero value accepts every image this package can read.
+type ReadOptions struct {
+	// MaxVoxels refuses an image whose volume holds more voxels than this, with an error wrapping
+	// ErrTooManyVoxels, after the header is parsed and before any voxel is read or allocated: a few MB of gzip
+	// can claim gigabytes of voxels. 0 means no limit beyond the package's own 2^31.
+	MaxVoxels int64
+}
+
+// ErrTooManyVoxels is wrapped by the error of a reader refusing an image over ReadOptions.MaxVoxels.
+var ErrTooManyVoxels = errors.New("image too large")
+
+// readOptions are the decoder's knobs: the exported ones, and firstVolume, which reads volume 0 of a
+// multi-volume image instead of refusing it. The workbench never imports such images, but the golden and
+// round-trip tests compare volume 0 of nibabel's multi-volume test files, through the same decoder.
 type readOptions struct {
-	// firstVolume reads volume 0 of a multi-volume image instead of refusing it.
+	ReadOptions
 	firstVolume bool
 }
 
@@ -44,16 +57,45 @@ func Read(path string) (*Image, error) {
 	return readPath(path, readOptions{})
 }
 
+// ReadWith is Read with limits.
+func ReadWith(path string, opts ReadOptions) (*Image, error) {
+	return readPath(path, readOptions{ReadOptions: opts})
+}
+
 // ReadBytes reads a single-file NIfTI image (.nii, or .nii.gz detected by its gzip magic bytes, whatever the
 // name) held in memory, e.g. an upload. name only serves to word the error for half of a .hdr/.img pair.
 func ReadBytes(name string, data []byte) (*Image, error) {
 	return decode(bytes.NewReader(data), name, readOptions{})
 }
 
+// ReadBytesWith is ReadBytes with limits, for data from untrusted sources such as uploads.
+func ReadBytesWith(name string, data []byte, opts ReadOptions) (*Image, error) {
+	return decode(bytes.NewReader(data), name, readOptions{ReadOptions: opts})
+}
+
 // Decode reads a single-file NIfTI image (.nii or .nii.gz, detected by magic bytes) from a stream. Memory
 // grows with the data actually present, never with what a header claims.
 func Decode(r io.Reader) (*Image, error) {
 	return decode(r, "", readOptions{})
+}
+
+// ReadHeader reads only the header of an image file: a .nii or .nii.gz file, or a .hdr/.img pair named by
+// either file (each may be gzipped). Voxel data are not read.
+func ReadHeader(path string) (*Header, error) {
+	if hdrPath, _, ok := pairPaths(path); ok {
+		path = hdrPath
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open image: %w", err)
+	}
+	defer f.Close()
+	src, err := newSource(f)
+	if err != nil {
+		return nil, err
+	}
+	h, _, err := readHeader(src)
+	return h, err
 }
 
 func readPath(path string, opts readOptions) (*Image, error) {
@@ -215,11 +257,15 @@ func decode(r io.Reader, name string, opts readOptions) (*Image, error) {
 		return nil, err
 	}
 	// Everything between the header and the voxel data: the extender bytes and any extensions. The buffer
-	// grows with the bytes actually present, whatever vox_offset claims.
+	// grows with the bytes actually present, whatever vox_offset claims, and is bounded like a pair's.
 	offset := h.dataOffset()
+	want := offset - int64(len(raw))
 	var between bytes.Buffer
-	if n, err := io.CopyN(&between, src, offset-int64(len(raw))); err != nil {
+	if n, err := io.CopyN(&between, src, min(want, maxExtensionBytes+1)); err != nil {
 		return nil, src.fail(fmt.Errorf("vox_offset %d is past the end of the data (%d bytes)", offset, int64(len(raw))+n))
+	}
+	if want > maxExtensionBytes {
+		return nil, fmt.Errorf("unsupported image: vox_offset %d leaves more than %d MiB for header extensions", offset, maxExtensionBytes>>20)
 	}
 	exts, err := parseExtensions(between.Bytes(), h.BigEndian)
 	if err != nil {
@@ -263,7 +309,7 @@ func readPair(hdrPath, imgPath string, opts readOptions) (*Image, error) {
 		return nil, err
 	}
 	// Extensions of a pair run to the end of the .hdr file; a header file is small, but stay bounded.
-	rest, err := io.ReadAll(io.LimitReader(hsrc, 64<<20))
+	rest, err := io.ReadAll(io.LimitReader(hsrc, maxExtensionBytes))
 	if err != nil {
 		return nil, hsrc.fail(err)
 	}
@@ -295,10 +341,18 @@ func readPair(hdrPath, imgPath string, opts readOptions) (*Image, error) {
 	return &Image{Header: *h, Extensions: exts, Data: data}, nil
 }
 
-// checkVolumes refuses images with more than one volume (unless told to take the first).
+// maxExtensionBytes bounds the header extensions kept in memory.
+const maxExtensionBytes = 64 << 20
+
+// checkVolumes refuses images with more than one volume (unless told to take the first) and volumes over the
+// voxel limit, before anything is allocated for the voxels.
 func checkVolumes(h *Header, opts readOptions) error {
 	if n := h.Volumes(); n > 1 && !opts.firstVolume {
 		return fmt.Errorf("unsupported %d-D image with %d volumes: only 3-D images (or 4-D with one volume) can be read", h.NDim(), n)
+	}
+	shape := h.Shape()
+	if n := int64(shape[0]) * int64(shape[1]) * int64(shape[2]); opts.MaxVoxels > 0 && n > opts.MaxVoxels {
+		return fmt.Errorf("%w: %dx%dx%d = %d voxels, more than the limit of %d", ErrTooManyVoxels, shape[0], shape[1], shape[2], n, opts.MaxVoxels)
 	}
 	return nil
 }
