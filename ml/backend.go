@@ -20,11 +20,13 @@ type Backend interface {
 	// m x k and op(B) is k x n; lda, ldb and ldc are row strides.
 	Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 		b []float32, ldb int, beta float32, c []float32, ldc int)
-	// Im2col unrolls, for a stride-1 k x k convolution with the given padding and dilation
-	// of a c-channel channel-major tensor of n planes h x w, the output rows [r0, r1) of the
-	// batch (output row r is row r%ho of sample r/ho, with ho = h+2*pad-dil*(k-1), and
-	// likewise wo): col is (c*k*k) x ((r1-r0)*wo), row-major.
-	Im2col(x []float32, c, n, h, w, k, pad, dil, r0, r1 int, col []float32)
+	// ConvForward computes y (Out channels, channel-major) from x for the stride-1
+	// convolution s with weights wExt: an Out x (In*K*K+1) matrix whose last column is the bias.
+	ConvForward(ws *Workspace, s ConvShape, x, wExt, y []float32)
+	// ConvBackward sets dwExt (laid out as wExt) to the gradient of the weights and bias from
+	// dy, and, when dx is non-nil, dx to the gradient w.r.t. x; wFlip is the kernel flipped
+	// spatially with its channel axes swapped, an In x (Out*K*K) matrix.
+	ConvBackward(ws *Workspace, s ConvShape, x, dy, wFlip, dwExt, dx []float32)
 
 	// ReLUForward sets x = max(x, 0) in place.
 	ReLUForward(x []float32)

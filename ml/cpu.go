@@ -106,6 +106,34 @@ func (b *cpu) dynamic(parts int, fn func(i int)) {
 	wg.Wait()
 }
 
+// dynamicW is dynamic passing also the index (0..workers-1) of the worker running each part,
+// for per-worker scratch.
+func (b *cpu) dynamicW(parts int, fn func(i, worker int)) {
+	if parts <= 0 {
+		return
+	}
+	var next atomic.Int64
+	work := func(worker int) {
+		for {
+			i := int(next.Add(1) - 1)
+			if i >= parts {
+				return
+			}
+			fn(i, worker)
+		}
+	}
+	var wg sync.WaitGroup
+	for w := 1; w < min(b.workers, parts); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work(w)
+		}()
+	}
+	work(0)
+	wg.Wait()
+}
+
 // parallel runs fn over [0, n) in contiguous ranges of at least minPerPart items, a few
 // per worker; small jobs run inline because starting goroutines costs more than the work.
 func (b *cpu) parallel(n, minPerPart int, fn func(lo, hi int)) {
@@ -117,34 +145,6 @@ func (b *cpu) parallel(n, minPerPart int, fn func(lo, hi int)) {
 	step := (n + parts - 1) / parts
 	b.dynamic((n+step-1)/step, func(i int) {
 		fn(i*step, min((i+1)*step, n))
-	})
-}
-
-func (b *cpu) Im2col(x []float32, c, n, h, w, k, pad, dil, r0, r1 int, col []float32) {
-	ho, wo := h+2*pad-dil*(k-1), w+2*pad-dil*(k-1)
-	cols := (r1 - r0) * wo
-	plane := h * w
-	b.parallel(c*k*k, 2, func(lo, hi int) {
-		for row := lo; row < hi; row++ {
-			ch, ky, kx := row/(k*k), (row/k)%k, row%k
-			dst := col[row*cols : (row+1)*cols]
-			src := x[ch*n*plane : (ch+1)*n*plane]
-			dy, dx := ky*dil-pad, kx*dil-pad
-			// Output column j reads input column j+dx; those outside [0, w) are padding.
-			jlo, jhi := min(max(0, -dx), wo), max(min(wo, w-dx), 0)
-			for r := r0; r < r1; r++ {
-				out := dst[(r-r0)*wo : (r-r0+1)*wo]
-				iy := r%ho + dy
-				if iy < 0 || iy >= h || jlo >= jhi {
-					clear(out)
-					continue
-				}
-				in := src[(r/ho)*plane+iy*w : (r/ho)*plane+(iy+1)*w]
-				clear(out[:jlo])
-				copy(out[jlo:jhi], in[jlo+dx:jhi+dx])
-				clear(out[jhi:])
-			}
-		}
 	})
 }
 

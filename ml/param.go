@@ -41,27 +41,37 @@ func uniformInit(p *Param, fanIn int, rng *rand.Rand) {
 	}
 }
 
-// Workspace is scratch memory shared by the layers of one network: im2col columns are
-// needed by one convolution at a time, and a block's inner gradient only during that
-// block's backward pass, so one buffer of each serves them all. A network creates one and
-// hands it to its layers; layers of networks that may run concurrently must not share one.
+// Workspace is scratch memory shared by the layers of one network: im2col columns (one
+// buffer per core) and weight-gradient partial sums are needed by one convolution at a
+// time, and a block's inner gradient only during that block's backward pass, so one set of
+// buffers serves them all. A network creates one and hands it to its layers; networks that
+// may run concurrently must not share one.
 type Workspace struct {
 	be   Backend
-	col  []float32
+	cols [][]float32
+	dw   []float32
 	grad []float32
 }
-
-// colBudget bounds the im2col scratch (in float32 values): convolutions are computed in
-// chunks of image rows whose unrolled columns fit, which keeps the scratch cache-sized
-// instead of proportional to the batch.
-var colBudget = 1 << 20
 
 // NewWorkspace returns an empty workspace whose buffers come from be.
 func NewWorkspace(be Backend) *Workspace { return &Workspace{be: be} }
 
-func (ws *Workspace) cols(n int) []float32 {
-	ws.col = fit(ws.be, ws.col, n)
-	return ws.col
+// reserveWorkers makes room for the column buffers of n workers; it must run before the
+// workers start, which then each touch only their own buffer.
+func (ws *Workspace) reserveWorkers(n int) {
+	for len(ws.cols) < n {
+		ws.cols = append(ws.cols, nil)
+	}
+}
+
+func (ws *Workspace) workerCols(worker, n int) []float32 {
+	ws.cols[worker] = fit(ws.be, ws.cols[worker], n)
+	return ws.cols[worker]
+}
+
+func (ws *Workspace) dwSlots(n int) []float32 {
+	ws.dw = fit(ws.be, ws.dw, n)
+	return ws.dw
 }
 
 func (ws *Workspace) innerGrad(n int) []float32 {
