@@ -23,6 +23,15 @@ func WriteMask(path string, like *Header, data []uint8) error {
 	return writeAtomic(path, encodeNifti1(h, binary.LittleEndian), data)
 }
 
+// EncodeMask writes what WriteMask would put in a .nii.gz file to w, e.g. an HTTP response or a zip entry.
+func EncodeMask(w io.Writer, like *Header, data []uint8) error {
+	h, err := outputHeader(like, DTUint8, len(data))
+	if err != nil {
+		return err
+	}
+	return encode(w, true, encodeNifti1(h, binary.LittleEndian), data)
+}
+
 // WriteFloat32 is WriteMask for float32 data (e.g. probability maps), with datatype FLOAT32.
 func WriteFloat32(path string, like *Header, data []float32) error {
 	h, err := outputHeader(like, DTFloat32, len(data))
@@ -178,21 +187,8 @@ func writeAtomic(path string, header, payload []byte) (err error) {
 		}
 	}()
 	bw := bufio.NewWriterSize(tmp, 1<<20)
-	var w io.Writer = bw
-	var zw *gzip.Writer
-	if gzipped {
-		zw = gzip.NewWriter(bw)
-		w = zw
-	}
-	for _, part := range [][]byte{header, {0, 0, 0, 0}, payload} {
-		if _, err = w.Write(part); err != nil {
-			return fmt.Errorf("cannot write %s: %w", path, err)
-		}
-	}
-	if zw != nil {
-		if err = zw.Close(); err != nil {
-			return fmt.Errorf("cannot write %s: %w", path, err)
-		}
+	if err = encode(bw, gzipped, header, payload); err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
 	}
 	if err = bw.Flush(); err != nil {
 		return fmt.Errorf("cannot write %s: %w", path, err)
@@ -213,6 +209,26 @@ func writeAtomic(path string, header, payload []byte) (err error) {
 	if d, derr := os.Open(dir); derr == nil {
 		d.Sync()
 		d.Close()
+	}
+	return nil
+}
+
+// encode writes a single-file image: header, the 4-byte extension flag (no extensions) and payload,
+// gzipped when asked.
+func encode(dst io.Writer, gzipped bool, header, payload []byte) error {
+	w := dst
+	var zw *gzip.Writer
+	if gzipped {
+		zw = gzip.NewWriter(dst)
+		w = zw
+	}
+	for _, part := range [][]byte{header, {0, 0, 0, 0}, payload} {
+		if _, err := w.Write(part); err != nil {
+			return err
+		}
+	}
+	if zw != nil {
+		return zw.Close()
 	}
 	return nil
 }

@@ -1,11 +1,13 @@
 package nifti
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -175,5 +177,36 @@ func TestWriteErrors(t *testing.T) {
 	}
 	if img.Header.Datatype != DTFloat32 || !equalSlices(img.Data, vals) {
 		t.Errorf("float32 round trip: datatype %d data %v", img.Header.Datatype, img.Data)
+	}
+}
+
+// EncodeMask streams the same image WriteMask writes to a .nii.gz file.
+func TestEncodeMaskMatchesWriteMask(t *testing.T) {
+	like := &Header{Version: 1, Dim: [8]int64{3, 4, 3, 2, 1, 1, 1, 1}, Pixdim: [8]float64{-1, 0.5, 0.5, 2},
+		QformCode: 1, SformCode: 2, SrowX: [4]float64{0.5, 0, 0, 1}, SrowY: [4]float64{0, 0.5, 0, 2}, SrowZ: [4]float64{0, 0, 2, 3}}
+	data := maskPattern(4 * 3 * 2)
+	path := filepath.Join(t.TempDir(), "m.nii.gz")
+	if err := WriteMask(path, like, data); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := EncodeMask(&buf, like, data); err != nil {
+		t.Fatal(err)
+	}
+	fromFile, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	streamed, err := ReadBytes("m.nii.gz", buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if streamed.Header != fromFile.Header || !slices.Equal(streamed.Data, fromFile.Data) {
+		t.Fatalf("streamed image differs from the written file:\n%+v\n%+v", streamed.Header, fromFile.Header)
+	}
+	for i, v := range streamed.Data {
+		if uint8(v) != data[i] {
+			t.Fatalf("voxel %d = %v, want %d", i, v, data[i])
+		}
 	}
 }
