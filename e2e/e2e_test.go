@@ -25,12 +25,11 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	workbench "github.com/mriworkbench/workbench"
+	"github.com/mriworkbench/workbench/internal/testenv"
 	"github.com/mriworkbench/workbench/nifti"
 	"github.com/mriworkbench/workbench/server"
 	"github.com/mriworkbench/workbench/store"
 )
-
-const chromiumPath = "/usr/bin/chromium"
 
 // The volume painted: 320 x 320 x 11, the size the slice-switch timing target names.
 const volumeFile = "sct_testing_data/t2s/t2s_uncropped.nii.gz"
@@ -39,13 +38,8 @@ const volumeFile = "sct_testing_data/t2s/t2s_uncropped.nii.gz"
 const brushSize = 5
 
 func TestAnnotationFlow(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("browser test needs Debian chromium at %s (make test installs it): %v", chromiumPath, err)
-	}
-	volumePath := filepath.Join(dataDir(t), volumeFile)
-	if _, err := os.Stat(volumePath); err != nil {
-		t.Skipf("test volume absent: %v", err)
-	}
+	chromium := testenv.RequireChromium(t)
+	volumePath := testenv.SharedData(t, volumeFile)
 	artifacts := "artifacts"
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
 		t.Fatal(err)
@@ -65,7 +59,7 @@ func TestAnnotationFlow(t *testing.T) {
 	api := apiClient{t: t, base: ts.URL}
 
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
+		chromedp.ExecPath(chromium),
 		chromedp.Headless,
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
@@ -1020,23 +1014,4 @@ func (a apiClient) putLabel(vid string, z int, mask []byte, base, wantStatus int
 		a.t.Fatalf("PUT label: %v: %s", err, body)
 	}
 	return saved.Version
-}
-
-// dataDir is <repo root>/../shared/data, the repo root being the directory holding go.mod.
-func dataDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "data")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory: cannot locate ../shared/data")
-		}
-		dir = parent
-	}
 }

@@ -4,70 +4,23 @@ import (
 	"encoding/json"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/mriworkbench/workbench/internal/testenv"
+)
+
+// The shared test environment (internal/testenv) under the names this package's tests use: a missing input
+// skips the test, or fails it when WORKBENCH_REQUIRE_DATA=1 (as in CI).
+var (
+	repoRoot       = testenv.RepoRoot
+	sharedFile     = testenv.SharedData
+	nibabelFile    = testenv.NibabelFile
+	requireNibabel = testenv.RequireNibabel
 )
 
 // nibabelData is where Debian's python3-nibabel installs nibabel's own test images.
-const nibabelData = "/usr/lib/python3/dist-packages/nibabel/tests/data"
-
-// repoRoot walks up from the package directory to the directory holding go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the package directory")
-		}
-		dir = parent
-	}
-}
-
-// sharedData returns <repo root>/../shared/data, or skips the test when it is absent.
-func sharedData(t testing.TB) string {
-	t.Helper()
-	dir := filepath.Join(repoRoot(t), "..", "shared", "data")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("real MRI data absent (%s): %v", dir, err)
-	}
-	return dir
-}
-
-// sharedFile returns a file of the shared data set, skipping the test when it is absent.
-func sharedFile(t testing.TB, rel string) string {
-	t.Helper()
-	p := filepath.Join(sharedData(t), rel)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared data file absent: %v", err)
-	}
-	return p
-}
-
-// nibabelFile returns one of nibabel's test images, skipping the test when nibabel is not installed.
-func nibabelFile(t testing.TB, name string) string {
-	t.Helper()
-	p := filepath.Join(nibabelData, name)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("nibabel test data absent (apt-get install python3-nibabel): %v", err)
-	}
-	return p
-}
-
-// requireNibabel skips the test unless /usr/bin/python3 can import nibabel.
-func requireNibabel(t testing.TB) {
-	t.Helper()
-	if err := exec.Command("/usr/bin/python3", "-c", "import nibabel, numpy").Run(); err != nil {
-		t.Skipf("/usr/bin/python3 cannot import nibabel (apt-get install python3-nibabel): %v", err)
-	}
-}
+const nibabelData = testenv.NibabelData
 
 type goldenDigest struct {
 	Count       int       `json:"count"`

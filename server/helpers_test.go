@@ -14,33 +14,13 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/mriworkbench/workbench/internal/testenv"
 	"github.com/mriworkbench/workbench/store"
 )
 
-// sharedData returns the path of a file under <repo root>/../shared/data, skipping the test when the shared
-// data set is absent.
-func sharedData(t testing.TB, rel string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	path := filepath.Join(dir, "..", "shared", "data", filepath.FromSlash(rel))
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("shared MRI data not available (%v); these tests need ../shared/data next to the repository", err)
-	}
-	return path
-}
+// sharedData returns a file under <repo root>/../shared/data: a missing file skips the test, or fails it when
+// WORKBENCH_REQUIRE_DATA=1 (as in CI).
+var sharedData = testenv.SharedData
 
 func readShared(t testing.TB, rel string) []byte {
 	t.Helper()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -60,6 +61,13 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 		return usageError{"--slices needs at least one --mask"}
 	}
 	imagePath := positional[0]
+	classes, err := parseClassList(*classList)
+	if err != nil {
+		return err
+	}
+	if !importable(imagePath) {
+		return fmt.Errorf("%s: only .nii and .nii.gz files can be imported (convert a .hdr/.img pair to .nii first)", imagePath)
+	}
 
 	st, err := openStore(*dataDir)
 	if err != nil {
@@ -68,7 +76,9 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 	defer st.Close()
 	ctx := context.Background()
 
-	project, err := projectFor(ctx, st, *projectName, *classList, stdout)
+	// Everything that can be refused is checked before a new project is created, so a refused import leaves
+	// nothing behind; the store has no project deletion to undo one.
+	project, exists, err := findProject(ctx, st, *projectName, classes)
 	if err != nil {
 		return err
 	}
@@ -84,8 +94,17 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if !exists {
+		if project, err = st.CreateProject(ctx, project.Name, project.Classes, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created project %q with classes %s\n", project.Name, strings.Join(classNames(project.Classes), ","))
+	}
 	fmt.Fprintf(stdout, "importing %s into project %q (%d labelled slices)\n", imagePath, project.Name, len(labels))
 	meta, err := server.ImportNIfTI(ctx, st, project.ID, imagePath, data, labels, *author)
+	if err != nil && !exists {
+		return fmt.Errorf("%w (project %q was created and is left empty)", err, project.Name)
+	}
 	if err != nil {
 		return err
 	}
@@ -94,36 +113,52 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// projectFor finds the named project, or creates it when classes are given; given classes must match an existing project's.
-func projectFor(ctx context.Context, st *store.Store, name, classList string, stdout io.Writer) (store.Project, error) {
-	var names []string
-	if classList != "" {
-		names = strings.Split(classList, ",")
+// parseClassList reads --classes "wm, gm" as trimmed names; empty means none given.
+func parseClassList(list string) ([]string, error) {
+	if list == "" {
+		return nil, nil
 	}
-	p, err := st.ProjectByName(ctx, name)
+	names := strings.Split(list, ",")
+	for i, n := range names {
+		names[i] = strings.TrimSpace(n)
+		if names[i] == "" {
+			return nil, usageError{fmt.Sprintf("--classes %q: empty class name", list)}
+		}
+	}
+	return names, nil
+}
+
+// importable reports whether the store can keep the file as a volume's original: one file holding the whole
+// image, so not half of an Analyze/NIfTI pair.
+func importable(path string) bool {
+	lower := strings.ToLower(path)
+	return strings.HasSuffix(lower, ".nii") || strings.HasSuffix(lower, ".nii.gz")
+}
+
+// findProject returns the named project, checking that given classes match its own; when it does not exist and
+// classes are given, it returns the project to create (exists false), which the caller creates once the import
+// has passed its checks.
+func findProject(ctx context.Context, st *store.Store, name string, classes []string) (p store.Project, exists bool, err error) {
+	p, err = st.ProjectByName(ctx, name)
 	switch {
 	case err == nil:
-		if names != nil && strings.Join(classNames(p.Classes), ",") != strings.Join(names, ",") {
-			return p, fmt.Errorf("project %q has classes %s, not %s", name, strings.Join(classNames(p.Classes), ","), classList)
+		if classes != nil && !slices.Equal(classNames(p.Classes), classes) {
+			return p, true, fmt.Errorf("project %q has classes %s, not %s", name,
+				strings.Join(classNames(p.Classes), ","), strings.Join(classes, ","))
 		}
-		return p, nil
+		return p, true, nil
 	case !errors.Is(err, store.ErrNotFound):
-		return p, err
-	case names == nil:
-		return p, fmt.Errorf("project %q does not exist; give --classes to create it", name)
+		return p, false, err
+	case classes == nil:
+		return p, false, fmt.Errorf("project %q does not exist; give --classes to create it", name)
+	case len(classes) > len(palette):
+		return p, false, fmt.Errorf("at most %d classes, got %d", len(palette), len(classes))
 	}
-	if len(names) > len(palette) {
-		return p, fmt.Errorf("at most %d classes, got %d", len(palette), len(names))
+	p = store.Project{Name: name, Classes: make([]store.Class, len(classes))}
+	for i, n := range classes {
+		p.Classes[i] = store.Class{Name: n, Color: palette[i]}
 	}
-	classes := make([]store.Class, len(names))
-	for i, n := range names {
-		classes[i] = store.Class{Name: strings.TrimSpace(n), Color: palette[i]}
-	}
-	p, err = st.CreateProject(ctx, name, classes, nil)
-	if err == nil {
-		fmt.Fprintf(stdout, "created project %q with classes %s\n", name, classList)
-	}
-	return p, err
+	return p, false, nil
 }
 
 func classNames(classes []store.Class) []string {

@@ -5,45 +5,17 @@ import (
 	"compress/gzip"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/mriworkbench/workbench/internal/testenv"
 	"github.com/mriworkbench/workbench/nifti"
 )
 
-// sharedData returns ../shared/data beside the repository, skipping the test where it is absent.
-func sharedData(t *testing.T, parts ...string) string {
-	t.Helper()
-	dir, err := filepath.Abs(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	path := filepath.Join(append([]string{dir, "..", "shared", "data"}, parts...)...)
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("shared data %s is absent: %v", path, err)
-	}
-	return path
-}
-
-// nibabelPython skips the test when /usr/bin/python3 cannot import nibabel (make test installs it).
-func nibabelPython(t *testing.T) {
-	t.Helper()
-	if err := exec.Command("/usr/bin/python3", "-c", "import nibabel, numpy").Run(); err != nil {
-		t.Skipf("python3-nibabel is not installed (make test installs it): %v", err)
-	}
-}
+// sharedData returns a path under <repo root>/../shared/data: a missing one skips the test, or fails it when
+// WORKBENCH_REQUIRE_DATA=1 (as in CI).
+var sharedData = testenv.SharedData
 
 type result struct {
 	code           int
@@ -68,16 +40,12 @@ func mustRun(t *testing.T, args ...string) string {
 
 func checkExport(t *testing.T, image, outDir, name, masks, slices string) {
 	t.Helper()
-	cmd := exec.Command("/usr/bin/python3", "testdata/check_export.py", image, outDir, name, masks, slices)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("nibabel check failed: %v\n%s", err, out)
-	}
-	t.Logf("nibabel: %s", strings.TrimSpace(string(out)))
+	out := testenv.RunPython(t, "testdata/check_export.py", image, outDir, name, masks, slices)
+	t.Logf("nibabel: %s", strings.TrimSpace(out))
 }
 
 func TestImportExportGMChallenge(t *testing.T) {
-	nibabelPython(t)
+	testenv.RequireNibabel(t)
 	base := sharedData(t, "gm-challenge-data")
 	image := filepath.Join(base, "sub-9709Ses1/anat/sub-9709Ses1_run-1_T2starw.nii.gz")
 	cord := filepath.Join(base, "derivatives/labels/sub-9709Ses1/anat/sub-9709Ses1_run-1_T2starw_seg-manual.nii.gz")
@@ -91,7 +59,7 @@ func TestImportExportGMChallenge(t *testing.T) {
 }
 
 func TestImportExportPSR(t *testing.T) {
-	nibabelPython(t)
+	testenv.RequireNibabel(t)
 	image := sharedData(t, "sct_testing_data", "t2", "t2.nii.gz")
 	cord := sharedData(t, "sct_testing_data", "t2", "t2_seg-manual.nii.gz")
 	data, out := t.TempDir(), t.TempDir()
@@ -107,11 +75,8 @@ func TestImportExportPSR(t *testing.T) {
 }
 
 func TestImportExportBigEndian(t *testing.T) {
-	nibabelPython(t)
-	image := "/usr/lib/python3/dist-packages/nibabel/tests/data/anatomical.nii"
-	if _, err := os.Stat(image); err != nil {
-		t.Skipf("nibabel's test data is absent: %v", err)
-	}
+	testenv.RequireNibabel(t)
+	image := testenv.NibabelFile(t, "anatomical.nii")
 	img, err := nifti.Read(image)
 	if err != nil {
 		t.Fatal(err)
@@ -186,6 +151,8 @@ func TestImportRefusals(t *testing.T) {
 		{"unknown class", []string{image, "--mask", "csf=" + gm}, "unknown class"},
 		{"slice out of range", []string{image, "--mask", "gm=" + gm, "--slices", "0,9"}, "outside"},
 		{"bad mask flag", []string{image, "--mask", "gm"}, "CLASS=FILE"},
+		{"half of a pair", []string{filepath.Join(dir, "pair.hdr")}, ".nii"},
+		{"empty class name", []string{image, "--classes", "wm,,gm"}, "empty class name"},
 	}
 	data := t.TempDir()
 	for _, c := range cases {
@@ -201,30 +168,30 @@ func TestImportRefusals(t *testing.T) {
 			}
 		})
 	}
-	assertNoVolumes(t, data)
+	assertNothingStored(t, data)
 
-	// The same store then takes a good import.
-	mustRun(t, "import", "--data", data, "--project", "p", image, "--mask", "gm="+gm, "--slices", "1")
+	// The same store then takes a good import, and class lists compare by trimmed names.
+	mustRun(t, "import", "--data", data, "--project", "p", "--classes", "wm, gm", image, "--mask", "gm="+gm, "--slices", "1")
+	out := mustRun(t, "import", "--data", data, "--project", "p", "--classes", " wm,gm ", gm)
+	if strings.Contains(out, "created project") {
+		t.Fatalf("second import created the project again: %q", out)
+	}
 }
 
-func assertNoVolumes(t *testing.T, data string) {
+// assertNothingStored checks that refused imports left no project, no volume row and no file.
+func assertNothingStored(t *testing.T, data string) {
 	t.Helper()
 	st, err := openStore(data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	ctx := context.Background()
-	p, err := st.ProjectByName(ctx, "p")
+	projects, err := st.Projects(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	vols, err := st.Volumes(ctx, p.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(vols) != 0 {
-		t.Fatalf("%d volumes stored after refused imports", len(vols))
+	if len(projects) != 0 {
+		t.Fatalf("refused imports left projects: %+v", projects)
 	}
 	entries, err := os.ReadDir(filepath.Join(data, "volumes"))
 	if err != nil {
