@@ -68,8 +68,8 @@ type Result struct {
 	// is empty or the run was cancelled.
 	Metrics       []metrics.ClassMetrics
 	Iterations    int
-	Epochs        int // epochs begun
-	BestValLoss   float64
+	Epochs        int     // epochs begun
+	BestValLoss   float64 // Best's validation loss; 0 when no validation ran (BestIteration 0)
 	BestIteration int
 	Stopped       string
 	Elapsed       float64
@@ -186,6 +186,9 @@ func Train(ctx context.Context, samples []data.Sample, s Settings, opts Options)
 	}
 
 	res := r.res
+	if r.best == nil {
+		res.BestValLoss = 0
+	}
 	res.Iterations, res.Elapsed = r.iter, time.Since(start).Seconds()
 	model.Info.Iterations += r.iter
 	model.Info.TrainSeconds = res.Elapsed
