@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"reflect"
 	"strings"
@@ -40,6 +41,7 @@ func (s *Server) classify(err error, c echo.Context) (int, errorBody) {
 		stale    *store.StaleVersionError
 		invalid  *store.ValidationError
 		tooLarge *http.MaxBytesError
+		tooBig   *tooLargeError
 		httpErr  *echo.HTTPError
 	)
 	switch {
@@ -49,6 +51,8 @@ func (s *Server) classify(err error, c echo.Context) (int, errorBody) {
 	case errors.As(err, &tooLarge):
 		return http.StatusRequestEntityTooLarge,
 			errorBody{Error: fmt.Sprintf("request body is larger than the limit of %d bytes", tooLarge.Limit)}
+	case errors.As(err, &tooBig):
+		return http.StatusRequestEntityTooLarge, errorBody{Error: oneLine(tooBig.msg)}
 	case errors.As(err, &invalid):
 		return http.StatusBadRequest, errorBody{Error: oneLine(invalid.Msg)}
 	case errors.Is(err, store.ErrNotFound):
@@ -78,6 +82,9 @@ func (s *Server) logInternal(c echo.Context, err error) {
 // oneLine keeps error messages to one line, as promised to users.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
+// OneLine is oneLine for the CLI, whose errors make the same promise.
+func OneLine(s string) string { return oneLine(s) }
+
 // badRequest is a 400 with a reason for the user.
 func badRequest(format string, args ...any) error {
 	return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf(format, args...))
@@ -103,9 +110,14 @@ func jsonKind(k reflect.Kind) string {
 	return "another type"
 }
 
-// decodeJSON reads a small JSON body into dst, refusing bodies over the JSON limit and trailing garbage.
+// decodeJSON reads a small JSON body into dst, refusing bodies that are not declared as JSON, bodies over
+// the JSON limit and trailing garbage. Requiring the JSON content type also keeps other sites out: a page
+// cannot send it cross-origin without a CORS preflight, which this server never grants.
 func (s *Server) decodeJSON(c echo.Context, dst any) error {
 	req := c.Request()
+	if err := requireJSON(req); err != nil {
+		return err
+	}
 	body := http.MaxBytesReader(c.Response(), req.Body, s.cfg.MaxJSONBytes)
 	dec := json.NewDecoder(body)
 	if err := dec.Decode(dst); err != nil {
@@ -125,6 +137,20 @@ func (s *Server) decodeJSON(c echo.Context, dst any) error {
 	}
 	if dec.More() {
 		return badRequest("invalid JSON body: more than one JSON value")
+	}
+	return nil
+}
+
+// requireJSON refuses a request body not declared as application/json (415).
+func requireJSON(req *http.Request) error {
+	ct := req.Header.Get(echo.HeaderContentType)
+	mediaType, _, err := mime.ParseMediaType(ct)
+	if err != nil || mediaType != echo.MIMEApplicationJSON {
+		if ct == "" {
+			ct = "none"
+		}
+		return echo.NewHTTPError(http.StatusUnsupportedMediaType,
+			fmt.Sprintf("request body must be JSON with Content-Type: application/json (got %s)", ct))
 	}
 	return nil
 }

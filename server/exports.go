@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
-	"os"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -27,7 +26,8 @@ func attachment(c echo.Context, name string) {
 	c.Response().Header().Set(echo.HeaderContentDisposition, mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 }
 
-// exportVolume sends NAME_seg.nii.gz, the class-index map in the source grid.
+// exportVolume sends NAME_seg.nii.gz, the class-index map in the source grid, encoded straight into the
+// response after everything it needs has been read.
 func (s *Server) exportVolume(c echo.Context) error {
 	vid, err := pathID(c, "vid")
 	if err != nil {
@@ -37,30 +37,23 @@ func (s *Server) exportVolume(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "workbench-export-")
+	x, err := prepareExport(c.Request().Context(), s.store, vid, manual)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	paths, err := ExportVolume(c.Request().Context(), s.store, vid, dir, manual)
-	if err != nil {
-		return err
+	seg := x.files[0]
+	attachment(c, seg.Name)
+	c.Response().Header().Set(echo.HeaderContentType, "application/gzip")
+	c.Response().WriteHeader(http.StatusOK)
+	if err := seg.Write(c.Response()); err != nil {
+		s.log.Error("volume export interrupted", "volume", vid, "err", err)
 	}
-	v, err := s.store.Volume(c.Request().Context(), vid)
-	if err != nil {
-		return err
-	}
-	f, err := os.Open(paths[0])
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	attachment(c, v.Name+"_seg.nii.gz")
-	return c.Stream(http.StatusOK, "application/gzip", f)
+	return nil
 }
 
-// exportProjectZip streams every volume's export files as one zip; an error after the first bytes can only
-// cut the stream short, so it is logged.
+// exportProjectZip streams every volume's export files as one zip, NAME/ per volume. Every volume's original
+// file is checked before the response starts, so a project that cannot be exported gets an error status; a
+// failure after that can only be reported inside the archive (ERRORS.txt) and in the log.
 func (s *Server) exportProjectZip(c echo.Context) error {
 	pid, err := pathID(c, "pid")
 	if err != nil {
@@ -70,15 +63,20 @@ func (s *Server) exportProjectZip(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.store.Project(c.Request().Context(), pid)
+	ctx := c.Request().Context()
+	p, err := s.store.Project(ctx, pid)
+	if err != nil {
+		return err
+	}
+	volumes, err := checkProjectExport(ctx, s.store, pid)
 	if err != nil {
 		return err
 	}
 	attachment(c, fmt.Sprintf("%s_segmentations.zip", p.Name))
 	c.Response().Header().Set(echo.HeaderContentType, "application/zip")
 	c.Response().WriteHeader(http.StatusOK)
-	if err := WriteProjectZip(c.Request().Context(), s.store, pid, c.Response(), manual); err != nil {
-		s.log.Error("project export interrupted", "project", pid, "err", err)
+	if err := writeProjectZip(ctx, s.store, volumes, c.Response(), manual); err != nil {
+		s.log.Error("project export incomplete", "project", pid, "err", err)
 	}
 	return nil
 }

@@ -4,12 +4,15 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/csv"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mriworkbench/workbench/nifti"
@@ -112,13 +115,14 @@ func TestExportVolumeRoundTripPSR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{filepath.Join(out, "t2_seg.nii.gz"), filepath.Join(out, "t2_cord_seg.nii.gz")}
+	dir := filepath.Join(out, "t2")
+	want := []string{filepath.Join(dir, "t2_seg.nii.gz"), filepath.Join(dir, "t2_cord_seg.nii.gz"), filepath.Join(dir, "t2_areas.csv")}
 	if !slices.Equal(paths, want) {
 		t.Fatalf("export wrote %v, want %v", paths, want)
 	}
 	marks := inChosenSlices(o, vol.Shape, chosen)
 	var labelled int
-	for _, path := range paths {
+	for _, path := range paths[:2] {
 		got := readExport(t, path, src)
 		for i := range got {
 			if w := cord[i] * marks[i]; got[i] != w {
@@ -185,8 +189,21 @@ func TestExportVolumeClassesAndPredictions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(paths) != 3 || filepath.Base(paths[1]) != "t2s_wm_seg.nii.gz" || filepath.Base(paths[2]) != "t2s_gm_seg.nii.gz" {
+		if len(paths) != 4 || filepath.Base(paths[1]) != "t2s_wm_seg.nii.gz" || filepath.Base(paths[2]) != "t2s_gm_seg.nii.gz" ||
+			filepath.Base(paths[3]) != "t2s_areas.csv" || filepath.Base(filepath.Dir(paths[0])) != "t2s" {
 			t.Fatalf("paths %v", paths)
+		}
+		// The area table describes the exported masks: the predicted slice is empty in the manual-only export.
+		table := readAreas(t, paths[3])
+		wantStatus, wantArea := "predicted", true
+		if manualOnly {
+			wantStatus, wantArea = "unlabelled", false
+		}
+		if row := table[predicted]; row[3] != wantStatus || (row[4] != "0.0000" || row[5] != "0.0000") == !wantArea {
+			t.Fatalf("manualOnly=%v: areas row of the predicted slice %v, want status %s with areas %v", manualOnly, row, wantStatus, wantArea)
+		}
+		if row := table[manual[0]]; row[3] != "labelled" || row[4] == "0.0000" {
+			t.Fatalf("manualOnly=%v: areas row of a labelled slice %v", manualOnly, row)
 		}
 		multi := readExport(t, paths[0], src)
 		wm := readExport(t, paths[1], src)
@@ -251,6 +268,20 @@ func TestExportDownloads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	names := zipNames(t, zr)
+	// Volumes come by name: t2 before t2s, each in its own directory.
+	want := []string{"t2/t2_seg.nii.gz", "t2/t2_wm_seg.nii.gz", "t2/t2_gm_seg.nii.gz", "t2/t2_areas.csv",
+		"t2s/t2s_seg.nii.gz", "t2s/t2s_wm_seg.nii.gz", "t2s/t2s_gm_seg.nii.gz", "t2s/t2s_areas.csv"}
+	if !slices.Equal(names, want) || b.Name != "t2" {
+		t.Fatalf("zip holds %v, want %v", names, want)
+	}
+	e.get("/api/projects/999/export.zip").expect(t, http.StatusNotFound)
+}
+
+// zipNames lists a zip's entries, failing unless each .nii.gz entry is a readable image and each .csv an
+// area table.
+func zipNames(t *testing.T, zr *zip.Reader) []string {
+	t.Helper()
 	var names []string
 	for _, f := range zr.File {
 		names = append(names, f.Name)
@@ -263,14 +294,202 @@ func TestExportDownloads(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", f.Name, err)
 		}
-		if _, err := nifti.ReadBytes(f.Name, data); err != nil {
-			t.Fatalf("zip entry %s: %v", f.Name, err)
+		switch {
+		case strings.HasSuffix(f.Name, ".nii.gz"):
+			if f.Method != zip.Store {
+				t.Errorf("zip entry %s is compressed twice", f.Name)
+			}
+			if _, err := nifti.ReadBytes(f.Name, data); err != nil {
+				t.Fatalf("zip entry %s: %v", f.Name, err)
+			}
+		case strings.HasSuffix(f.Name, ".csv"):
+			if !bytes.HasPrefix(data, []byte("volume,slice,position_mm,status,")) {
+				t.Fatalf("zip entry %s is not an area table: %.100s", f.Name, data)
+			}
 		}
 	}
-	// Volumes come by name: t2 before t2s.
-	want := append(ExportFileNames("t2", p.Classes), ExportFileNames("t2s", p.Classes)...)
-	if !slices.Equal(names, want) || b.Name != "t2" {
+	return names
+}
+
+// readAreas reads an exported area table's rows, header left out.
+func readAreas(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(rows) < 2 {
+		t.Fatalf("%s: %d rows, %v", path, len(rows), err)
+	}
+	return rows[1:]
+}
+
+// tinyImage is a small synthetic NIfTI file (.nii.gz bytes) of the given shape, values rising with the index.
+func tinyImage(t testing.TB, shape [3]int) []byte {
+	t.Helper()
+	like := &nifti.Header{Version: 1, Dim: [8]int64{3, int64(shape[0]), int64(shape[1]), int64(shape[2]), 1, 1, 1, 1},
+		Pixdim: [8]float64{1, 0.5, 0.5, 2, 1, 1, 1, 1}, QformCode: 1, SformCode: 1,
+		SrowX: [4]float64{0.5, 0, 0, 0}, SrowY: [4]float64{0, 0.5, 0, 0}, SrowZ: [4]float64{0, 0, 2, 0}}
+	data := make([]float32, shape[0]*shape[1]*shape[2])
+	for i := range data {
+		data[i] = float32(i % 97)
+	}
+	path := filepath.Join(t.TempDir(), "tiny.nii.gz")
+	if err := nifti.WriteFloat32(path, like, data); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Volume "a_gm" and class "gm" of volume "a" used to share a_gm_seg.nii.gz; every volume now exports into a
+// directory of its own, on disk and in the zip.
+func TestExportNamesDoNotCollide(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	p := e.createProject("collide", "gm")
+	img := tinyImage(t, [3]int{4, 3, 2})
+	a := e.upload(p.ID, "a.nii.gz", img).expect(t, http.StatusCreated)
+	var va volumeSummary
+	a.json(t, &va)
+	e.upload(p.ID, "a_gm.nii.gz", img).expect(t, http.StatusCreated)
+	mask := make([]byte, 4*3)
+	mask[5] = 1
+	e.putMask(va.ID, 0, 0, mask, nil).expect(t, http.StatusOK)
+
+	out := t.TempDir()
+	volumes, err := e.store.Volumes(ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := map[string]bool{}
+	for _, v := range volumes {
+		paths, err := ExportVolume(ctx, e.store, v.ID, out, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range paths {
+			rel, _ := filepath.Rel(out, path)
+			if written[rel] {
+				t.Fatalf("%s written twice", rel)
+			}
+			written[rel] = true
+		}
+	}
+	// Volume a's class map holds its label; volume a_gm's, nothing.
+	for rel, want := range map[string]float32{"a/a_gm_seg.nii.gz": 1, "a_gm/a_gm_seg.nii.gz": 0} {
+		got, err := nifti.Read(filepath.Join(out, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum float32
+		for _, v := range got.Data {
+			sum += v
+		}
+		if sum != want {
+			t.Errorf("%s holds %v labelled voxels, want %v", rel, sum, want)
+		}
+	}
+
+	z := e.get(fmt.Sprintf("/api/projects/%d/export.zip", p.ID)).expect(t, http.StatusOK)
+	zr, err := zip.NewReader(bytes.NewReader(z.body), int64(len(z.body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := zipNames(t, zr)
+	want := []string{"a/a_seg.nii.gz", "a/a_gm_seg.nii.gz", "a/a_areas.csv", "a_gm/a_gm_seg.nii.gz", "a_gm/a_gm_gm_seg.nii.gz", "a_gm/a_gm_areas.csv"}
+	if !slices.Equal(names, want) {
 		t.Fatalf("zip holds %v, want %v", names, want)
 	}
-	e.get("/api/projects/999/export.zip").expect(t, http.StatusNotFound)
+}
+
+// A project whose files cannot all be read gets an error status, not a 200 with a cut archive; a volume that
+// fails once the archive is under way is named in ERRORS.txt inside it.
+func TestProjectZipFailures(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := context.Background()
+	p := e.createProject("broken", "gm")
+	img := tinyImage(t, [3]int{4, 3, 2})
+	e.upload(p.ID, "a.nii.gz", img).expect(t, http.StatusCreated)
+	e.upload(p.ID, "b.nii.gz", img).expect(t, http.StatusCreated)
+	volumes, err := e.store.Volumes(ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bPath := e.store.OriginalPath(volumes[1].VolumeMeta)
+	original, err := os.ReadFile(bPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Checked before the response starts.
+	if err := os.WriteFile(bPath, original[:20], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := e.get(fmt.Sprintf("/api/projects/%d/export.zip", p.ID))
+	if r.StatusCode != http.StatusInternalServerError || r.Header.Get("Content-Type") == "application/zip" {
+		t.Fatalf("export of a project with a damaged file: status %d, content type %q", r.StatusCode, r.Header.Get("Content-Type"))
+	}
+	r.errorMessage(t)
+
+	// Failing after the check: the archive says which volume is missing, and keeps the others.
+	if err := os.WriteFile(bPath, original, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	checked, err := checkProjectExport(ctx, e.store, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(bPath); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	err = writeProjectZip(ctx, e.store, checked, &buf, false)
+	if err == nil || !strings.Contains(err.Error(), `b:`) {
+		t.Fatalf("zip with a volume failing mid-way: error %v, want one naming b", err)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := zipNames(t, zr)
+	if want := []string{"a/a_seg.nii.gz", "a/a_gm_seg.nii.gz", "a/a_areas.csv", "ERRORS.txt"}; !slices.Equal(names, want) {
+		t.Fatalf("zip holds %v, want %v", names, want)
+	}
+	rc, err := zr.File[3].Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	report, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Contains(report, []byte("\nb: ")) {
+		t.Fatalf("ERRORS.txt does not name volume b:\n%s", report)
+	}
+}
+
+// Volume names come from file names; names that cannot name an export directory, and halves of .hdr/.img
+// pairs, are refused at import with a reason.
+func TestVolumeNamesAndImportNames(t *testing.T) {
+	for file, want := range map[string]string{
+		"dir/sub-01_T2w.nii.gz": "sub-01_T2w", `C:\scans\a.NII`: "a", "b.nii": "b",
+		"pair.hdr": "pair", "pair.IMG.gz": "pair", "notes.txt": "notes.txt",
+	} {
+		if got := VolumeName(file); got != want {
+			t.Errorf("VolumeName(%q) = %q, want %q", file, got, want)
+		}
+	}
+	e := newTestEnv(t)
+	p := e.createProject("names", "wm")
+	img := tinyImage(t, [3]int{2, 2, 2})
+	for file, reason := range map[string]string{"..nii": "cannot name a directory", "...nii.gz": "cannot name a directory",
+		"scan.hdr": ".hdr/.img pair", "scan.img.gz": ".hdr/.img pair"} {
+		if msg := e.upload(p.ID, file, img).expect(t, http.StatusBadRequest).errorMessage(t); !strings.Contains(msg, reason) {
+			t.Errorf("upload %s: reason %q, want one saying %q", file, msg, reason)
+		}
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -12,16 +11,19 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/mriworkbench/workbench/nifti"
 	"github.com/mriworkbench/workbench/store"
 )
 
-// VolumeName is the volume name an uploaded file gets: its base name without .nii or .nii.gz.
+// VolumeName is the volume name an uploaded file gets: its base name without .nii or .nii.gz. The image
+// extensions of a .hdr/.img pair are stripped too, for the outputs named after an image (segment), although
+// pairs are not imported.
 func VolumeName(fileName string) string {
 	base := baseName(fileName)
 	lower := strings.ToLower(base)
-	for _, ext := range []string{".nii.gz", ".nii"} {
+	for _, ext := range []string{".nii.gz", ".nii", ".hdr.gz", ".hdr", ".img.gz", ".img"} {
 		if strings.HasSuffix(lower, ext) {
 			return base[:len(base)-len(ext)]
 		}
@@ -43,22 +45,67 @@ func baseName(fileName string) string {
 // file is a *store.ValidationError carrying the reader's one-line reason; nothing is stored then.
 func ImportNIfTI(ctx context.Context, st *store.Store, projectID int64, fileName string, data []byte,
 	labels []store.SliceMask, author string) (store.VolumeMeta, error) {
-	meta, _, err := importNIfTI(ctx, st, projectID, fileName, data, labels, author)
+	img, err := decodeUpload(fileName, data, nifti.ReadOptions{})
+	if err != nil {
+		return store.VolumeMeta{}, err
+	}
+	return ImportImage(ctx, st, projectID, fileName, data, img, labels, author)
+}
+
+// ImportImage is ImportNIfTI for a caller that has decoded data already (img, from nifti.ReadBytes of data),
+// e.g. to check masks against the image's shape first, so the file is not decoded twice.
+func ImportImage(ctx context.Context, st *store.Store, projectID int64, fileName string, data []byte, img *nifti.Image,
+	labels []store.SliceMask, author string) (store.VolumeMeta, error) {
+	meta, _, err := importImage(ctx, st, projectID, fileName, data, img, labels, author)
 	return meta, err
 }
 
-// importNIfTI is ImportNIfTI that also returns the canonical volume, so the server can cache it for the
-// first slice requests.
-func importNIfTI(ctx context.Context, st *store.Store, projectID int64, fileName string, data []byte,
-	labels []store.SliceMask, author string) (store.VolumeMeta, *nifti.Volume, error) {
+// tooLargeError is an upload refused for its size (413), with the reason for the user.
+type tooLargeError struct{ msg string }
+
+func (e *tooLargeError) Error() string { return e.msg }
+
+// decodeUpload checks an import's file name and decodes its bytes under opts; a refusal is a
+// *store.ValidationError, or a *tooLargeError for an image over the voxel limit.
+func decodeUpload(fileName string, data []byte, opts nifti.ReadOptions) (*nifti.Image, error) {
+	if err := checkImportName(fileName); err != nil {
+		return nil, err
+	}
+	img, err := nifti.ReadBytesWith(fileName, data, opts)
+	if errors.Is(err, nifti.ErrTooManyVoxels) {
+		return nil, &tooLargeError{msg: oneLine(fmt.Sprintf("%s: %v", baseName(fileName), err))}
+	}
+	if err != nil {
+		return nil, &store.ValidationError{Msg: oneLine(fmt.Sprintf("%s: %v", baseName(fileName), err))}
+	}
+	return img, nil
+}
+
+// checkImportName refuses files that cannot become a volume: only single files are stored (a .hdr/.img pair
+// would need both files kept together), and the name must be able to name an export directory.
+func checkImportName(fileName string) error {
 	lower := strings.ToLower(fileName)
 	if !strings.HasSuffix(lower, ".nii") && !strings.HasSuffix(lower, ".nii.gz") {
-		return store.VolumeMeta{}, nil, &store.ValidationError{
-			Msg: fmt.Sprintf("%s: only .nii and .nii.gz files can be imported", baseName(fileName))}
+		return &store.ValidationError{
+			Msg: fmt.Sprintf("%s: only .nii and .nii.gz files can be imported (convert a .hdr/.img pair to .nii first)", baseName(fileName))}
 	}
-	img, err := nifti.ReadBytes(fileName, data)
-	if err != nil {
-		return store.VolumeMeta{}, nil, &store.ValidationError{Msg: oneLine(fmt.Sprintf("%s: %v", baseName(fileName), err))}
+	return checkExportable(VolumeName(fileName))
+}
+
+// checkExportable refuses volume names that cannot name the volume's export directory.
+func checkExportable(name string) error {
+	if name == "." || name == ".." {
+		return &store.ValidationError{Msg: fmt.Sprintf("volume name %q cannot name a directory; rename the file", name)}
+	}
+	return nil
+}
+
+// importImage is ImportImage that also returns the canonical volume, so the server can cache it for the
+// first slice requests.
+func importImage(ctx context.Context, st *store.Store, projectID int64, fileName string, data []byte, img *nifti.Image,
+	labels []store.SliceMask, author string) (store.VolumeMeta, *nifti.Volume, error) {
+	if err := checkImportName(fileName); err != nil {
+		return store.VolumeMeta{}, nil, err
 	}
 	vol, orientation := img.Canonical()
 	meta, err := st.ImportVolume(ctx, store.ImportRequest{
@@ -77,36 +124,102 @@ func importNIfTI(ctx context.Context, st *store.Store, projectID int64, fileName
 	return meta, vol, nil
 }
 
-// ExportFileNames are the files ExportVolume writes for a volume, in order: NAME_seg.nii.gz with class
-// indices, then NAME_CLASS_seg.nii.gz per class, in the project's class order.
-func ExportFileNames(volumeName string, classes []store.Class) []string {
-	names := []string{volumeName + "_seg.nii.gz"}
-	for _, c := range classes {
-		names = append(names, volumeName+"_"+c.Name+"_seg.nii.gz")
-	}
-	return names
+// ExportFile is one file of an export: its name and how to write its content.
+type ExportFile struct {
+	Name  string
+	Write func(w io.Writer) error
 }
 
-// ExportVolume writes a volume's segmentation into outDir, in the source file's grid and geometry (dim,
-// pixdim, qform and sform as in the original header): NAME_seg.nii.gz (uint8 class indices) and one binary
-// uint8 NAME_CLASS_seg.nii.gz per class. Each slice holds its current manual label, else (unless manualOnly)
-// the active model's prediction, else background. It returns the paths written, in ExportFileNames order.
-func ExportVolume(ctx context.Context, st *store.Store, volumeID int64, outDir string, manualOnly bool) ([]string, error) {
+// SegmentationFiles are the files that export one segmentation (classMap, uint8 class indices in the source
+// grid of header): NAME_seg.nii.gz with the class indices, one binary NAME_CLASS_seg.nii.gz per class in
+// class order, then NAME_areas.csv with the per-slice, per-class areas.
+func SegmentationFiles(name string, header *nifti.Header, classMap []uint8, classes []string, areas VolumeAreas) []ExportFile {
+	files := []ExportFile{{Name: name + "_seg.nii.gz", Write: func(w io.Writer) error {
+		return nifti.EncodeMask(w, header, classMap)
+	}}}
+	for k, class := range classes {
+		value := uint8(k + 1)
+		files = append(files, ExportFile{Name: name + "_" + class + "_seg.nii.gz", Write: func(w io.Writer) error {
+			binary := make([]uint8, len(classMap))
+			for i, c := range classMap {
+				if c == value {
+					binary[i] = 1
+				}
+			}
+			return nifti.EncodeMask(w, header, binary)
+		}})
+	}
+	table := Areas{Classes: classes, Volumes: []VolumeAreas{areas}}
+	return append(files, ExportFile{Name: name + "_areas.csv", Write: table.WriteCSV})
+}
+
+// WriteExportFiles writes files into dir, each through a temporary file renamed into place so that no
+// half-written file is left under its final name, and returns their paths.
+func WriteExportFiles(dir string, files []ExportFile) ([]string, error) {
+	paths := make([]string, len(files))
+	for i, f := range files {
+		paths[i] = filepath.Join(dir, f.Name)
+		if err := writeFileAtomic(paths[i], f.Write); err != nil {
+			return nil, err
+		}
+	}
+	return paths, nil
+}
+
+func writeFileAtomic(path string, write func(w io.Writer) error) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	if err = write(bw); err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	if err = bw.Flush(); err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	if err = tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	return nil
+}
+
+// volumeExport is one volume's segmentation, ready to write: its files, named for a directory of its own.
+type volumeExport struct {
+	volume store.VolumeMeta
+	files  []ExportFile
+}
+
+// prepareExport reads what exporting a volume needs and checks it: the original file's header, the canonical
+// segmentation (each slice's current manual label, else unless manualOnly the active model's prediction,
+// else background) put back on the source grid, and its areas.
+func prepareExport(ctx context.Context, st *store.Store, volumeID int64, manualOnly bool) (*volumeExport, error) {
 	v, err := st.Volume(ctx, volumeID)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkExportable(v.Name); err != nil {
 		return nil, err
 	}
 	p, err := st.Project(ctx, v.ProjectID)
 	if err != nil {
 		return nil, err
 	}
-	header, err := readHeaderFile(st.OriginalPath(v))
+	header, err := nifti.ReadHeader(st.OriginalPath(v))
 	if err != nil {
 		return nil, fmt.Errorf("volume %q: original file: %w", v.Name, err)
-	}
-	canonical, err := st.SegmentationVolume(ctx, volumeID, manualOnly)
-	if err != nil {
-		return nil, err
 	}
 	if err := v.Orientation.Validate(); err != nil {
 		return nil, fmt.Errorf("volume %q: stored orientation: %w", v.Name, err)
@@ -114,113 +227,154 @@ func ExportVolume(ctx context.Context, st *store.Store, volumeID int64, outDir s
 	if src := v.Orientation.SourceShape(v.Shape); src != header.Shape() {
 		return nil, fmt.Errorf("volume %q: stored shape %v does not match its original file's %v", v.Name, src, header.Shape())
 	}
-	classMap := v.Orientation.ToSource(canonical, v.Shape)
-
-	names := ExportFileNames(v.Name, p.Classes)
-	paths := make([]string, len(names))
-	for i, name := range names {
-		paths[i] = filepath.Join(outDir, name)
-	}
-	if err := nifti.WriteMask(paths[0], header, classMap); err != nil {
+	canonical, err := st.SegmentationVolume(ctx, volumeID, manualOnly)
+	if err != nil {
 		return nil, err
 	}
-	binary := make([]uint8, len(classMap))
-	for k := range p.Classes {
-		class := uint8(k + 1)
-		for i, c := range classMap {
-			binary[i] = 0
-			if c == class {
-				binary[i] = 1
+	statuses, err := st.SliceStatuses(ctx, volumeID)
+	if err != nil {
+		return nil, err
+	}
+	if manualOnly {
+		// The manual-only export leaves predicted slices empty; its table says so.
+		for i, s := range statuses {
+			if s == store.StatusPredicted {
+				statuses[i] = store.StatusUnlabelled
 			}
 		}
-		if err := nifti.WriteMask(paths[k+1], header, binary); err != nil {
-			return nil, err
-		}
 	}
-	return paths, nil
+	classes := make([]string, len(p.Classes))
+	for i, c := range p.Classes {
+		classes[i] = c.Name
+	}
+	areas := MeasureAreas(v.ID, v.Name, canonical, v.Shape, v.Spacing, len(classes), statuses)
+	classMap := v.Orientation.ToSource(canonical, v.Shape)
+	return &volumeExport{volume: v, files: SegmentationFiles(v.Name, header, classMap, classes, areas)}, nil
 }
 
-// WriteProjectZip streams a zip of every volume's export files (see ExportVolume) of a project to w. Each
-// volume is exported to a temporary directory, copied into the archive and removed before the next, so disk
-// use stays at one volume's files. The .nii.gz entries are stored, not compressed twice.
+// ExportVolume writes a volume's export into outDir/NAME/ (NAME is the volume's name, unique in its project,
+// so files of different volumes never collide): the files of SegmentationFiles, masks in the source file's
+// grid and geometry (dim, pixdim, qform and sform as in the original header). Each slice holds its current
+// manual label, else (unless manualOnly) the active model's prediction, else background. It returns the paths
+// written, in SegmentationFiles order.
+func ExportVolume(ctx context.Context, st *store.Store, volumeID int64, outDir string, manualOnly bool) ([]string, error) {
+	x, err := prepareExport(ctx, st, volumeID, manualOnly)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(outDir, x.volume.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return WriteExportFiles(dir, x.files)
+}
+
+// WriteProjectZip streams a zip of every volume's export (see ExportVolume) of a project to w, each volume's
+// files under NAME/. Volumes are encoded straight into the archive, one at a time. The .nii.gz entries are
+// stored, not compressed twice.
+//
+// Before anything is written, every volume's original file is checked, so that a project that cannot be
+// exported fails with an error instead of a truncated archive. A volume that fails later (e.g. its file
+// became unreadable while the archive was being sent) is named in an ERRORS.txt entry at the end of the
+// archive, and the other volumes are still exported; the returned error then lists the failures.
 func WriteProjectZip(ctx context.Context, st *store.Store, projectID int64, w io.Writer, manualOnly bool) error {
-	volumes, err := st.Volumes(ctx, projectID)
+	volumes, err := checkProjectExport(ctx, st, projectID)
 	if err != nil {
 		return err
 	}
+	return writeProjectZip(ctx, st, volumes, w, manualOnly)
+}
+
+// checkProjectExport returns a project's volumes after checking that each one's original file reads as the
+// stored volume, so that an export can start knowing it has what it needs.
+func checkProjectExport(ctx context.Context, st *store.Store, projectID int64) ([]store.VolumeMeta, error) {
+	list, err := st.Volumes(ctx, projectID)
+	if err != nil {
+		return nil, err
+	}
+	volumes := make([]store.VolumeMeta, len(list))
+	for i, v := range list {
+		if err := checkExportable(v.Name); err != nil {
+			return nil, err
+		}
+		header, err := nifti.ReadHeader(st.OriginalPath(v.VolumeMeta))
+		if err != nil {
+			return nil, fmt.Errorf("volume %q: original file: %w", v.Name, err)
+		}
+		if src := v.Orientation.SourceShape(v.Shape); src != header.Shape() {
+			return nil, fmt.Errorf("volume %q: stored shape %v does not match its original file's %v", v.Name, src, header.Shape())
+		}
+		volumes[i] = v.VolumeMeta
+	}
+	return volumes, nil
+}
+
+func writeProjectZip(ctx context.Context, st *store.Store, volumes []store.VolumeMeta, w io.Writer, manualOnly bool) error {
 	zw := zip.NewWriter(w)
+	var failures []string
 	for _, v := range volumes {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if err := addVolumeToZip(ctx, st, zw, v.ID, manualOnly); err != nil {
-			return fmt.Errorf("export volume %q: %w", v.Name, err)
+			var entryErr *zipEntryError
+			if errors.As(err, &entryErr) {
+				// The archive itself cannot be written (the client went away): nothing more can be added.
+				return fmt.Errorf("export volume %q: %w", v.Name, err)
+			}
+			failures = append(failures, fmt.Sprintf("%s: %s", v.Name, oneLine(err.Error())))
 		}
 	}
-	return zw.Close()
-}
-
-func addVolumeToZip(ctx context.Context, st *store.Store, zw *zip.Writer, volumeID int64, manualOnly bool) error {
-	dir, err := os.MkdirTemp("", "workbench-export-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	paths, err := ExportVolume(ctx, st, volumeID, dir, manualOnly)
-	if err != nil {
-		return err
-	}
-	for _, path := range paths {
-		if err := copyIntoZip(zw, path); err != nil {
+	if len(failures) > 0 {
+		entry, err := zw.Create("ERRORS.txt")
+		if err != nil {
 			return err
 		}
+		report := "These volumes could not be exported and are missing or incomplete in this archive:\n" +
+			strings.Join(failures, "\n") + "\n"
+		if _, err := io.WriteString(entry, report); err != nil {
+			return err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	if len(failures) > 0 {
+		return fmt.Errorf("%d volume(s) not exported: %s", len(failures), strings.Join(failures, "; "))
 	}
 	return nil
 }
 
-func copyIntoZip(zw *zip.Writer, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	entry, err := zw.CreateHeader(&zip.FileHeader{
-		Name:     filepath.Base(path),
-		Method:   zip.Store,
-		Modified: info.ModTime(),
-	})
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(entry, f)
-	return err
-}
+// zipEntryError is a failure to write the archive itself, as opposed to a failure to read a volume.
+type zipEntryError struct{ err error }
 
-// readHeaderFile reads only the header of a single-file NIfTI image (.nii or .nii.gz), not its voxels.
-func readHeaderFile(path string) (*nifti.Header, error) {
-	f, err := os.Open(path)
+func (e *zipEntryError) Error() string { return e.err.Error() }
+func (e *zipEntryError) Unwrap() error { return e.err }
+
+// addVolumeToZip adds a volume's files under NAME/. Each file is encoded into memory first (one mask, a few
+// MB compressed), so a failing volume never leaves a partial entry behind.
+func addVolumeToZip(ctx context.Context, st *store.Store, zw *zip.Writer, volumeID int64, manualOnly bool) error {
+	x, err := prepareExport(ctx, st, volumeID, manualOnly)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer f.Close()
-	br := bufio.NewReader(f)
-	var r io.Reader = br
-	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, err
+	var buf bytes.Buffer
+	for _, f := range x.files {
+		buf.Reset()
+		if err := f.Write(&buf); err != nil {
+			return err
 		}
-		defer zr.Close()
-		r = zr
+		method := zip.Deflate
+		if strings.HasSuffix(f.Name, ".gz") {
+			method = zip.Store
+		}
+		entry, err := zw.CreateHeader(&zip.FileHeader{Name: x.volume.Name + "/" + f.Name, Method: method, Modified: time.Now()})
+		if err != nil {
+			return &zipEntryError{err}
+		}
+		if _, err := entry.Write(buf.Bytes()); err != nil {
+			return &zipEntryError{err}
+		}
 	}
-	buf := make([]byte, 540) // a NIfTI-2 header; a NIfTI-1 header is the first 348 bytes
-	n, err := io.ReadFull(r, buf)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil, err
-	}
-	return nifti.ParseHeader(buf[:n])
+	return nil
 }

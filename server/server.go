@@ -10,6 +10,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -28,6 +29,12 @@ const (
 	DefaultMaxJSONBytes   = 1 << 20   // project settings and small requests
 	DefaultMaxUploadBytes = 2 << 30   // one NIfTI upload
 	DefaultCacheBytes     = 512 << 20 // canonical volumes kept decoded in memory (four 320x320x300 volumes)
+	// DefaultMaxVoxels bounds one uploaded volume: 256 Mi voxels (e.g. 1024x1024x256; a large MRI volume is
+	// 512x512x300 = 75 Mi). Decoding holds it about three times as float32 (image, canonical copy, sorted
+	// copy for the statistics), 3 GiB at the limit, plus the upload itself; with DefaultUploads at once that
+	// stays under about 8 GiB, which a 24 GiB laptop survives next to the browser and a training run.
+	DefaultMaxVoxels = 256 << 20
+	DefaultUploads   = 2 // uploads read and decoded at once; more wait
 )
 
 // Config is what the server needs from its caller.
@@ -40,6 +47,13 @@ type Config struct {
 	MaxJSONBytes   int64 // JSON request bodies
 	MaxUploadBytes int64 // NIfTI uploads
 	CacheBytes     int64 // decoded canonical volumes held for slice requests
+	MaxVoxels      int64 // voxels of one uploaded volume, refused (413) from its header before decoding
+	Uploads        int   // uploads read and decoded concurrently
+
+	// AllowedHosts are the host names, besides loopback names and IP addresses, that requests may address
+	// the server by (the Host header), e.g. "lab-server.local" for a deliberate LAN deployment. Other names
+	// are refused: a page on a rebinding domain must not reach the API. The listen address's host is allowed.
+	AllowedHosts []string
 }
 
 // Server wraps the echo instance with the workbench's routes.
@@ -51,6 +65,8 @@ type Server struct {
 	hub     *Hub
 	volumes *volumeCache
 	trainer *Trainer
+	uploads chan struct{} // semaphore: one token per upload being read and decoded
+	hosts   hostPolicy
 }
 
 // New builds the router; it does not listen yet.
@@ -67,11 +83,20 @@ func New(cfg Config) *Server {
 	if cfg.CacheBytes <= 0 {
 		cfg.CacheBytes = DefaultCacheBytes
 	}
+	if cfg.MaxVoxels <= 0 {
+		cfg.MaxVoxels = DefaultMaxVoxels
+	}
+	if cfg.Uploads <= 0 {
+		cfg.Uploads = DefaultUploads
+	}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
-	s := &Server{cfg: cfg, echo: e, log: cfg.Logger, store: cfg.Store, hub: NewHub(cfg.Logger)}
-	s.volumes = newVolumeCache(cfg.CacheBytes, s.loadCanonical)
+	s := &Server{cfg: cfg, echo: e, log: cfg.Logger, store: cfg.Store, hub: NewHub(cfg.Logger),
+		uploads: make(chan struct{}, cfg.Uploads), hosts: newHostPolicy(cfg.Addr, cfg.AllowedHosts)}
+	s.volumes = newVolumeCache(cfg.CacheBytes, func(ctx context.Context, id int64) (*nifti.Volume, error) {
+		return loadCanonical(ctx, s.store, id)
+	})
 	if s.store != nil {
 		s.trainer = NewTrainer(TrainerConfig{Store: s.store, Publish: s.hub.Publish, Volume: s.volumes.get, Logger: cfg.Logger})
 	}
@@ -92,7 +117,7 @@ func (s *Server) Hub() *Hub { return s.hub }
 func (s *Server) Trainer() *Trainer { return s.trainer }
 
 func (s *Server) routes() {
-	api := s.echo.Group("/api", middleware.GzipWithConfig(middleware.GzipConfig{
+	api := s.echo.Group("/api", s.guard, middleware.GzipWithConfig(middleware.GzipConfig{
 		// Slices and masks are fetched while the user pages through a volume: favour speed over ratio.
 		Level:     gzip.BestSpeed,
 		MinLength: 1024,
@@ -160,15 +185,16 @@ func (s *Server) health(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// loadCanonical decodes a stored original file onto the canonical grid, for the volume cache.
-func (s *Server) loadCanonical(ctx context.Context, volumeID int64) (*nifti.Volume, error) {
-	v, err := s.store.Volume(ctx, volumeID)
+// loadCanonical decodes a stored volume's original file onto the canonical grid: for the server's volume
+// cache, and for trainers that have no cache (the CLI's).
+func loadCanonical(ctx context.Context, st *store.Store, volumeID int64) (*nifti.Volume, error) {
+	v, err := st.Volume(ctx, volumeID)
 	if err != nil {
 		return nil, err
 	}
-	img, err := nifti.Read(s.store.OriginalPath(v))
+	img, err := nifti.Read(st.OriginalPath(v))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("volume %q: %w", v.Name, err)
 	}
 	vol, _ := img.Canonical()
 	return vol, nil
@@ -196,7 +222,7 @@ func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if s.trainer != nil {
-		// Training stops first; its runs stay "running" until the next start marks them interrupted.
+		// Training stops first and marks its runs interrupted.
 		s.trainer.Close()
 	}
 	if err := srv.Shutdown(shutdownCtx); err != nil {

@@ -3,6 +3,8 @@ package server
 import (
 	"container/list"
 	"context"
+	"fmt"
+	"runtime/debug"
 	"sync"
 
 	"github.com/mriworkbench/workbench/nifti"
@@ -68,7 +70,7 @@ func (c *volumeCache) get(ctx context.Context, id int64) (*nifti.Volume, error) 
 	c.mu.Unlock()
 
 	// The decode is not tied to this request's context: other requests may be waiting for it.
-	p.vol, p.err = c.load(context.WithoutCancel(ctx), id)
+	p.vol, p.err = c.loadSafely(context.WithoutCancel(ctx), id)
 
 	c.mu.Lock()
 	delete(c.loading, id)
@@ -78,6 +80,17 @@ func (c *volumeCache) get(ctx context.Context, id int64) (*nifti.Volume, error) 
 	c.mu.Unlock()
 	close(p.done)
 	return p.vol, p.err
+}
+
+// loadSafely runs the loader, turning a panic (e.g. in a decoder on a damaged file) into an error, so that the
+// pending load is always finished: otherwise every later request for the volume would wait for it forever.
+func (c *volumeCache) loadSafely(ctx context.Context, id int64) (vol *nifti.Volume, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			vol, err = nil, fmt.Errorf("loading volume %d panicked: %v\n%s", id, r, debug.Stack())
+		}
+	}()
+	return c.load(ctx, id)
 }
 
 // insertLocked adds a volume and evicts the least recently used ones until the budget holds; the newest entry

@@ -3,9 +3,11 @@ package server
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mriworkbench/workbench/nifti"
 )
@@ -96,5 +98,42 @@ func TestVolumeCacheSharesOneDecodeAndDoesNotCacheErrors(t *testing.T) {
 	}
 	if loads.Load() != 3 {
 		t.Fatalf("failed decode was cached: %d loads", loads.Load())
+	}
+}
+
+// A loader that panics fails its request and the requests waiting for it, and the next request loads again
+// instead of waiting forever for a load that never finishes.
+func TestVolumeCacheSurvivesAPanickingLoad(t *testing.T) {
+	var calls atomic.Int32
+	started, release := make(chan struct{}), make(chan struct{})
+	c := newVolumeCache(1<<20, func(context.Context, int64) (*nifti.Volume, error) {
+		if calls.Add(1) == 1 {
+			close(started)
+			<-release
+			panic("decoder bug")
+		}
+		return fakeVolume(10), nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	first, waiter := make(chan error, 1), make(chan error, 1)
+	go func() { _, err := c.get(ctx, 7); first <- err }()
+	<-started
+	// A second request finds the pending load (the sleep makes that all but certain) and must be woken.
+	go func() { _, err := c.get(ctx, 7); waiter <- err }()
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	if err := <-first; err == nil || !strings.Contains(err.Error(), "decoder bug") {
+		t.Fatalf("panicking load: error %v, want one naming the panic", err)
+	}
+	// The waiter shares the failure; ctx's deadline stands for "hung forever".
+	if err := <-waiter; err != nil && !strings.Contains(err.Error(), "decoder bug") {
+		t.Fatalf("request waiting on a panicking load: %v", err)
+	}
+	if vol, err := c.get(ctx, 7); err != nil || vol == nil {
+		t.Fatalf("load after the panic: %v", err)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("%d loads, want the panicking one and one more", n)
 	}
 }

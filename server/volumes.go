@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/mriworkbench/workbench/nifti"
 	"github.com/mriworkbench/workbench/store"
 )
 
@@ -115,15 +116,26 @@ func (s *Server) uploadVolume(c echo.Context) error {
 		if part.FileName() == "" {
 			return badRequest("the file field carries no file name")
 		}
-		data, err := io.ReadAll(part)
-		if err != nil {
-			return uploadReadError(err)
-		}
 		author, err := authorOf(c, "")
 		if err != nil {
 			return err
 		}
-		v, vol, err := importNIfTI(ctx, s.store, pid, part.FileName(), data, nil, author)
+		// Reading and decoding an upload holds it several times over in memory: only a few at a time.
+		select {
+		case s.uploads <- struct{}{}:
+			defer func() { <-s.uploads }()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		data, err := io.ReadAll(part)
+		if err != nil {
+			return uploadReadError(err)
+		}
+		img, err := decodeUpload(part.FileName(), data, nifti.ReadOptions{MaxVoxels: s.cfg.MaxVoxels})
+		if err != nil {
+			return err
+		}
+		v, vol, err := importImage(ctx, s.store, pid, part.FileName(), data, img, nil, author)
 		if err != nil {
 			return err
 		}
@@ -145,6 +157,8 @@ func uploadReadError(err error) error {
 	return badRequest("cannot read the upload: %v", err)
 }
 
+// getVolume answers every viewer open and websocket reconnect, so it reads slice states in one metadata-only
+// query: no mask is decompressed.
 func (s *Server) getVolume(c echo.Context) error {
 	vid, err := pathID(c, "vid")
 	if err != nil {
@@ -155,35 +169,14 @@ func (s *Server) getVolume(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	statuses, err := s.store.SliceStatuses(ctx, vid)
+	states, err := s.store.SliceStates(ctx, vid)
 	if err != nil {
 		return err
 	}
-	slices := make([]sliceInfo, len(statuses))
-	for i, st := range statuses {
-		slices[i] = sliceInfo{Index: i, Status: st, Verified: st == store.StatusVerified}
-	}
-	labels, err := s.store.Labels(ctx, vid)
-	if err != nil {
-		return err
-	}
-	for _, l := range labels {
-		slices[l.Slice].LabelVersion = l.Version
-	}
-	// A slice whose label was deleted has no live label but a current version, which the next save builds
-	// on; only slices without a live label can be in that state.
-	for i := range slices {
-		if slices[i].LabelVersion != 0 {
-			continue
-		}
-		l, err := s.store.Label(ctx, vid, i)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		slices[i].LabelVersion = l.Version
+	slices := make([]sliceInfo, len(states))
+	for i, st := range states {
+		slices[i] = sliceInfo{Index: i, Status: st.Status, LabelVersion: st.LabelVersion,
+			Verified: st.Status == store.StatusVerified, Uncertainty: st.Uncertainty}
 	}
 	detail := volumeDetail{ID: v.ID, ProjectID: v.ProjectID, Name: v.Name, OriginalName: v.OriginalName,
 		Shape: v.Shape, Spacing: v.Spacing, Affine: v.Affine, AxisLetters: radiological, Stats: v.Stats,
@@ -195,16 +188,6 @@ func (s *Server) getVolume(c echo.Context) error {
 		return err
 	default:
 		detail.ModelID = &model.ID
-		preds, err := s.store.Predictions(ctx, model.ID, vid)
-		if err != nil {
-			return err
-		}
-		for _, p := range preds {
-			if p.Slice >= 0 && p.Slice < len(slices) {
-				u := p.Uncertainty
-				slices[p.Slice].Uncertainty = &u
-			}
-		}
 	}
 	return c.JSON(http.StatusOK, detail)
 }

@@ -15,7 +15,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("export", exportUsage, stderr)
 	dataDir := dataFlag(fs)
 	projectName := fs.String("project", "", "project name")
-	outDir := fs.String("out", "", "directory to write NAME_seg.nii.gz and NAME_CLASS_seg.nii.gz into")
+	outDir := fs.String("out", "", "directory to write NAME/NAME_seg.nii.gz, NAME/NAME_CLASS_seg.nii.gz and NAME/NAME_areas.csv into, per volume")
 	manualOnly := fs.Bool("manual-only", false, "export manual labels only, leaving out model predictions")
 	if err := fs.parse(args); err != nil {
 		return err

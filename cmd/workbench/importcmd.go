@@ -101,7 +101,7 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "created project %q with classes %s\n", project.Name, strings.Join(classNames(project.Classes), ","))
 	}
 	fmt.Fprintf(stdout, "importing %s into project %q (%d labelled slices)\n", imagePath, project.Name, len(labels))
-	meta, err := server.ImportNIfTI(ctx, st, project.ID, imagePath, data, labels, *author)
+	meta, err := server.ImportImage(ctx, st, project.ID, imagePath, data, img, labels, *author)
 	if err != nil && !exists {
 		return fmt.Errorf("%w (project %q was created and is left empty)", err, project.Name)
 	}

@@ -8,7 +8,8 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strings"
+
+	"github.com/mriworkbench/workbench/server"
 )
 
 // command is one subcommand; run gets the arguments after the subcommand's name.
@@ -55,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	}
-	fmt.Fprintf(stderr, "workbench %s: %s\n", args[0], oneLine(err.Error()))
+	fmt.Fprintf(stderr, "workbench %s: %s\n", args[0], server.OneLine(err.Error()))
 	var ue usageError
 	if errors.As(err, &ue) {
 		return 2
@@ -73,11 +74,6 @@ func printUsage(w io.Writer) {
 	for _, name := range names {
 		fmt.Fprintf(w, "  %-8s %s\n", name, commands[name].summary)
 	}
-}
-
-// oneLine keeps error reports to one line, as promised to users.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
 }
 
 // flagSet reports its errors instead of exiting: parse errors become one-line reasons (run prints them), and

@@ -12,7 +12,6 @@ import (
 	"github.com/mriworkbench/workbench/ml/train"
 	"github.com/mriworkbench/workbench/nifti"
 	"github.com/mriworkbench/workbench/server"
-	"github.com/mriworkbench/workbench/store"
 )
 
 const segmentUsage = "segment --model FILE --input IMG --output DIR"
@@ -47,18 +46,9 @@ func runSegment(args []string, stdout, stderr io.Writer) error {
 			"slices are not resampled, so expect worse results\n", vs[0], vs[1], ms[0], ms[1])
 	}
 	start := time.Now()
-	n := vol.SliceLen()
-	samples := make([]data.Sample, vol.NumSlices())
-	for z := range samples {
-		samples[z] = data.Sample{Image: vol.Slice(z), W: vol.Shape[0], H: vol.Shape[1]}
-	}
-	preds, err := m.PredictSlices(samples, train.PredictOptions{})
+	canonical, err := segmentSlices(m, vol, stderr)
 	if err != nil {
 		return err
-	}
-	canonical := make([]uint8, n*vol.NumSlices())
-	for z, p := range preds {
-		copy(canonical[z*n:], p.ClassMap)
 	}
 	elapsed := time.Since(start)
 
@@ -66,39 +56,47 @@ func runSegment(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	name := server.VolumeName(*input)
-	classes := make([]store.Class, m.Info.Classes)
 	names := make([]string, m.Info.Classes)
-	for i := range classes {
+	for i := range names {
 		names[i] = m.Info.ClassName(i + 1)
-		classes[i] = store.Class{Name: names[i]}
 	}
-	paths := server.ExportFileNames(name, classes)
-	source := orientation.ToSource(canonical, vol.Shape)
-	if err := nifti.WriteMask(filepath.Join(*outDir, paths[0]), &img.Header, source); err != nil {
+	areas := server.MeasureAreas(0, name, canonical, vol.Shape, vol.Spacing, m.Info.Classes, nil)
+	files := server.SegmentationFiles(name, &img.Header, orientation.ToSource(canonical, vol.Shape), names, areas)
+	paths, err := server.WriteExportFiles(*outDir, files)
+	if err != nil {
 		return err
 	}
-	binary := make([]uint8, len(source))
-	for k := range classes {
-		for i, c := range source {
-			binary[i] = 0
-			if int(c) == k+1 {
-				binary[i] = 1
-			}
-		}
-		if err := nifti.WriteMask(filepath.Join(*outDir, paths[k+1]), &img.Header, binary); err != nil {
-			return err
-		}
-	}
-	areas := server.Areas{Classes: names, Volumes: []server.VolumeAreas{
-		server.MeasureAreas(0, name, canonical, vol.Shape, vol.Spacing, m.Info.Classes, nil)}}
-	areasPath := filepath.Join(*outDir, name+"_areas.csv")
-	if err := writeAreasFile(areas, areasPath); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "segmented %d slices of %s in %.2f s with a %s model (%d classes)\n", len(preds), filepath.Base(*input),
+	fmt.Fprintf(stdout, "segmented %d slices of %s in %.2f s with a %s model (%d classes)\n", vol.NumSlices(), filepath.Base(*input),
 		elapsed.Seconds(), m.Info.Arch, m.Info.Classes)
-	for _, p := range append(paths, name+"_areas.csv") {
-		fmt.Fprintf(stdout, "  %s\n", filepath.Join(*outDir, p))
+	for _, p := range paths {
+		fmt.Fprintf(stdout, "  %s\n", p)
 	}
 	return nil
+}
+
+// segmentBatch is how many slices are predicted per call: memory stays at one batch's activations and
+// results whatever the volume's size, and progress can be reported between batches.
+const segmentBatch = 16
+
+// segmentSlices predicts every axial slice of vol, returning the canonical class map, with a progress line
+// on progress after each batch.
+func segmentSlices(m *train.Model, vol *nifti.Volume, progress io.Writer) ([]uint8, error) {
+	n, total := vol.SliceLen(), vol.NumSlices()
+	canonical := make([]uint8, n*total)
+	samples := make([]data.Sample, 0, segmentBatch)
+	for first := 0; first < total; first += segmentBatch {
+		samples = samples[:0]
+		for z := first; z < min(first+segmentBatch, total); z++ {
+			samples = append(samples, data.Sample{Image: vol.Slice(z), W: vol.Shape[0], H: vol.Shape[1]})
+		}
+		preds, err := m.PredictSlices(samples, train.PredictOptions{})
+		if err != nil {
+			return nil, err
+		}
+		for i, p := range preds {
+			copy(canonical[(first+i)*n:], p.ClassMap)
+		}
+		fmt.Fprintf(progress, "workbench segment: %d/%d slices\n", first+len(preds), total)
+	}
+	return canonical, nil
 }
