@@ -163,45 +163,75 @@ func TestCheckOrigin(t *testing.T) {
 	}
 }
 
-// A client whose queue is full is dropped instead of blocking the publisher.
+// A client that stops reading is disconnected once its queue is full, instead of blocking the publisher or
+// holding memory: its connection is closed, while a client that keeps up receives every event in order.
 func TestSlowClientIsDropped(t *testing.T) {
 	e := newTestEnv(t)
 	p := e.createProject("slow", "wm")
-	conn := e.mustDial(p.ID)
+	stuck := e.mustDial(p.ID) // never reads until the end
+	healthy := e.mustDial(p.ID)
 	h := e.srv.Hub()
 
-	// Stand in for a client whose writer is stuck: a registered client nobody drains.
-	h.mu.Lock()
-	var real *wsClient
-	for c := range h.clients[p.ID] {
-		real = c
-	}
-	// A small queue fills first; the real client's full-size queue, drained by its writer, never does.
-	const stuckBuffer = 4
-	stuck := &wsClient{conn: real.conn, send: make(chan []byte, stuckBuffer)}
-	h.clients[p.ID][stuck] = struct{}{}
-	h.mu.Unlock()
-
-	start := time.Now()
-	const published = 3 * stuckBuffer
-	for i := range published {
-		h.Publish(p.ID, map[string]int{"n": i})
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Fatalf("publishing to a stuck client blocked for %v", d)
-	}
-	h.mu.Lock()
-	_, stillThere := h.clients[p.ID][stuck]
-	h.mu.Unlock()
-	if stillThere {
-		t.Fatal("stuck client was not dropped")
-	}
-	// The healthy client, drained by its writer, received everything in order.
-	for i := range published {
-		var ev map[string]int
-		readEvent(t, conn, &ev)
-		if ev["n"] != i {
-			t.Fatalf("event %d: got %v", i, ev)
+	received := make(chan int, 1)
+	go func() {
+		for {
+			_, msg, err := healthy.ReadMessage()
+			if err != nil {
+				close(received)
+				return
+			}
+			var ev map[string]any
+			if json.Unmarshal(msg, &ev) == nil {
+				received <- int(ev["n"].(float64))
+			}
 		}
+	}()
+	// Large events fill the stuck client's socket buffers, then its queue. Each one is published after the
+	// healthy client has read the previous one, so only the stuck client can fall behind.
+	padding := strings.Repeat("x", 64<<10)
+	published := 0
+	for h.Clients(p.ID) == 2 {
+		if published == 5000 {
+			t.Fatalf("a client that never reads was not dropped after %d events of 64 KiB", published)
+		}
+		start := time.Now()
+		h.Publish(p.ID, map[string]any{"n": published, "padding": padding})
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("publishing blocked for %v", d)
+		}
+		select {
+		case n, ok := <-received:
+			if !ok || n != published {
+				t.Fatalf("healthy client got event %d (open %v), want %d", n, ok, published)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("healthy client did not receive event %d", published)
+		}
+		published++
+	}
+	if published <= clientBuffer {
+		t.Fatalf("client dropped after %d events, before its queue of %d could fill", published, clientBuffer)
+	}
+	// The stuck client reads what was queued for it, then the server's close frame, well before any read
+	// deadline or ping timeout would have ended the connection; the event that overflowed its queue is lost.
+	stuck.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got := 0
+	var err error
+	for {
+		if _, _, err = stuck.ReadMessage(); err != nil {
+			break
+		}
+		got++
+	}
+	if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+		t.Fatalf("dropped client, after reading %d events: %v, want the server's close frame", got, err)
+	}
+	if got >= published {
+		t.Fatalf("dropped client read all %d events", published)
+	}
+	// The healthy client stays connected and keeps receiving.
+	h.Publish(p.ID, map[string]any{"n": published})
+	if n := <-received; n != published {
+		t.Fatalf("healthy client got %d after the drop, want %d", n, published)
 	}
 }
