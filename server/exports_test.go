@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -491,5 +492,13 @@ func TestVolumeNamesAndImportNames(t *testing.T) {
 		if msg := e.upload(p.ID, file, img).expect(t, http.StatusBadRequest).errorMessage(t); !strings.Contains(msg, reason) {
 			t.Errorf("upload %s: reason %q, want one saying %q", file, msg, reason)
 		}
+	}
+	// Names differing only in case would share an export directory on macOS and Windows.
+	e.upload(p.ID, "Sub-01.nii.gz", img).expect(t, http.StatusCreated)
+	if msg := e.upload(p.ID, "sub-01.nii.gz", img).expect(t, http.StatusConflict).errorMessage(t); !strings.Contains(msg, "only in case") {
+		t.Errorf("upload differing in case: reason %q", msg)
+	}
+	if _, err := ImportNIfTI(context.Background(), e.store, p.ID, "SUB-01.nii", img, nil, ""); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("import differing in case: error %v, want a conflict", err)
 	}
 }

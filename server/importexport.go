@@ -92,6 +92,22 @@ func checkImportName(fileName string) error {
 	return checkExportable(VolumeName(fileName))
 }
 
+// checkNameCase refuses a volume name that differs from another of the project's only in case: their export
+// directories would be one on case-insensitive file systems (macOS and Windows by default).
+func checkNameCase(ctx context.Context, st *store.Store, projectID int64, name string) error {
+	volumes, err := st.Volumes(ctx, projectID)
+	if err != nil {
+		return err
+	}
+	for _, v := range volumes {
+		if v.Name != name && strings.EqualFold(v.Name, name) {
+			return fmt.Errorf("%w: volume %q differs from the project's volume %q only in case, which exported files could not tell apart; rename the file",
+				store.ErrConflict, name, v.Name)
+		}
+	}
+	return nil
+}
+
 // checkExportable refuses volume names that cannot name the volume's export directory.
 func checkExportable(name string) error {
 	if name == "." || name == ".." {
@@ -105,6 +121,9 @@ func checkExportable(name string) error {
 func importImage(ctx context.Context, st *store.Store, projectID int64, fileName string, data []byte, img *nifti.Image,
 	labels []store.SliceMask, author string) (store.VolumeMeta, *nifti.Volume, error) {
 	if err := checkImportName(fileName); err != nil {
+		return store.VolumeMeta{}, nil, err
+	}
+	if err := checkNameCase(ctx, st, projectID, VolumeName(fileName)); err != nil {
 		return store.VolumeMeta{}, nil, err
 	}
 	vol, orientation := img.Canonical()
