@@ -128,7 +128,8 @@ type job struct {
 
 var (
 	errCancelRequested = errors.New("cancelled on request")
-	errShutdown        = errors.New("the server stopped during the run")
+	errShutdown        = errors.New("the workbench stopped during the run")
+	errRunLost         = errors.New("another workbench process marked the run interrupted: its heartbeat had gone stale")
 )
 
 // NewTrainer returns a trainer with no job running.
@@ -138,28 +139,14 @@ func NewTrainer(cfg TrainerConfig) *Trainer {
 	}
 	if cfg.Volume == nil {
 		st := cfg.Store
-		cfg.Volume = func(ctx context.Context, id int64) (*nifti.Volume, error) { return decodeCanonical(ctx, st, id) }
+		cfg.Volume = func(ctx context.Context, id int64) (*nifti.Volume, error) { return loadCanonical(ctx, st, id) }
 	}
 	ctx, stop := context.WithCancelCause(context.Background())
 	return &Trainer{cfg: cfg, ctx: ctx, stop: stop, jobs: make(map[int64]*job)}
 }
 
-// decodeCanonical reads a stored volume's original file onto the canonical grid.
-func decodeCanonical(ctx context.Context, st *store.Store, volumeID int64) (*nifti.Volume, error) {
-	v, err := st.Volume(ctx, volumeID)
-	if err != nil {
-		return nil, err
-	}
-	img, err := nifti.Read(st.OriginalPath(v))
-	if err != nil {
-		return nil, fmt.Errorf("volume %q: %w", v.Name, err)
-	}
-	vol, _ := img.Canonical()
-	return vol, nil
-}
-
-// Close cancels the running jobs and waits for them. Their runs stay "running" in the store, so the next start
-// marks them interrupted (store.MarkInterruptedRuns), as after a crash; no model of theirs is stored.
+// Close cancels the running jobs and waits for them; each marks its run interrupted, so neither this
+// process nor another (a CLI train, the next serve) sees it as still going. No model of theirs is stored.
 func (t *Trainer) Close() {
 	t.mu.Lock()
 	t.stop(errShutdown) // under the lock: begin registers no job after this
@@ -253,7 +240,13 @@ func (t *Trainer) begin(ctx context.Context, projectID int64, req TrainRequest, 
 	}
 	run, err := st.CreateRun(ctx, projectID, raw)
 	if errors.Is(err, store.ErrConflict) {
-		// Another process (a CLI train, or a server) holds the project's run.
+		// Another process (a CLI train, or a server) holds the project's run, or held it and died: a dead
+		// process's run is marked interrupted, and the project is free again.
+		if n, merr := st.MarkInterruptedRuns(ctx); merr == nil && n > 0 {
+			run, err = st.CreateRun(ctx, projectID, raw)
+		}
+	}
+	if errors.Is(err, store.ErrConflict) {
 		if other, aerr := st.ActiveRun(ctx, projectID); aerr == nil {
 			return nil, plan{}, busy(other)
 		}
@@ -266,16 +259,35 @@ func (t *Trainer) begin(ctx context.Context, projectID int64, req TrainRequest, 
 	t.jobs[projectID] = j
 	t.wg.Add(1) // done when execute returns
 	t.publish(projectID, RunEvent{Type: EventRun, Run: run})
-	go func() {
-		// Ties the job's context to the trainer's shutdown for foreground jobs too.
-		select {
-		case <-t.ctx.Done():
-			cancel(context.Cause(t.ctx))
-		case <-j.done:
-		}
-	}()
+	go t.watch(j)
 	p.ctx = jctx
 	return j, p, nil
+}
+
+// watch runs beside a job until it ends: it ties the job's context to the trainer's shutdown (for foreground
+// jobs too) and beats the run's heartbeat, which tells other processes the run is alive. If another process
+// has meanwhile marked the run interrupted (this one was too slow to beat), the job stops.
+func (t *Trainer) watch(j *job) {
+	every := max(t.cfg.Store.RunStaleAfter()/5, 10*time.Millisecond)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	shutdown := t.ctx.Done()
+	for {
+		select {
+		case <-shutdown:
+			j.cancel(context.Cause(t.ctx))
+			shutdown = nil // keep beating until the job has recorded its end
+		case <-tick.C:
+			err := t.cfg.Store.HeartbeatRun(context.Background(), j.run.ID)
+			if errors.Is(err, store.ErrConflict) {
+				j.cancel(errRunLost)
+			} else if err != nil {
+				t.cfg.Logger.Warn("training run heartbeat not stored", "run", j.run.ID, "err", err)
+			}
+		case <-j.done:
+			return
+		}
+	}
 }
 
 func busy(r store.Run) error {
@@ -292,9 +304,9 @@ func modelClasses(m store.Model) int {
 	return s.Classes
 }
 
-// ResolveSettings layers a run's settings: the preset's values, then the project's settings (train.Settings
-// JSON names, plus "preset"), then the request's overrides; the class count and names always come from the
-// project. Invalid settings are a *store.ValidationError naming the setting.
+// ResolveSettings layers a run's settings: the preset's values, then the project's crop, then the project's
+// settings (train.Settings JSON names, plus "preset"), then the request's overrides; the class count and names
+// always come from the project. Invalid settings are a *store.ValidationError naming the setting.
 func ResolveSettings(p store.Project, req TrainRequest) (RunSettings, error) {
 	var projectSettings map[string]json.RawMessage
 	if len(p.Settings) > 0 {
@@ -321,6 +333,10 @@ func ResolveSettings(p store.Project, req TrainRequest) (RunSettings, error) {
 		s = train.PaperSettings(k)
 	default:
 		return RunSettings{}, invalidSettings("unknown preset %q (want %q or %q)", preset, PresetDefault, PresetPaper)
+	}
+	// The crop is the project's (store.Project.CropW/CropH); project or request settings may override it.
+	if p.CropW > 0 && p.CropH > 0 {
+		s.CropW, s.CropH = p.CropW, p.CropH
 	}
 	// Project settings may hold keys of other owners (e.g. the web app's); only known fields are taken.
 	if len(projectSettings) > 0 {
@@ -426,9 +442,9 @@ func (t *Trainer) execute(j *job, p plan) (out Outcome, err error) {
 	fail := func(err error) (Outcome, error) {
 		cause := context.Cause(p.ctx)
 		switch {
-		case errors.Is(cause, errShutdown):
-			// Left running: the next start marks it interrupted, exactly as after a crash.
-			return out, errShutdown
+		case errors.Is(cause, errShutdown), errors.Is(cause, errRunLost):
+			out.Run, _ = t.finish(j, store.RunInterrupted, cause.Error(), nil)
+			return out, fmt.Errorf("run %d: %w", j.run.ID, cause)
 		case p.ctx.Err() != nil:
 			msg := "cancelled"
 			if errors.Is(cause, errCancelRequested) {
@@ -644,13 +660,13 @@ func (t *Trainer) PredictProject(ctx context.Context, projectID int64, m *train.
 	}
 	total := 0
 	for _, v := range volumes {
-		labels, err := st.Labels(ctx, v.ID)
+		states, err := st.SliceStates(ctx, v.ID)
 		if err != nil {
 			return total, err
 		}
-		labelled := make(map[int]bool, len(labels))
-		for _, l := range labels {
-			labelled[l.Slice] = true
+		labelled := make(map[int]bool, len(states))
+		for _, s := range states {
+			labelled[s.Slice] = s.Labelled()
 		}
 		vol, err := t.cfg.Volume(ctx, v.ID)
 		if err != nil {

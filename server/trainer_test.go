@@ -317,8 +317,8 @@ func TestTrainRefusals(t *testing.T) {
 	}
 }
 
-// A run left "running" by a crash is marked interrupted when the store is next opened for serving; the
-// previous model stays active and the database is intact.
+// A run left "running" by a process that stopped beating (hung, or crashed on another host) is marked
+// interrupted once its heartbeat is stale; the previous model stays active and the database is intact.
 func TestInterruptedRunKeepsPreviousModel(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
@@ -347,13 +347,18 @@ func TestInterruptedRunKeepsPreviousModel(t *testing.T) {
 	if _, err := st.StartRun(ctx, run.ID); err != nil {
 		t.Fatal(err)
 	}
-	st.Close() // the process dies here
+	st.Close() // the run's process goes silent here
 
 	st, err = store.Open(dir, os.DirFS("../migrations"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	if n, err := st.MarkInterruptedRuns(ctx); err != nil || n != 0 {
+		t.Fatalf("MarkInterruptedRuns with a fresh heartbeat: %d, %v", n, err)
+	}
+	st.SetRunStaleAfter(20 * time.Millisecond)
+	time.Sleep(40 * time.Millisecond)
 	if n, err := st.MarkInterruptedRuns(ctx); err != nil || n != 1 {
 		t.Fatalf("MarkInterruptedRuns: %d, %v", n, err)
 	}
@@ -407,5 +412,21 @@ func TestTrainerSurvivesAPanickingJob(t *testing.T) {
 	}
 	if _, err := e.store.ActiveRun(context.Background(), p.ID); err == nil {
 		t.Fatal("the project still has an active run")
+	}
+}
+
+// The training crop is the project's, unless a run's settings override it; every preset trains on it.
+func TestResolveSettingsTakesTheProjectCrop(t *testing.T) {
+	p := store.Project{Classes: []store.Class{{Name: "gm", Color: "#00ff00"}}, CropW: 64, CropH: 40, Settings: []byte(`{"preset":"paper"}`)}
+	rs, err := ResolveSettings(p, TrainRequest{})
+	if err != nil || rs.Preset != PresetPaper || rs.Train.CropW != 64 || rs.Train.CropH != 40 || rs.Train.BatchSize != 11 {
+		t.Fatalf("project crop: %+v, %v", rs, err)
+	}
+	rs, err = ResolveSettings(p, TrainRequest{Settings: []byte(`{"crop_w":32}`)})
+	if err != nil || rs.Train.CropW != 32 || rs.Train.CropH != 40 {
+		t.Fatalf("request crop: %+v, %v", rs.Train, err)
+	}
+	if _, err := ResolveSettings(p, TrainRequest{Settings: []byte(`{"crop_w":36}`)}); err == nil || !strings.Contains(err.Error(), "multiples of 8") {
+		t.Fatalf("crop 36: %v", err)
 	}
 }

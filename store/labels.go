@@ -216,6 +216,9 @@ func currentLabelRow(ctx context.Context, q querier, volumeID int64, slice int) 
 
 const labelColumns = `l.volume_id, l.slice, l.version, l.mask, l.author, l.origin, l.verified, l.deleted, l.created_at`
 
+// labelMetaColumns reads a label without its mask (scanLabel then leaves Mask nil).
+const labelMetaColumns = `l.volume_id, l.slice, l.version, NULL, l.author, l.origin, l.verified, l.deleted, l.created_at`
+
 func scanLabel(row rowScanner) (Label, error) {
 	var l Label
 	var packed []byte
@@ -278,12 +281,13 @@ func (s *Store) Labels(ctx context.Context, volumeID int64) ([]Label, error) {
 		WHERE l.volume_id = ? AND l.deleted = 0 ORDER BY l.slice`, volumeID)
 }
 
-// LabelHistory returns every version of a slice's label, newest first.
+// LabelHistory returns every version of a slice's label, newest first, without masks (LabelVersion reads one
+// version's mask): a long history costs no decompression.
 func (s *Store) LabelHistory(ctx context.Context, volumeID int64, slice int) ([]Label, error) {
 	if _, err := s.Volume(ctx, volumeID); err != nil {
 		return nil, err
 	}
-	return s.queryLabels(ctx, `SELECT `+labelColumns+` FROM labels l
+	return s.queryLabels(ctx, `SELECT `+labelMetaColumns+` FROM labels l
 		WHERE l.volume_id = ? AND l.slice = ? ORDER BY l.version DESC`, volumeID, slice)
 }
 

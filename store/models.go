@@ -348,41 +348,85 @@ func (s *Store) ReviewQueue(ctx context.Context, projectID int64, limit int) ([]
 
 // SegmentationVolume returns a volume's class map on its canonical grid (axis 0 fastest, one slice after
 // another) for export: each slice's current label, else (unless manualOnly) the active model's prediction,
-// else background.
+// else background. See Segmentation.
 func (s *Store) SegmentationVolume(ctx context.Context, volumeID int64, manualOnly bool) ([]uint8, error) {
+	seg, err := s.Segmentation(ctx, volumeID, manualOnly)
+	return seg.Classes, err
+}
+
+// VolumeSegmentation is a volume's class map and the status of each of its slices, from one snapshot.
+type VolumeSegmentation struct {
+	Volume   VolumeMeta
+	Classes  []uint8  // canonical grid, axis 0 fastest, one slice after another
+	Statuses []string // by slice, as SliceStatuses (predicted slices say so even when manualOnly left them out)
+}
+
+// Segmentation reads a volume's class map (as SegmentationVolume) and its slice statuses in one statement, so
+// labels, the active model and its predictions are seen at one moment even while a user saves a label or
+// picks another active model.
+func (s *Store) Segmentation(ctx context.Context, volumeID int64, manualOnly bool) (VolumeSegmentation, error) {
 	v, err := s.Volume(ctx, volumeID)
 	if err != nil {
-		return nil, err
+		return VolumeSegmentation{}, err
 	}
-	n := v.SliceLen()
-	out := make([]uint8, n*v.Shape[2])
-	labelled := make([]bool, v.Shape[2])
-	labels, err := s.Labels(ctx, volumeID)
+	n, nz := v.SliceLen(), v.Shape[2]
+	out := VolumeSegmentation{Volume: v, Classes: make([]uint8, n*nz), Statuses: make([]string, nz)}
+	for i := range out.Statuses {
+		out.Statuses[i] = StatusUnlabelled
+	}
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT 0, c.slice, c.verified, c.mask FROM current_labels c WHERE c.volume_id = ?1 AND c.deleted = 0
+		UNION ALL
+		SELECT 1, pr.slice, 0, CASE WHEN ?2 THEN NULL ELSE pr.mask END FROM predictions pr
+		JOIN models m ON m.id = pr.model_id AND m.active = 1
+		WHERE pr.volume_id = ?1`, volumeID, manualOnly)
 	if err != nil {
-		return nil, err
+		return VolumeSegmentation{}, fmt.Errorf("segmentation of volume %d: %w", volumeID, err)
 	}
-	for _, l := range labels {
-		copy(out[l.Slice*n:(l.Slice+1)*n], l.Mask)
-		labelled[l.Slice] = true
-	}
-	if manualOnly {
-		return out, nil
-	}
-	m, err := s.ActiveModel(ctx, v.ProjectID)
-	if isNotFound(err) {
-		return out, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	preds, err := s.Predictions(ctx, m.ID, volumeID)
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range preds {
-		if !labelled[p.Slice] {
-			copy(out[p.Slice*n:(p.Slice+1)*n], p.Mask)
+	defer rows.Close()
+	labelled := make([]bool, nz)
+	predicted := map[int][]byte{} // packed; filled in after every label is known, since labels win
+	for rows.Next() {
+		var prediction, verified bool
+		var slice int
+		var packed []byte
+		if err := rows.Scan(&prediction, &slice, &verified, &packed); err != nil {
+			return VolumeSegmentation{}, fmt.Errorf("segmentation of volume %d: %w", volumeID, err)
 		}
+		if slice < 0 || slice >= nz {
+			continue
+		}
+		if prediction {
+			predicted[slice] = packed
+			continue
+		}
+		mask, err := unpackMask(packed)
+		if err != nil {
+			return VolumeSegmentation{}, err
+		}
+		copy(out.Classes[slice*n:(slice+1)*n], mask)
+		labelled[slice] = true
+		out.Statuses[slice] = StatusLabelled
+		if verified {
+			out.Statuses[slice] = StatusVerified
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return VolumeSegmentation{}, fmt.Errorf("segmentation of volume %d: %w", volumeID, err)
+	}
+	for slice, packed := range predicted {
+		if labelled[slice] {
+			continue
+		}
+		out.Statuses[slice] = StatusPredicted
+		if manualOnly {
+			continue
+		}
+		mask, err := unpackMask(packed)
+		if err != nil {
+			return VolumeSegmentation{}, err
+		}
+		copy(out.Classes[slice*n:(slice+1)*n], mask)
 	}
 	return out, nil
 }

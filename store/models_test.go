@@ -274,7 +274,59 @@ func TestSegmentationVolumePrecedence(t *testing.T) {
 	if err != nil || !bytes.Equal(manual, noModel) {
 		t.Errorf("manual only should ignore predictions: %v", err)
 	}
+	// The snapshot's statuses agree with its class map, and with SliceStatuses.
+	snap, err := s.Segmentation(ctx, v.ID, false)
+	if err != nil || !bytes.Equal(snap.Classes, seg) || snap.Volume.ID != v.ID {
+		t.Fatalf("Segmentation: %v", err)
+	}
+	statuses, _ := s.SliceStatuses(ctx, v.ID)
+	want := []string{StatusLabelled, StatusUnlabelled, StatusPredicted, StatusPredicted, StatusUnlabelled}
+	if strings.Join(snap.Statuses, ",") != strings.Join(want, ",") || strings.Join(statuses, ",") != strings.Join(want, ",") {
+		t.Errorf("statuses %v (SliceStatuses %v), want %v", snap.Statuses, statuses, want)
+	}
 	if _, err := s.SegmentationVolume(ctx, 999, false); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown volume: %v", err)
+	}
+}
+
+// While another connection switches the active model back and forth, every Segmentation is one model's: its
+// statuses name exactly the slices its class map fills from predictions.
+func TestSegmentationIsOneSnapshot(t *testing.T) {
+	s := newStore(t)
+	p := newProject(t, s, "p")
+	v := importVolume(t, s, p.ID, "v")
+	a, b := createModel(t, s, p.ID, true), createModel(t, s, p.ID, false)
+	savePredictions(t, s, a.ID, v.ID, map[int]float64{0: 0.1, 1: 0.1})
+	savePredictions(t, s, b.ID, v.ID, map[int]float64{3: 0.1, 4: 0.1})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 50 {
+			if err := s.SetActiveModel(ctx, p.ID, []int64{a.ID, b.ID}[i%2]); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	n := testGeometry.SliceLen()
+	for running := true; running; {
+		select {
+		case <-done:
+			running = false
+		default:
+		}
+		seg, err := s.Segmentation(ctx, v.ID, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for z, st := range seg.Statuses {
+			filledFromPrediction := seg.Classes[z*n+1] != 0
+			if filledFromPrediction != (st == StatusPredicted) {
+				t.Fatalf("slice %d: status %s but class map %v", z, st, seg.Classes[z*n:(z+1)*n])
+			}
+		}
+		if seg.Statuses[0] == seg.Statuses[3] {
+			t.Fatalf("statuses mix two models: %v", seg.Statuses)
+		}
 	}
 }

@@ -19,21 +19,27 @@ type Class struct {
 // MaxClasses is the most classes a project may have (keys 1-9 pick them in the painter).
 const MaxClasses = 9
 
-// Default crop size, the pipeline's.
+// The training crop. A project's CropW/CropH are the one stored crop: training uses them unless a run's
+// settings override them. The default is the fast default preset's crop (small crops centred on the labelled
+// structures; inference covers whole slices); the paper's 160x160 centre crops must be set. Sides are
+// multiples of CropStep, the rule the training engine checks (its networks pool three times).
 const (
-	DefaultCrop = 160
-	cropStep    = 16 // the deepest architecture pools four times
-	maxCrop     = 1024
+	DefaultCrop = 48
+	CropStep    = 8
+	MaxCrop     = 1024
 )
 
 // Project is a set of volumes segmented into the same classes.
 type Project struct {
-	ID        int64           `json:"id"`
-	Name      string          `json:"name"`
-	Classes   []Class         `json:"classes"`
-	CropW     int             `json:"cropW"`
-	CropH     int             `json:"cropH"`
-	Settings  json.RawMessage `json:"settings"` // training settings, owned by the trainer
+	ID      int64   `json:"id"`
+	Name    string  `json:"name"`
+	Classes []Class `json:"classes"`
+	// CropW and CropH are the training crop (see DefaultCrop).
+	CropW int `json:"cropW"`
+	CropH int `json:"cropH"`
+	// Settings are training settings, owned by the trainer. They never hold the crop: crop_w and crop_h given
+	// here are moved to CropW and CropH.
+	Settings  json.RawMessage `json:"settings"`
 	CreatedAt time.Time       `json:"createdAt"`
 }
 
@@ -49,8 +55,11 @@ type ProjectSummary struct {
 type ProjectUpdate struct {
 	Name *string
 	// Classes replaces the class list. Position keeps meaning (entry i is mask value i+1): classes may be
-	// renamed, recoloured and appended; trailing classes may be dropped only while no current label uses them.
-	Classes  []Class
+	// renamed, recoloured and appended; trailing classes may be dropped only while no current label and no
+	// prediction of the active model uses them (exports and review would otherwise show a class that no longer
+	// exists).
+	Classes []Class
+	// CropW and CropH change the training crop; crop_w/crop_h in Settings do too (CropW/CropH win).
 	CropW    *int
 	CropH    *int
 	Settings json.RawMessage
@@ -107,11 +116,37 @@ func normalizeClasses(classes []Class) ([]Class, error) {
 
 func validateCrop(w, h int) error {
 	for _, v := range []int{w, h} {
-		if v < cropStep || v > maxCrop || v%cropStep != 0 {
-			return invalid("crop size %dx%d: each side must be a multiple of %d between %d and %d", w, h, cropStep, cropStep, maxCrop)
+		if v < CropStep || v > MaxCrop || v%CropStep != 0 {
+			return invalid("crop size %dx%d: each side must be a multiple of %d from %d to %d", w, h, CropStep, CropStep, MaxCrop)
 		}
 	}
 	return nil
+}
+
+// takeCrop moves the crop_w and crop_h keys of settings (a JSON object) into *w and *h, so the crop is stored
+// once, and returns the settings without them.
+func takeCrop(settings json.RawMessage, w, h *int) (json.RawMessage, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(settings, &obj); err != nil {
+		return nil, invalid("settings must be a JSON object")
+	}
+	found := false
+	for key, dst := range map[string]*int{"crop_w": w, "crop_h": h} {
+		raw, ok := obj[key]
+		if !ok {
+			continue
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			return nil, invalid("setting %s must be an integer", key)
+		}
+		delete(obj, key)
+		found = true
+	}
+	if !found {
+		return settings, nil
+	}
+	out, err := json.Marshal(obj)
+	return out, err
 }
 
 // normalizeSettings returns settings as a JSON object ("{}" when empty).
@@ -126,7 +161,7 @@ func normalizeSettings(what string, raw json.RawMessage) (json.RawMessage, error
 	return raw, nil
 }
 
-// CreateProject creates a project with the default crop size.
+// CreateProject creates a project, with the default crop unless settings hold crop_w/crop_h.
 func (s *Store) CreateProject(ctx context.Context, name string, classes []Class, settings json.RawMessage) (Project, error) {
 	if err := validateProjectName(name); err != nil {
 		return Project{}, err
@@ -138,10 +173,17 @@ func (s *Store) CreateProject(ctx context.Context, name string, classes []Class,
 	if settings, err = normalizeSettings("project settings", settings); err != nil {
 		return Project{}, err
 	}
+	cropW, cropH := DefaultCrop, DefaultCrop
+	if settings, err = takeCrop(settings, &cropW, &cropH); err != nil {
+		return Project{}, err
+	}
+	if err := validateCrop(cropW, cropH); err != nil {
+		return Project{}, err
+	}
 	classJSON, _ := json.Marshal(classes)
 	res, err := s.db.ExecContext(ctx,
 		`INSERT INTO projects (name, classes, crop_w, crop_h, settings, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		name, string(classJSON), DefaultCrop, DefaultCrop, string(settings), s.stamp())
+		name, string(classJSON), cropW, cropH, string(settings), s.stamp())
 	if isUnique(err) {
 		return Project{}, fmt.Errorf("%w: project %q already exists", ErrConflict, name)
 	}
@@ -242,6 +284,14 @@ func (s *Store) UpdateProject(ctx context.Context, id int64, u ProjectUpdate) (P
 			}
 			p.Classes = classes
 		}
+		if u.Settings != nil {
+			if p.Settings, err = normalizeSettings("project settings", u.Settings); err != nil {
+				return err
+			}
+			if p.Settings, err = takeCrop(p.Settings, &p.CropW, &p.CropH); err != nil {
+				return err
+			}
+		}
 		if u.CropW != nil {
 			p.CropW = *u.CropW
 		}
@@ -250,11 +300,6 @@ func (s *Store) UpdateProject(ctx context.Context, id int64, u ProjectUpdate) (P
 		}
 		if err := validateCrop(p.CropW, p.CropH); err != nil {
 			return err
-		}
-		if u.Settings != nil {
-			if p.Settings, err = normalizeSettings("project settings", u.Settings); err != nil {
-				return err
-			}
 		}
 		classJSON, _ := json.Marshal(p.Classes)
 		_, err = tx.ExecContext(ctx, `UPDATE projects SET name = ?, classes = ?, crop_w = ?, crop_h = ?, settings = ? WHERE id = ?`,
@@ -271,30 +316,41 @@ func (s *Store) UpdateProject(ctx context.Context, id int64, u ProjectUpdate) (P
 	return out, err
 }
 
-// checkClassesUnused refuses when a current label of the project has a value above maxClass.
+// checkClassesUnused refuses when a current label or a prediction of the active model in the project has a
+// value above maxClass.
 func checkClassesUnused(ctx context.Context, q querier, projectID int64, maxClass int) error {
 	rows, err := q.QueryContext(ctx, `
-		SELECT v.name, c.slice, c.mask FROM current_labels c JOIN volumes v ON v.id = c.volume_id
-		WHERE v.project_id = ? AND c.deleted = 0`, projectID)
+		SELECT 0, v.name, c.slice, c.mask FROM current_labels c JOIN volumes v ON v.id = c.volume_id
+		WHERE v.project_id = ?1 AND c.deleted = 0
+		UNION ALL
+		SELECT 1, v.name, pr.slice, pr.mask FROM predictions pr JOIN volumes v ON v.id = pr.volume_id
+		JOIN models m ON m.id = pr.model_id AND m.active = 1
+		WHERE m.project_id = ?1`, projectID)
 	if err != nil {
-		return fmt.Errorf("check labels: %w", err)
+		return fmt.Errorf("check class use: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
+		var prediction bool
 		var volume string
 		var slice int
 		var packed []byte
-		if err := rows.Scan(&volume, &slice, &packed); err != nil {
-			return fmt.Errorf("check labels: %w", err)
+		if err := rows.Scan(&prediction, &volume, &slice, &packed); err != nil {
+			return fmt.Errorf("check class use: %w", err)
 		}
 		mask, err := unpackMask(packed)
 		if err != nil {
 			return err
 		}
 		for _, v := range mask {
-			if int(v) > maxClass {
-				return fmt.Errorf("%w: cannot remove class %d: volume %q slice %d uses it", ErrConflict, v, volume, slice)
+			if int(v) <= maxClass {
+				continue
 			}
+			if prediction {
+				return fmt.Errorf("%w: cannot remove class %d: the active model predicts it on volume %q slice %d; "+
+					"train a model without it or make another model active first", ErrConflict, v, volume, slice)
+			}
+			return fmt.Errorf("%w: cannot remove class %d: volume %q slice %d uses it", ErrConflict, v, volume, slice)
 		}
 	}
 	return rows.Err()

@@ -149,12 +149,75 @@ func TestUpdateProject(t *testing.T) {
 		t.Errorf("rename onto another project: %v", err)
 	}
 	if _, err := s.UpdateProject(ctx, p.ID, ProjectUpdate{CropH: &bad}); !isValidation(err) {
-		t.Errorf("crop 100 (not a multiple of 16): %v", err)
+		t.Errorf("crop 100 (not a multiple of 8): %v", err)
 	}
 	if _, err := s.UpdateProject(ctx, p.ID, ProjectUpdate{Classes: []Class{}}); !isValidation(err) {
 		t.Errorf("no classes: %v", err)
 	}
 	if _, err := s.UpdateProject(ctx, p.ID, ProjectUpdate{Settings: json.RawMessage(`"x"`)}); !isValidation(err) {
 		t.Errorf("settings not an object: %v", err)
+	}
+}
+
+// The crop is stored once, in CropW/CropH: crop_w/crop_h in settings move there, under the training engine's
+// rule (multiples of 8 from 8 to 1024).
+func TestProjectCropHasOneHome(t *testing.T) {
+	s := newStore(t)
+	p, err := s.CreateProject(ctx, "c", wmgm, json.RawMessage(`{"crop_w":96,"crop_h":64,"epochs":3}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.CropW != 96 || p.CropH != 64 || string(p.Settings) != `{"epochs":3}` {
+		t.Fatalf("created %+v (settings %s)", p, p.Settings)
+	}
+	if d := newProject(t, s, "d"); d.CropW != DefaultCrop || d.CropH != DefaultCrop {
+		t.Errorf("default crop %dx%d", d.CropW, d.CropH)
+	}
+	u, err := s.UpdateProject(ctx, p.ID, ProjectUpdate{Settings: json.RawMessage(`{"crop_w":40,"preset":"paper"}`)})
+	if err != nil || u.CropW != 40 || u.CropH != 64 || string(u.Settings) != `{"preset":"paper"}` {
+		t.Fatalf("settings crop: %+v (settings %s), %v", u, u.Settings, err)
+	}
+	w := 24
+	if u, err = s.UpdateProject(ctx, p.ID, ProjectUpdate{CropW: &w, Settings: json.RawMessage(`{"crop_w":160}`)}); err != nil || u.CropW != 24 {
+		t.Errorf("explicit CropW beside a settings crop: %+v, %v", u, err)
+	}
+	for _, bad := range []string{`{"crop_w":12}`, `{"crop_h":0}`, `{"crop_w":1032}`, `{"crop_w":"big"}`} {
+		if _, err := s.UpdateProject(ctx, p.ID, ProjectUpdate{Settings: json.RawMessage(bad)}); !isValidation(err) {
+			t.Errorf("settings %s: %v", bad, err)
+		}
+		if _, err := s.CreateProject(ctx, "bad", wmgm, json.RawMessage(bad)); !isValidation(err) {
+			t.Errorf("create with settings %s: %v", bad, err)
+		}
+	}
+	if got, _ := s.Project(ctx, p.ID); got.CropW != 24 || got.CropH != 64 {
+		t.Errorf("refused updates changed the crop: %+v", got)
+	}
+}
+
+// A class the active model predicts cannot be removed (exports and review would show it); another model's
+// predictions do not count.
+func TestRemoveClassPredictedByActiveModel(t *testing.T) {
+	s := newStore(t)
+	p := newProject(t, s, "p")
+	v := importVolume(t, s, p.ID, "v")
+	old := createModel(t, s, p.ID, false)
+	savePredictions(t, s, old.ID, v.ID, map[int]float64{1: 0.5}) // class 2 on slice 1, by an inactive model
+	if _, err := s.UpdateProject(ctx, p.ID, ProjectUpdate{Classes: wmgm[:1]}); err != nil {
+		t.Fatalf("an inactive model's predictions blocked the removal: %v", err)
+	}
+	if _, err := s.UpdateProject(ctx, p.ID, ProjectUpdate{Classes: wmgm}); err != nil {
+		t.Fatal(err)
+	}
+	active := createModel(t, s, p.ID, true)
+	savePredictions(t, s, active.ID, v.ID, map[int]float64{3: 0.5})
+	_, err := s.UpdateProject(ctx, p.ID, ProjectUpdate{Classes: wmgm[:1]})
+	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "active model") || !strings.Contains(err.Error(), "slice 3") {
+		t.Errorf("remove a class the active model predicts: %v", err)
+	}
+	if err := s.SetActiveModel(ctx, p.ID, old.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateProject(ctx, p.ID, ProjectUpdate{Classes: wmgm[:1]}); !errors.Is(err, ErrConflict) {
+		t.Errorf("the old model, active again, predicts class 2 too: %v", err)
 	}
 }

@@ -15,8 +15,12 @@ const (
 	RunDone        = "done"
 	RunFailed      = "failed"
 	RunCancelled   = "cancelled"
-	RunInterrupted = "interrupted" // the server stopped while it was queued or running
+	RunInterrupted = "interrupted" // its process stopped (or died) while it was queued or running
 )
+
+// DefaultRunStaleAfter is how long a queued or running run may go without a heartbeat before it counts as
+// dead even if its owner process seems alive (hung, or on another host). The trainer beats every few seconds.
+const DefaultRunStaleAfter = 30 * time.Second
 
 // Run is a training run.
 type Run struct {
@@ -29,6 +33,10 @@ type Run struct {
 	CreatedAt  time.Time       `json:"createdAt"`
 	StartedAt  *time.Time      `json:"startedAt,omitempty"`
 	FinishedAt *time.Time      `json:"finishedAt,omitempty"`
+	// Owner is the process that created the run and trains it (nil for runs from before owners were kept).
+	Owner *Process `json:"owner,omitempty"`
+	// HeartbeatAt is the owner's last sign of life while the run is queued or running.
+	HeartbeatAt *time.Time `json:"heartbeatAt,omitempty"`
 }
 
 // RunEvent is one progress event of a run; Seq numbers a run's events 1, 2, 3...
@@ -39,7 +47,7 @@ type RunEvent struct {
 	CreatedAt time.Time       `json:"createdAt"`
 }
 
-// CreateRun queues a run; ErrConflict if the project already has a queued or running one.
+// CreateRun queues a run owned by this process; ErrConflict if the project already has a queued or running one.
 func (s *Store) CreateRun(ctx context.Context, projectID int64, settings json.RawMessage) (Run, error) {
 	settings, err := normalizeSettings("run settings", settings)
 	if err != nil {
@@ -50,8 +58,10 @@ func (s *Store) CreateRun(ctx context.Context, projectID int64, settings json.Ra
 		if _, err := projectByID(ctx, tx, projectID); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO runs (project_id, status, settings, created_at) VALUES (?, ?, ?, ?)`,
-			projectID, RunQueued, string(settings), s.stamp())
+		now := s.stamp()
+		res, err := tx.ExecContext(ctx, `INSERT INTO runs (project_id, status, settings, created_at,
+			owner_pid, owner_host, owner_start, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			projectID, RunQueued, string(settings), now, s.owner.PID, s.owner.Host, s.owner.Start, now)
 		if isUnique(err) {
 			return fmt.Errorf("%w: project %d already has a queued or running training run", ErrConflict, projectID)
 		}
@@ -67,15 +77,18 @@ func (s *Store) CreateRun(ctx context.Context, projectID int64, settings json.Ra
 	return s.Run(ctx, id)
 }
 
-// StartRun moves a queued run to running.
+// StartRun moves a queued run of this process to running.
 func (s *Store) StartRun(ctx context.Context, id int64) (Run, error) {
-	return s.moveRun(ctx, id, []string{RunQueued}, `status = ?, started_at = ?`, RunRunning, s.stamp())
+	now := s.stamp()
+	return s.moveRun(ctx, id, []string{RunQueued}, `status = ?, started_at = ?, heartbeat_at = ?`, RunRunning, now, now)
 }
 
-// FinishRun ends a queued or running run with status done, failed or cancelled, an error message (for
-// failures) and the model it produced, if any.
+// FinishRun ends a queued or running run of this process with status done, failed, cancelled or interrupted
+// (the process is stopping), an error message (for failures and interruptions) and the model it produced, if
+// any. A run of this process that another process marked interrupted (its heartbeat had gone stale) may still
+// be finished, so its record says how it really ended.
 func (s *Store) FinishRun(ctx context.Context, id int64, status, errMsg string, modelID *int64) (Run, error) {
-	if status != RunDone && status != RunFailed && status != RunCancelled {
+	if status != RunDone && status != RunFailed && status != RunCancelled && status != RunInterrupted {
 		return Run{}, invalid("a run cannot finish with status %q", status)
 	}
 	if modelID != nil {
@@ -91,11 +104,38 @@ func (s *Store) FinishRun(ctx context.Context, id int64, status, errMsg string, 
 			return Run{}, invalid("model %d belongs to another project than run %d", *modelID, id)
 		}
 	}
-	return s.moveRun(ctx, id, []string{RunQueued, RunRunning}, `status = ?, error = ?, model_id = ?, finished_at = ?`,
+	return s.moveRun(ctx, id, []string{RunQueued, RunRunning, RunInterrupted}, `status = ?, error = ?, model_id = ?, finished_at = ?`,
 		status, errMsg, modelID, s.stamp())
 }
 
-// moveRun applies set to a run whose status is one of from, in one transaction.
+// HeartbeatRun records that this process still runs the run; ErrConflict when the run is no longer queued or
+// running, or belongs to another process.
+func (s *Store) HeartbeatRun(ctx context.Context, id int64) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE runs SET heartbeat_at = ?
+		WHERE id = ? AND status IN (?, ?) AND owner_pid = ? AND owner_host = ? AND owner_start = ?`,
+		s.stamp(), id, RunQueued, RunRunning, s.owner.PID, s.owner.Host, s.owner.Start)
+	if err != nil {
+		return fmt.Errorf("run %d heartbeat: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		r, err := s.Run(ctx, id)
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: run %d is %s and not this process's", ErrConflict, id, r.Status)
+	}
+	return nil
+}
+
+// SetRunStaleAfter changes how long a run may go without a heartbeat before it counts as dead
+// (DefaultRunStaleAfter); call it before the store is used concurrently.
+func (s *Store) SetRunStaleAfter(d time.Duration) { s.runStaleAfter = d }
+
+// RunStaleAfter is how long a run may go without a heartbeat; owners beat well within it.
+func (s *Store) RunStaleAfter() time.Duration { return s.runStaleAfter }
+
+// moveRun applies set to a run of this process whose status is one of from, in one transaction. A run from an
+// interrupted state can only be moved by its owner (see FinishRun).
 func (s *Store) moveRun(ctx context.Context, id int64, from []string, set string, args ...any) (Run, error) {
 	var out Run
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -107,8 +147,11 @@ func (s *Store) moveRun(ctx context.Context, id int64, from []string, set string
 		for _, st := range from {
 			allowed = allowed || r.Status == st
 		}
-		if !allowed {
+		if !allowed || (r.Status == RunInterrupted && r.Owner == nil) {
 			return fmt.Errorf("%w: run %d is %s", ErrConflict, id, r.Status)
+		}
+		if r.Owner != nil && *r.Owner != s.owner {
+			return fmt.Errorf("%w: run %d belongs to another process (%s)", ErrConflict, id, r.Owner)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE runs SET `+set+` WHERE id = ?`, append(args, id)...); err != nil {
 			return fmt.Errorf("update run %d: %w", id, err)
@@ -119,28 +162,80 @@ func (s *Store) moveRun(ctx context.Context, id int64, from []string, set string
 	return out, err
 }
 
-// MarkInterruptedRuns marks every queued or running run interrupted, and returns how many; called at startup,
-// when no run can still be alive.
+// MarkInterruptedRuns marks interrupted every queued or running run whose process is gone: its owner on this
+// host is no longer running, or its heartbeat is older than the stale limit (SetRunStaleAfter), or it has no
+// owner. Runs of live processes, this one included, are left alone. It returns how many it marked; serve calls
+// it at start, and the trainer before refusing a project whose run seems to be going.
 func (s *Store) MarkInterruptedRuns(ctx context.Context) (int, error) {
-	res, err := s.db.ExecContext(ctx, `UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE status IN (?, ?)`,
-		RunInterrupted, "the server stopped during the run", s.stamp(), RunQueued, RunRunning)
+	marked := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+runColumns+` FROM runs r WHERE r.status IN (?, ?)`, RunQueued, RunRunning)
+		if err != nil {
+			return err
+		}
+		var dead []Run
+		var why []string
+		now := time.Now()
+		for rows.Next() {
+			r, err := scanRun(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			if msg := s.deadRun(r, now); msg != "" {
+				dead, why = append(dead, r), append(why, msg)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for i, r := range dead {
+			if _, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?`,
+				RunInterrupted, why[i], s.stamp(), r.ID); err != nil {
+				return err
+			}
+		}
+		marked = len(dead)
+		return nil
+	})
 	if err != nil {
 		return 0, fmt.Errorf("mark interrupted runs: %w", err)
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return marked, nil
 }
 
-const runColumns = `r.id, r.project_id, r.status, r.settings, r.error, r.model_id, r.created_at, r.started_at, r.finished_at`
+// deadRun says why a queued or running run can no longer be going, or "" if it may be.
+func (s *Store) deadRun(r Run, now time.Time) string {
+	switch {
+	case r.Owner == nil || r.HeartbeatAt == nil:
+		return "the process running it stopped"
+	case !r.Owner.Alive():
+		return fmt.Sprintf("the process running it (%s) stopped", r.Owner)
+	case now.Sub(*r.HeartbeatAt) > s.runStaleAfter:
+		return fmt.Sprintf("the process running it (%s) gave no sign of life for %s", r.Owner,
+			now.Sub(*r.HeartbeatAt).Round(time.Second))
+	}
+	return ""
+}
+
+const runColumns = `r.id, r.project_id, r.status, r.settings, r.error, r.model_id, r.created_at, r.started_at, r.finished_at,
+	r.owner_pid, r.owner_host, r.owner_start, r.heartbeat_at`
 
 func scanRun(row rowScanner) (Run, error) {
 	var r Run
 	var settings string
-	var modelID, started, finished sql.NullInt64
+	var modelID, started, finished, ownerPID, heartbeat sql.NullInt64
+	var ownerHost, ownerStart sql.NullString
 	var created int64
-	if err := row.Scan(&r.ID, &r.ProjectID, &r.Status, &settings, &r.Error, &modelID, &created, &started, &finished); err != nil {
+	if err := row.Scan(&r.ID, &r.ProjectID, &r.Status, &settings, &r.Error, &modelID, &created, &started, &finished,
+		&ownerPID, &ownerHost, &ownerStart, &heartbeat); err != nil {
 		return Run{}, err
 	}
+	if ownerPID.Valid {
+		r.Owner = &Process{PID: int(ownerPID.Int64), Host: ownerHost.String, Start: ownerStart.String}
+	}
+	r.HeartbeatAt = fromNullMillis(heartbeat)
 	r.Settings = json.RawMessage(settings)
 	if modelID.Valid {
 		r.ModelID = &modelID.Int64
@@ -216,6 +311,12 @@ func (s *Store) AppendRunEvents(ctx context.Context, runID int64, events []RunEv
 				return fmt.Errorf("append run events: %w", err)
 			}
 			out[i] = e
+		}
+		// Progress is a sign of life: it spares the owner a separate heartbeat write.
+		if _, err := tx.ExecContext(ctx, `UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status IN (?, ?)
+			AND owner_pid = ? AND owner_host = ? AND owner_start = ?`,
+			now, runID, RunQueued, RunRunning, s.owner.PID, s.owner.Host, s.owner.Start); err != nil {
+			return fmt.Errorf("append run events: %w", err)
 		}
 		return nil
 	})

@@ -3,7 +3,11 @@ package store
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestRunLifecycle(t *testing.T) {
@@ -91,38 +95,209 @@ func TestFinishRunWithModelOfAnotherProject(t *testing.T) {
 	}
 }
 
+// startProcess starts a process that lives until the test ends.
+func startProcess(t *testing.T) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("sleep", "600")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd
+}
+
+// deadPID is the pid of a process that has exited.
+func deadPID(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.Process.Pid
+}
+
+// setOwner makes a run look like another process's, with its last heartbeat at the given time.
+func setOwner(t *testing.T, s *Store, runID int64, p Process, heartbeat time.Time) {
+	t.Helper()
+	if _, err := s.db.Exec(`UPDATE runs SET owner_pid = ?, owner_host = ?, owner_start = ?, heartbeat_at = ? WHERE id = ?`,
+		p.PID, p.Host, p.Start, heartbeat.UnixMilli(), runID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestProcessAlive(t *testing.T) {
+	me := CurrentProcess()
+	if !me.Alive() || me.PID != os.Getpid() || me.Host == "" {
+		t.Fatalf("this process %+v is not alive", me)
+	}
+	live := startProcess(t)
+	other := Process{PID: live.Process.Pid, Host: me.Host, Start: processStart(live.Process.Pid)}
+	if !other.Alive() {
+		t.Errorf("live process %+v reads dead", other)
+	}
+	if me.Start != "" {
+		// The same pid with another start time is a reused pid: the owner is gone.
+		reused := other
+		reused.Start += "0"
+		if reused.Alive() {
+			t.Errorf("a reused pid %+v reads alive", reused)
+		}
+	}
+	if (Process{PID: deadPID(t), Host: me.Host}).Alive() {
+		t.Error("an exited process reads alive")
+	}
+	// A killed child not yet reaped (a zombie) runs nothing.
+	zombie := exec.Command("sleep", "600")
+	if err := zombie.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer zombie.Wait()
+	zombie.Process.Signal(os.Kill)
+	deadline := time.Now().Add(5 * time.Second)
+	for (Process{PID: zombie.Process.Pid, Host: me.Host}).Alive() {
+		if time.Now().After(deadline) {
+			t.Fatal("a killed, unreaped process still reads alive")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !(Process{PID: deadPID(t), Host: "elsewhere.invalid"}).Alive() {
+		t.Error("a process on another host reads dead: only its heartbeat can tell")
+	}
+}
+
+// Only runs whose process is gone are marked interrupted: a dead owner, a stale heartbeat, or no owner at all
+// (runs from before owners were kept). Runs of live processes, this one included, stay.
 func TestMarkInterruptedRuns(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, dir)
-	p, q, u := newProject(t, s, "p"), newProject(t, s, "q"), newProject(t, s, "u")
-	running, _ := s.CreateRun(ctx, p.ID, nil)
-	s.StartRun(ctx, running.ID)
-	queued, _ := s.CreateRun(ctx, q.ID, nil)
-	finished, _ := s.CreateRun(ctx, u.ID, nil)
-	s.FinishRun(ctx, finished.ID, RunCancelled, "", nil)
-	s.Close()
-
-	s = openStore(t, dir) // as at a restart
-	n, err := s.MarkInterruptedRuns(ctx)
-	if err != nil || n != 2 {
-		t.Fatalf("MarkInterruptedRuns = %d, %v; want 2", n, err)
+	host := CurrentProcess().Host
+	live := startProcess(t)
+	liveOwner := Process{PID: live.Process.Pid, Host: host, Start: processStart(live.Process.Pid)}
+	now := time.Now()
+	cases := []struct {
+		name      string
+		owner     *Process
+		heartbeat time.Time
+		start     bool
+		marked    bool
+	}{
+		{"this process, running", nil, now, true, false},
+		{"live process, running", &liveOwner, now, true, false},
+		{"live process, queued", &liveOwner, now, false, false},
+		{"dead process", &Process{PID: deadPID(t), Host: host}, now, true, true},
+		{"live process, stale heartbeat", &liveOwner, now.Add(-time.Hour), true, true},
+		{"other host, fresh heartbeat", &Process{PID: 1, Host: "elsewhere.invalid"}, now, true, false},
+		{"other host, stale heartbeat", &Process{PID: 1, Host: "elsewhere.invalid"}, now.Add(-time.Hour), false, true},
+		{"no owner", &Process{}, now, true, true},
 	}
-	for _, id := range []int64{running.ID, queued.ID} {
-		r, _ := s.Run(ctx, id)
-		if r.Status != RunInterrupted || r.FinishedAt == nil || r.Error == "" {
-			t.Errorf("run %d after restart: %+v", id, r)
+	runs := make([]Run, len(cases))
+	want := 0
+	for i, c := range cases {
+		p := newProject(t, s, c.name)
+		runs[i], _ = s.CreateRun(ctx, p.ID, nil)
+		if c.start {
+			if _, err := s.StartRun(ctx, runs[i].ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		switch {
+		case c.owner == nil:
+		case c.owner.PID == 0:
+			if _, err := s.db.Exec(`UPDATE runs SET owner_pid = NULL, owner_host = NULL, owner_start = NULL,
+				heartbeat_at = NULL WHERE id = ?`, runs[i].ID); err != nil {
+				t.Fatal(err)
+			}
+		default:
+			setOwner(t, s, runs[i].ID, *c.owner, c.heartbeat)
+		}
+		if c.marked {
+			want++
+		}
+	}
+	finished, _ := s.CreateRun(ctx, newProject(t, s, "finished").ID, nil)
+	s.FinishRun(ctx, finished.ID, RunCancelled, "", nil)
+
+	n, err := s.MarkInterruptedRuns(ctx)
+	if err != nil || n != want {
+		t.Fatalf("MarkInterruptedRuns = %d, %v; want %d", n, err, want)
+	}
+	for i, c := range cases {
+		r, _ := s.Run(ctx, runs[i].ID)
+		if got := r.Status == RunInterrupted; got != c.marked || (got && (r.FinishedAt == nil || r.Error == "")) {
+			t.Errorf("%s: run after MarkInterruptedRuns: %+v", c.name, r)
 		}
 	}
 	if r, _ := s.Run(ctx, finished.ID); r.Status != RunCancelled {
 		t.Errorf("finished run changed: %+v", r)
 	}
-	if _, err := s.CreateRun(ctx, p.ID, nil); err != nil {
+	// A project whose run was interrupted can run again; its live runs still block.
+	if _, err := s.CreateRun(ctx, runs[3].ProjectID, nil); err != nil {
 		t.Errorf("a new run after the interruption: %v", err)
 	}
-	if n, _ := s.MarkInterruptedRuns(ctx); n != 1 {
-		t.Errorf("second call marked %d, want the 1 new queued run", n)
+	if _, err := s.CreateRun(ctx, runs[1].ProjectID, nil); !errors.Is(err, ErrConflict) {
+		t.Errorf("a second run beside a live process's: %v", err)
+	}
+	if n, _ := s.MarkInterruptedRuns(ctx); n != 0 {
+		t.Errorf("second call marked %d, want none", n)
 	}
 	checkIntegrity(t, s)
+}
+
+// A heartbeat keeps a run of this process alive past the stale limit; without one it goes stale.
+func TestRunHeartbeat(t *testing.T) {
+	s := newStore(t)
+	s.SetRunStaleAfter(50 * time.Millisecond)
+	beating, _ := s.CreateRun(ctx, newProject(t, s, "beating").ID, nil)
+	silent, _ := s.CreateRun(ctx, newProject(t, s, "silent").ID, nil)
+	s.StartRun(ctx, beating.ID)
+	s.StartRun(ctx, silent.ID)
+	// Progress events count as a heartbeat too.
+	for range 3 {
+		time.Sleep(30 * time.Millisecond)
+		if err := s.HeartbeatRun(ctx, beating.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.AppendRunEvents(ctx, beating.ID, []RunEvent{{Kind: "iteration"}}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s.Run(ctx, beating.ID); r.HeartbeatAt == nil || time.Since(*r.HeartbeatAt) > 40*time.Millisecond {
+		t.Fatalf("heartbeat not recorded: %+v", r)
+	}
+	if n, err := s.MarkInterruptedRuns(ctx); err != nil || n != 1 {
+		t.Fatalf("MarkInterruptedRuns = %d, %v; want the silent run only", n, err)
+	}
+	if r, _ := s.Run(ctx, silent.ID); r.Status != RunInterrupted || !strings.Contains(r.Error, "no sign of life") {
+		t.Fatalf("silent run %+v", r)
+	}
+	if err := s.HeartbeatRun(ctx, silent.ID); !errors.Is(err, ErrConflict) {
+		t.Errorf("heartbeat of an interrupted run: %v", err)
+	}
+	// The owner of a run marked interrupted while it was in fact alive can still record how it ended.
+	if r, err := s.FinishRun(ctx, silent.ID, RunFailed, "slow", nil); err != nil || r.Status != RunFailed {
+		t.Errorf("owner finishing its interrupted run: %+v, %v", r, err)
+	}
+}
+
+// Only the owner moves its run: another process can neither start nor finish it, nor beat for it.
+func TestRunOwnedByAnotherProcess(t *testing.T) {
+	s := newStore(t)
+	live := startProcess(t)
+	other := Process{PID: live.Process.Pid, Host: CurrentProcess().Host, Start: processStart(live.Process.Pid)}
+	r, _ := s.CreateRun(ctx, newProject(t, s, "p").ID, nil)
+	setOwner(t, s, r.ID, other, time.Now())
+	if _, err := s.StartRun(ctx, r.ID); !errors.Is(err, ErrConflict) {
+		t.Errorf("start another process's run: %v", err)
+	}
+	if _, err := s.FinishRun(ctx, r.ID, RunInterrupted, "stop", nil); !errors.Is(err, ErrConflict) {
+		t.Errorf("finish another process's run: %v", err)
+	}
+	if err := s.HeartbeatRun(ctx, r.ID); !errors.Is(err, ErrConflict) {
+		t.Errorf("heartbeat for another process's run: %v", err)
+	}
+	if got, _ := s.Run(ctx, r.ID); got.Status != RunQueued || got.Owner == nil || *got.Owner != other {
+		t.Errorf("run after refused moves: %+v", got)
+	}
 }
 
 func TestRunEvents(t *testing.T) {

@@ -15,13 +15,20 @@
 //
 //	Projects: CreateProject, Project, ProjectByName, Projects (with counts), UpdateProject
 //	Volumes:  ImportVolume (file + rows + initial labels, atomic), Volume, Volumes (with slice status counts),
-//	          SliceStatuses, OriginalPath, DeleteVolume; GeometryOf and ComputeStats build an ImportRequest
+//	          SliceStates (per-slice metadata, no masks), SliceStatuses, OriginalPath, DeleteVolume;
+//	          GeometryOf and ComputeStats build an ImportRequest
 //	Labels:   SaveLabel, DeleteLabel, SetVerified (each a new version, refused when stale), Label, Labels,
-//	          LabelHistory, LabelVersion, ProjectLabels
-//	Runs:     CreateRun, StartRun, FinishRun, Run, Runs, ActiveRun, MarkInterruptedRuns, AppendRunEvents, RunEvents
+//	          LabelHistory (metadata only), LabelVersion, ProjectLabels
+//	Runs:     CreateRun, StartRun, FinishRun, HeartbeatRun, Run, Runs, ActiveRun, MarkInterruptedRuns,
+//	          AppendRunEvents, RunEvents; SetRunStaleAfter
 //	Models:   CreateModel (file written atomically), Model, Models, ModelPath, SetActiveModel, ActiveModel,
 //	          SetModelMetrics
-//	Predictions: SavePredictions, Prediction, Predictions, ReviewQueue, SegmentationVolume
+//	Predictions: SavePredictions, Prediction, Predictions, ReviewQueue, SegmentationVolume, Segmentation
+//
+// Runs and partial files are owned by the process that makes them (Process: pid, host, start identity), since
+// a server and CLI commands may share a data directory: a run is taken for dead only when its owner on this
+// host has exited or its heartbeat is older than the stale limit, and Open removes only the partial files of
+// writers that are gone.
 package store
 
 import (
@@ -45,8 +52,13 @@ const (
 	dbFile     = "workbench.db"
 	volumesDir = "volumes"
 	modelsDir  = "models"
-	tempPrefix = ".partial-" // files being written; removed at Open if a crash left them behind
+	tempPrefix = ".partial-" // files being written, named .partial-PID-RANDOM; see removePartialFiles
 )
+
+// partialMaxAge is the age after which a partial file is removed even if a process with its writer's pid runs
+// (the pid was reused, or the writer is on another host): a live writer keeps its file's mtime fresh, and no
+// write takes this long.
+const partialMaxAge = time.Hour
 
 var (
 	// ErrNotFound: the project, volume, label, run or model does not exist.
@@ -87,6 +99,9 @@ func (e *StaleVersionError) Unwrap() error { return ErrStaleVersion }
 type Store struct {
 	db      *sql.DB
 	dataDir string
+	// owner is this process, recorded on the runs it creates and on the partial files it writes.
+	owner         Process
+	runStaleAfter time.Duration
 }
 
 // Open opens (creating if needed) the data directory and its database, and migrates the schema to the latest
@@ -121,7 +136,7 @@ func Open(dataDir string, migrations fs.FS) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	s := &Store{db: db, dataDir: abs}
+	s := &Store{db: db, dataDir: abs, owner: CurrentProcess(), runStaleAfter: DefaultRunStaleAfter}
 	if err := s.migrate(steps); err != nil {
 		db.Close()
 		return nil, err
@@ -135,16 +150,35 @@ func (s *Store) Close() error { return s.db.Close() }
 // DataDir is the absolute path of the data directory.
 func (s *Store) DataDir() string { return s.dataDir }
 
+// removePartialFiles removes the partial files that a crash left behind: those whose writer (the pid in the
+// name) no longer runs, and those older than partialMaxAge. Another live process's files stay, since it may be
+// about to rename them into place.
 func removePartialFiles(dir string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", dir, err)
 	}
+	host, _ := os.Hostname()
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), tempPrefix) {
-			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
-				return fmt.Errorf("remove partial file: %w", err)
-			}
+		name, ok := strings.CutPrefix(e.Name(), tempPrefix)
+		if !ok {
+			continue
+		}
+		info, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) { // its writer renamed or removed it meanwhile
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("partial file: %w", err)
+		}
+		pidText, _, named := strings.Cut(name, "-")
+		pid, err := strconv.Atoi(pidText)
+		writerGone := named && err == nil && !(Process{PID: pid, Host: host}).Alive()
+		if !writerGone && time.Since(info.ModTime()) < partialMaxAge {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove partial file: %w", err)
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -134,19 +135,23 @@ func TestOpenPathWithSpecialCharacters(t *testing.T) {
 }
 
 func TestBrokenMigrationLeavesDatabaseUntouched(t *testing.T) {
-	good, err := os.ReadFile(filepath.Join(testMigrations, "0001_init.sql"))
-	if err != nil {
-		t.Fatal(err)
+	// The real migrations, then a broken one.
+	good, _ := filepath.Glob(filepath.Join(testMigrations, "*.sql"))
+	broken := fstest.MapFS{}
+	for _, path := range good {
+		body, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		broken[filepath.Base(path)] = &fstest.MapFile{Data: body}
 	}
-	broken := fstest.MapFS{
-		"0001_init.sql":   {Data: good},
-		"0002_broken.sql": {Data: []byte("CREATE TABLE half_done (x INTEGER);\nCREATE TABLE oops (;")},
-	}
+	brokenName := fmt.Sprintf("%04d_broken.sql", len(good)+1)
+	broken[brokenName] = &fstest.MapFile{Data: []byte("CREATE TABLE half_done (x INTEGER);\nCREATE TABLE oops (;")}
 
-	// On an empty database: neither migration stays.
+	// On an empty database: no migration stays.
 	dir := t.TempDir()
-	if _, err := Open(dir, broken); err == nil || !strings.Contains(err.Error(), "0002_broken.sql") {
-		t.Fatalf("Open with a broken migration: err = %v, want one naming 0002_broken.sql", err)
+	if _, err := Open(dir, broken); err == nil || !strings.Contains(err.Error(), brokenName) {
+		t.Fatalf("Open with a broken migration: err = %v, want one naming %s", err, brokenName)
 	}
 	s := openStore(t, dir) // the failed attempt left version 0: the good migration applies now
 	if got := strings.Join(tables(t, s), ","); strings.Contains(got, "half_done") || !strings.Contains(got, "labels") {
@@ -167,8 +172,8 @@ func TestBrokenMigrationLeavesDatabaseUntouched(t *testing.T) {
 	if got := tables(t, s3); strings.Join(got, ",") != strings.Join(before, ",") {
 		t.Errorf("schema changed by a failed migration: %v -> %v", before, got)
 	}
-	if got := userVersion(t, s3); got != 1 {
-		t.Errorf("user_version = %d after failed migration, want 1", got)
+	if got := userVersion(t, s3); got != len(good) {
+		t.Errorf("user_version = %d after failed migration, want %d", got, len(good))
 	}
 	if _, err := s3.ProjectByName(ctx, "p"); err != nil {
 		t.Errorf("data lost: %v", err)
@@ -276,4 +281,50 @@ func checkIntegrity(t *testing.T, s *Store) {
 	if rows.Next() {
 		t.Error("foreign_key_check reports violations")
 	}
+}
+
+// Migration 0002 on a database of version 1: each project keeps the crop it trained with, now in crop_w/crop_h
+// (the settings' crop if valid, else its preset's), the settings lose their copy, and a run left running by a
+// version-1 process (no owner) is marked interrupted.
+func TestMigrationMovesCropAndOwnsRuns(t *testing.T) {
+	first, err := os.ReadFile(filepath.Join(testMigrations, "0001_init.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	v1, err := Open(dir, fstest.MapFS{"0001_init.sql": {Data: first}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, settings := range []string{`{}`, `{"preset":"paper"}`, `{"crop_w":96,"crop_h":64,"epochs":2}`,
+		`{"preset":"paper","crop_w":81}`} {
+		if _, err := v1.db.Exec(`INSERT INTO projects (name, classes, settings, created_at) VALUES (?, '[]', ?, 0)`,
+			settings, settings); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := v1.db.Exec(`INSERT INTO runs (project_id, status, created_at) VALUES (1, 'running', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	v1.Close()
+
+	s := openStore(t, dir)
+	want := []struct {
+		w, h     int
+		settings string
+	}{{48, 48, `{}`}, {160, 160, `{"preset":"paper"}`}, {96, 64, `{"epochs":2}`}, {160, 160, `{"preset":"paper"}`}}
+	for i, w := range want {
+		var cw, ch int
+		var settings string
+		if err := s.db.QueryRow(`SELECT crop_w, crop_h, settings FROM projects WHERE id = ?`, i+1).Scan(&cw, &ch, &settings); err != nil {
+			t.Fatal(err)
+		}
+		if cw != w.w || ch != w.h || settings != w.settings {
+			t.Errorf("project %d: crop %dx%d settings %s, want %dx%d %s", i+1, cw, ch, settings, w.w, w.h, w.settings)
+		}
+	}
+	if n, err := s.MarkInterruptedRuns(ctx); err != nil || n != 1 {
+		t.Errorf("MarkInterruptedRuns after the migration: %d, %v", n, err)
+	}
+	checkIntegrity(t, s)
 }

@@ -261,7 +261,8 @@ func (s *Store) writePartial(dir string, r io.Reader) (tmpPath, sum string, err 
 }
 
 func (s *Store) writePartialFunc(dir string, write func(io.Writer) error) (tmpPath, sum string, err error) {
-	f, err := os.CreateTemp(s.abs(dir), tempPrefix+"*")
+	// The writer's pid in the name tells Open (in any process) whether the file is still being written.
+	f, err := os.CreateTemp(s.abs(dir), fmt.Sprintf("%s%d-*", tempPrefix, os.Getpid()))
 	if err != nil {
 		return "", "", fmt.Errorf("create file: %w", err)
 	}
@@ -357,38 +358,17 @@ func (s *Store) Volumes(ctx context.Context, projectID int64) ([]VolumeSummary, 
 	return out, rows.Err()
 }
 
-// SliceStatuses returns the status of each axial slice of a volume (index = slice).
+// SliceStatuses returns the status of each axial slice of a volume (index = slice); see SliceStates.
 func (s *Store) SliceStatuses(ctx context.Context, volumeID int64) ([]string, error) {
-	v, err := s.Volume(ctx, volumeID)
+	states, err := s.SliceStates(ctx, volumeID)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]string, v.Shape[2])
-	for i := range out {
-		out[i] = StatusUnlabelled
+	out := make([]string, len(states))
+	for i, st := range states {
+		out[i] = st.Status
 	}
-	rows, err := s.db.QueryContext(ctx, `
-		SELECT pr.slice, ? FROM predictions pr JOIN models m ON m.id = pr.model_id AND m.active = 1
-		WHERE pr.volume_id = ?
-		UNION ALL
-		SELECT c.slice, CASE WHEN c.verified = 1 THEN ? ELSE ? END FROM current_labels c
-		WHERE c.volume_id = ? AND c.deleted = 0`,
-		StatusPredicted, volumeID, StatusVerified, StatusLabelled, volumeID)
-	if err != nil {
-		return nil, fmt.Errorf("slice statuses: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() { // labels come after predictions and take precedence
-		var slice int
-		var status string
-		if err := rows.Scan(&slice, &status); err != nil {
-			return nil, fmt.Errorf("slice statuses: %w", err)
-		}
-		if slice >= 0 && slice < len(out) {
-			out[slice] = status
-		}
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // DeleteVolume deletes a volume, its labels and predictions, and its original file.
@@ -447,4 +427,88 @@ func percentile(sorted []float32, p float64) float64 {
 	hi := min(lo+1, len(sorted)-1)
 	frac := pos - float64(lo)
 	return float64(sorted[lo])*(1-frac) + float64(sorted[hi])*frac
+}
+
+// SliceState is what a viewer needs to know of one axial slice, without its masks.
+type SliceState struct {
+	Slice  int    `json:"slice"`
+	Status string `json:"status"` // StatusUnlabelled, StatusLabelled, StatusPredicted or StatusVerified
+	// LabelVersion is the slice's current label version, a deletion's tombstone included (the next label
+	// write is based on it); 0 if the slice never had a label.
+	LabelVersion int    `json:"labelVersion"`
+	Verified     bool   `json:"verified"`
+	Deleted      bool   `json:"deleted"`          // the current version is a tombstone: no live label
+	Origin       string `json:"origin,omitempty"` // of the current version
+	Author       string `json:"author,omitempty"` // of the current version
+	// Uncertainty is the active model's prediction's uncertainty; nil without one.
+	Uncertainty *float64 `json:"uncertainty,omitempty"`
+}
+
+// Labelled reports whether the slice has a live (not deleted) label.
+func (st SliceState) Labelled() bool { return st.LabelVersion > 0 && !st.Deleted }
+
+// SliceStates returns the state of each axial slice of a volume (index = slice), read in one statement (one
+// consistent snapshot) without decompressing any mask.
+func (s *Store) SliceStates(ctx context.Context, volumeID int64) ([]SliceState, error) {
+	v, err := s.Volume(ctx, volumeID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SliceState, v.Shape[2])
+	for i := range out {
+		out[i] = SliceState{Slice: i, Status: StatusUnlabelled}
+	}
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT l.slice, l.version, l.verified, l.deleted, l.origin, l.author, NULL FROM labels l
+		WHERE l.volume_id = ?1 AND l.version = (SELECT MAX(h.version) FROM labels h
+			WHERE h.volume_id = ?1 AND h.slice = l.slice)
+		UNION ALL
+		SELECT pr.slice, NULL, NULL, NULL, NULL, NULL, pr.uncertainty FROM predictions pr
+		JOIN models m ON m.id = pr.model_id AND m.active = 1
+		WHERE pr.volume_id = ?1`, volumeID)
+	if err != nil {
+		return nil, fmt.Errorf("slice states: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var slice int
+		var version sql.NullInt64
+		var verified, deleted sql.NullBool
+		var origin, author sql.NullString
+		var uncertainty sql.NullFloat64
+		if err := rows.Scan(&slice, &version, &verified, &deleted, &origin, &author, &uncertainty); err != nil {
+			return nil, fmt.Errorf("slice states: %w", err)
+		}
+		if slice < 0 || slice >= len(out) {
+			continue
+		}
+		st := &out[slice]
+		if uncertainty.Valid {
+			u := uncertainty.Float64
+			st.Uncertainty = &u
+		} else {
+			st.LabelVersion, st.Verified, st.Deleted = int(version.Int64), verified.Bool, deleted.Bool
+			st.Origin, st.Author = origin.String, author.String
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("slice states: %w", err)
+	}
+	for i := range out {
+		out[i].Status = out[i].status()
+	}
+	return out, nil
+}
+
+// status is the slice's status: a live label decides, else the active model's prediction.
+func (st SliceState) status() string {
+	switch {
+	case st.Labelled() && st.Verified:
+		return StatusVerified
+	case st.Labelled():
+		return StatusLabelled
+	case st.Uncertainty != nil:
+		return StatusPredicted
+	}
+	return StatusUnlabelled
 }

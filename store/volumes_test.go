@@ -4,12 +4,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mriworkbench/workbench/nifti"
 )
@@ -131,17 +133,41 @@ type failingReader struct{}
 
 func (failingReader) Read([]byte) (int, error) { return 0, errors.New("upload interrupted") }
 
+// Open removes the partial files of dead writers and stale ones, and keeps those a live process is writing.
 func TestOpenRemovesPartialFiles(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, dir)
 	s.Close()
-	partial := filepath.Join(dir, "models", tempPrefix+"123")
-	if err := os.WriteFile(partial, []byte("half a model"), 0o644); err != nil {
-		t.Fatal(err)
+	live := startProcess(t)
+	files := map[string]bool{ // name -> should survive
+		fmt.Sprintf("%s%d-1", tempPrefix, deadPID(t)):       false,
+		fmt.Sprintf("%s%d-2", tempPrefix, live.Process.Pid): true,
+		fmt.Sprintf("%s%d-3", tempPrefix, os.Getpid()):      true,
+		fmt.Sprintf("%s%d-4", tempPrefix, live.Process.Pid): false, // too old to be in flight
+		tempPrefix + "123": true, // writer unknown: kept until old
+		tempPrefix + "124": false,
+	}
+	old := time.Now().Add(-2 * partialMaxAge)
+	for name := range files {
+		path := filepath.Join(dir, "models", name)
+		if err := os.WriteFile(path, []byte("half a model"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(name, "-4") || strings.HasSuffix(name, "124") {
+			if err := os.Chtimes(path, old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	openStore(t, dir)
-	if _, err := os.Stat(partial); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("partial file survived Open: %v", err)
+	for name, survives := range files {
+		_, err := os.Stat(filepath.Join(dir, "models", name))
+		if survives && err != nil {
+			t.Errorf("%s was removed by Open: %v", name, err)
+		}
+		if !survives && !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s survived Open: %v", name, err)
+		}
 	}
 }
 
@@ -185,6 +211,57 @@ func TestVolumesAndStatuses(t *testing.T) {
 	}
 	if _, err := s.SliceStatuses(ctx, 999); !errors.Is(err, ErrNotFound) {
 		t.Errorf("SliceStatuses of unknown volume: %v", err)
+	}
+	if _, err := s.SliceStates(ctx, 999); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SliceStates of unknown volume: %v", err)
+	}
+}
+
+// SliceStates gives each slice's label version (tombstones included), flags, origin, author and the active
+// model's uncertainty.
+func TestSliceStates(t *testing.T) {
+	s := newStore(t)
+	p := newProject(t, s, "p")
+	v := importVolume(t, s, p.ID, "v", SliceMask{Slice: 0, Mask: filled(1, 0)}, SliceMask{Slice: 1, Mask: filled(1, 0)},
+		SliceMask{Slice: 2, Mask: filled(1, 0)})
+	if _, err := s.SetVerified(ctx, v.ID, 1, 1, true, "vera"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteLabel(ctx, v.ID, 2, 1, "dan"); err != nil {
+		t.Fatal(err)
+	}
+	inactive := createModel(t, s, p.ID, false)
+	savePredictions(t, s, inactive.ID, v.ID, map[int]float64{4: 0.7})
+	m := createModel(t, s, p.ID, true)
+	savePredictions(t, s, m.ID, v.ID, map[int]float64{0: 0.9, 2: 0.5, 3: 0.25})
+
+	got, err := s.SliceStates(ctx, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := func(x float64) *float64 { return &x }
+	want := []SliceState{
+		{Slice: 0, Status: StatusLabelled, LabelVersion: 1, Origin: OriginManual, Author: "importer", Uncertainty: u(0.9)},
+		{Slice: 1, Status: StatusVerified, LabelVersion: 2, Verified: true, Origin: OriginManual, Author: "vera"},
+		{Slice: 2, Status: StatusPredicted, LabelVersion: 2, Deleted: true, Origin: OriginManual, Author: "dan", Uncertainty: u(0.5)},
+		{Slice: 3, Status: StatusPredicted, Uncertainty: u(0.25)},
+		{Slice: 4, Status: StatusUnlabelled},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d states, want %d", len(got), len(want))
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if (g.Uncertainty == nil) != (w.Uncertainty == nil) || (g.Uncertainty != nil && *g.Uncertainty != *w.Uncertainty) {
+			t.Errorf("slice %d uncertainty %v, want %v", i, g.Uncertainty, w.Uncertainty)
+		}
+		g.Uncertainty, w.Uncertainty = nil, nil
+		if g != w {
+			t.Errorf("slice %d: %+v, want %+v", i, g, w)
+		}
+	}
+	if got[2].Labelled() || !got[1].Labelled() || got[3].Labelled() {
+		t.Error("Labelled does not follow live labels")
 	}
 }
 

@@ -26,11 +26,12 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	defer st.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	// A run that was going when the server last stopped cannot resume: say so instead of showing it running.
+	// A run whose process died (a killed server or CLI train) cannot resume: say so instead of showing it
+	// running. Runs of live processes, such as a CLI train in progress, are left alone.
 	if n, err := st.MarkInterruptedRuns(ctx); err != nil {
 		return err
 	} else if n > 0 {
-		fmt.Fprintf(stderr, "workbench: %d training run(s) were interrupted by the last shutdown\n", n)
+		fmt.Fprintf(stderr, "workbench: %d training run(s) were interrupted: the process running them stopped\n", n)
 	}
 	srv := server.New(server.Config{Addr: *addr, WebApp: workbench.WebApp(), Store: st})
 	return srv.Run(ctx, func(a string) {

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	workbench "github.com/mriworkbench/workbench"
 	"github.com/mriworkbench/workbench/nifti"
 	"github.com/mriworkbench/workbench/store"
 )
@@ -85,7 +87,7 @@ func TestTrainPredictExportSegment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	readLike(t, filepath.Join(out, "t2s_seg.nii.gz"), src)
+	readLike(t, filepath.Join(out, "t2s", "t2s_seg.nii.gz"), src) // exports go to a directory per volume
 
 	stdout = mustRun(t, "segment", "--model", filepath.Join(data, "models", "2.model"), "--input", image, "--output", seg)
 	if !strings.Contains(stdout, "segmented 9 slices of t2s.nii.gz") {
@@ -276,5 +278,88 @@ func TestServeKilledDuringTraining(t *testing.T) {
 	var check string
 	if err := db.QueryRow("PRAGMA integrity_check").Scan(&check); err != nil || check != "ok" {
 		t.Fatalf("integrity_check: %q %v", check, err)
+	}
+}
+
+// startTrain runs `workbench train` as its own process until the test ends, and waits for its run to start.
+func startTrain(t *testing.T, data string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "train", "--data", data, "--project", "t2s", "--time", "300s", "--settings", quick)
+	cmd.Env = append(os.Environ(), "WORKBENCH_TEST_MAIN=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "run 1: ") {
+		t.Fatalf("train did not start: %q %v; stderr %s", line, err, stderr.String())
+	}
+	go io.Copy(io.Discard, stdout)
+	return cmd
+}
+
+// post sends a JSON POST to the server and returns the status and body.
+func (s *serveProcess) post(t *testing.T, path, body string) (int, string) {
+	t.Helper()
+	resp, err := http.Post("http://"+s.addr+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// A server and CLI trains share a data directory: a server started while a CLI train runs leaves that run
+// alone and refuses a second one; once the CLI train is killed (SIGKILL) the server takes the project at once;
+// a graceful server stop marks its own run interrupted, so the next CLI train starts right away.
+func TestTrainProcessesShareADataDirectory(t *testing.T) {
+	data := t.TempDir()
+	importT2s(t, data)
+	cli := startTrain(t, data)
+
+	srv := startServe(t, data)
+	var run store.Run
+	srv.getJSON(t, "/api/runs/1", &run)
+	if run.Status != store.RunRunning || run.Owner == nil || run.Owner.PID != cli.Process.Pid {
+		t.Fatalf("the CLI's run after serve started: %+v", run)
+	}
+	body := `{"settings":{"epochs":0,"budget_seconds":300,"crop_w":32,"crop_h":32,"batch_size":2}}`
+	if code, msg := srv.post(t, "/api/projects/1/train", body); code != http.StatusConflict || !strings.Contains(msg, "run 1 is running") {
+		t.Fatalf("train beside the CLI's run: %d %s", code, msg)
+	}
+
+	cli.Process.Signal(syscall.SIGKILL)
+	cli.Wait()
+	if code, msg := srv.post(t, "/api/projects/1/train", body); code != http.StatusAccepted {
+		t.Fatalf("train after the CLI was killed: %d %s", code, msg)
+	}
+	srv.getJSON(t, "/api/runs/1", &run)
+	if run.Status != store.RunInterrupted || !strings.Contains(run.Error, "stopped") {
+		t.Fatalf("the killed CLI's run: %+v", run)
+	}
+
+	srv.cmd.Process.Signal(syscall.SIGTERM)
+	if err := srv.cmd.Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v; stderr %s", err, srv.stderr)
+	}
+	stdout := mustRun(t, "train", "--data", data, "--project", "t2s", "--epochs", "1", "--settings", quick)
+	if !strings.Contains(stdout, "run 3 done") {
+		t.Fatalf("train after the server stopped:\n%s", stdout)
+	}
+	st, err := store.Open(data, workbench.Migrations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r2, err := st.Run(context.Background(), 2)
+	if err != nil || r2.Status != store.RunInterrupted || !strings.Contains(r2.Error, "workbench stopped") {
+		t.Fatalf("the server's run after a graceful stop: %+v, %v", r2, err)
 	}
 }
