@@ -35,6 +35,7 @@ func TestMaxVoxelsRefusesBeforeReading(t *testing.T) {
 	if msg := err.Error(); !strings.Contains(msg, "2000x2000x500") || strings.Contains(msg, "\n") {
 		t.Errorf("error %q should name the shape on one line", msg)
 	}
+	t.Logf("refused %d bytes of gzip claiming 2000x2000x500 in %v, allocating %d bytes", len(data), elapsed, after.TotalAlloc-before.TotalAlloc)
 	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 4<<20 {
 		t.Errorf("refusal allocated %d bytes, want well under the claimed volume", allocated)
 	}

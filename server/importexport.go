@@ -45,7 +45,7 @@ func baseName(fileName string) string {
 // file is a *store.ValidationError carrying the reader's one-line reason; nothing is stored then.
 func ImportNIfTI(ctx context.Context, st *store.Store, projectID int64, fileName string, data []byte,
 	labels []store.SliceMask, author string) (store.VolumeMeta, error) {
-	img, err := decodeUpload(fileName, data, nifti.ReadOptions{})
+	img, err := decodeImport(fileName, data, nifti.ReadOptions{})
 	if err != nil {
 		return store.VolumeMeta{}, err
 	}
@@ -65,9 +65,9 @@ type tooLargeError struct{ msg string }
 
 func (e *tooLargeError) Error() string { return e.msg }
 
-// decodeUpload checks an import's file name and decodes its bytes under opts; a refusal is a
+// decodeImport checks an import's file name and decodes its bytes under opts; a refusal is a
 // *store.ValidationError, or a *tooLargeError for an image over the voxel limit.
-func decodeUpload(fileName string, data []byte, opts nifti.ReadOptions) (*nifti.Image, error) {
+func decodeImport(fileName string, data []byte, opts nifti.ReadOptions) (*nifti.Image, error) {
 	if err := checkImportName(fileName); err != nil {
 		return nil, err
 	}

@@ -131,7 +131,7 @@ func (s *Server) uploadVolume(c echo.Context) error {
 		if err != nil {
 			return uploadReadError(err)
 		}
-		img, err := decodeUpload(part.FileName(), data, nifti.ReadOptions{MaxVoxels: s.cfg.MaxVoxels})
+		img, err := decodeImport(part.FileName(), data, nifti.ReadOptions{MaxVoxels: s.cfg.MaxVoxels})
 		if err != nil {
 			return err
 		}
