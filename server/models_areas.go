@@ -49,15 +49,12 @@ func ProjectAreas(ctx context.Context, st *store.Store, projectID int64) (Areas,
 		return Areas{}, err
 	}
 	for _, v := range volumes {
-		seg, err := st.SegmentationVolume(ctx, v.ID, false)
+		// One snapshot: the statuses describe the very masks measured, even if the active model changes.
+		seg, err := st.Segmentation(ctx, v.ID, false)
 		if err != nil {
 			return Areas{}, err
 		}
-		statuses, err := st.SliceStatuses(ctx, v.ID)
-		if err != nil {
-			return Areas{}, err
-		}
-		a.Volumes = append(a.Volumes, MeasureAreas(v.ID, v.Name, seg, v.Shape, v.Spacing, len(p.Classes), statuses))
+		a.Volumes = append(a.Volumes, MeasureAreas(v.ID, v.Name, seg.Classes, v.Shape, v.Spacing, len(p.Classes), seg.Statuses))
 	}
 	return a, nil
 }
