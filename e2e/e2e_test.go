@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -54,9 +55,15 @@ func TestAnnotationFlow(t *testing.T) {
 	// Stops a training run still going when the test ends, before the store closes.
 	t.Cleanup(srv.Trainer().Close)
 	network := &switchableNetwork{next: srv.Handler()}
-	ts := httptest.NewServer(network)
+	ts := httptest.NewUnstartedServer(network)
+	ts.Config.ConnState = network.track
+	ts.Start()
 	t.Cleanup(ts.Close)
 	api := apiClient{t: t, base: ts.URL}
+	// Another client's way in, unaffected when the browser's network is down.
+	direct := httptest.NewServer(srv.Handler())
+	t.Cleanup(direct.Close)
+	other := apiClient{t: t, base: direct.URL}
 
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium),
@@ -411,14 +418,14 @@ func TestAnnotationFlow(t *testing.T) {
 	tab1.screenshot(filepath.Join(artifacts, "help.png"))
 	tab1.do(chromedp.KeyEvent("?"))
 
-	trainAndReview(t, tab1, tab2, api, projectID, volumeID)
+	trainAndReview(t, tab1, tab2, api, other, network, projectID, volumeID)
 }
 
 // trainAndReview is the training loop through the app: Train now with a tiny budget, loss points arriving over
 // the websocket and drawn, the run's model with its metrics listed and active, predictions on the unlabelled
 // slices (also in a viewer left open), roll back and forward, the curves redrawn after a reload, areas, then one
 // prediction accepted, corrected and exported.
-func trainAndReview(t *testing.T, tab1, tab2 *tab, api apiClient, projectID, volumeID string) {
+func trainAndReview(t *testing.T, tab1, tab2 *tab, api, other apiClient, network *switchableNetwork, projectID, volumeID string) {
 	artifacts := "artifacts"
 	var before []modelInfo
 	api.getJSON("/api/projects/"+projectID+"/models", &before)
@@ -608,6 +615,24 @@ func trainAndReview(t *testing.T, tab1, tab2 *tab, api apiClient, projectID, vol
 		}
 	}
 
+	// 16b. Events missed while disconnected: the tab's websocket drops and, meanwhile, another client deletes
+	// the label of slice z, which the model predicted. Back online, the tab reloads the slices' versions and
+	// shows slice z as predicted with no label, not as a live label.
+	tab1.waitJS(fmt.Sprintf(`workbench.slice() === %d && workbench.classCounts(%d) !== null`, z, z), 10*time.Second)
+	network.setOffline(true)
+	network.dropSockets()
+	tab1.waitJS(`document.querySelector(".conn").textContent.startsWith("reconnecting")`, 10*time.Second)
+	_, current := other.labelWithVersion(volumeID, z)
+	deletedVersion := other.deleteLabel(volumeID, z, current)
+	network.setOffline(false)
+	tab1.waitJS(fmt.Sprintf(`workbench.labelVersion(%d) === %d`, z, deletedVersion), 20*time.Second)
+	if counts := eval[[]int](tab1, fmt.Sprintf(`workbench.classCounts(%d)`, z)); counts != nil {
+		t.Fatalf("after reconnecting, the deleted label of slice %d is still shown: class counts %v", z, counts)
+	}
+	if text := eval[string](tab1, `document.querySelector(".slice-label").textContent`); !strings.HasSuffix(text, "predicted") {
+		t.Fatalf("after reconnecting, slice %d reads %q, want it predicted (its label deleted)", z, text)
+	}
+
 	// 17. A long run: a second Train now while it runs is refused with the reason, Cancel stops it, and the
 	// model in use stays.
 	tab1.do(chromedp.Navigate(api.base + "/projects/" + projectID))
@@ -687,15 +712,37 @@ type modelInfo struct {
 // switchableNetwork passes requests to the server, or, while offline, drops the connection of every API request
 // the way a lost network would (the browser's fetch fails rather than getting an HTTP status).
 type switchableNetwork struct {
-	next    http.Handler
-	mu      sync.Mutex
-	offline bool
+	next     http.Handler
+	mu       sync.Mutex
+	offline  bool
+	hijacked []net.Conn
 }
 
 func (n *switchableNetwork) setOffline(v bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.offline = v
+}
+
+// track remembers connections taken over by the server (the websockets), for dropSockets; it is the test
+// server's ConnState hook.
+func (n *switchableNetwork) track(c net.Conn, state http.ConnState) {
+	if state != http.StateHijacked {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.hijacked = append(n.hijacked, c)
+}
+
+// dropSockets closes every websocket, as a lost network would.
+func (n *switchableNetwork) dropSockets() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, c := range n.hijacked {
+		c.Close()
+	}
+	n.hijacked = nil
 }
 
 func (n *switchableNetwork) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -991,6 +1038,25 @@ func (a apiClient) history(vid string, z int) []historyEntry {
 		a.t.Fatalf("history of slice %d has %d versions, want at least 2", z, len(h))
 	}
 	return h
+}
+
+// deleteLabel deletes a slice's label as another client would and returns the deletion's version.
+func (a apiClient) deleteLabel(vid string, z, base int) int {
+	a.t.Helper()
+	req, err := http.NewRequest(http.MethodDelete, fmt.Sprintf("%s/api/volumes/%s/slices/%d/label?baseVersion=%d", a.base, vid, z, base), nil)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	req.Header.Set("X-Author", "e2e-other")
+	_, body := a.do(req, http.StatusOK)
+	var deleted struct {
+		Version int  `json:"version"`
+		Deleted bool `json:"deleted"`
+	}
+	if err := json.Unmarshal(body, &deleted); err != nil || !deleted.Deleted {
+		a.t.Fatalf("DELETE label: %v: %s", err, body)
+	}
+	return deleted.Version
 }
 
 // putLabel saves a mask as another client would and returns the new version (0 when refused as wanted).

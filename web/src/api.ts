@@ -43,6 +43,8 @@ export interface SliceInfo {
   status: SliceStatus;
   labelVersion: number;
   verified: boolean;
+  // Whether the current version is a deletion; servers that do not send it leave it to labelDeleted.
+  deleted?: boolean;
   uncertainty?: number | null;
 }
 

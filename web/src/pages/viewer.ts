@@ -13,6 +13,7 @@ import { countClasses } from "../lib/codec";
 import { floodFill } from "../lib/floodfill";
 import { fitView, inGrid, panBy, screenToVoxel, voxelToScreen, zoomAt, type View } from "../lib/geometry";
 import { Palette, compose, parseColor } from "../lib/render";
+import { labelDeleted } from "../lib/slicestate";
 import { UndoStack } from "../lib/undo";
 import { defaultWindow, dragWindow, type WindowLevel } from "../lib/windowlevel";
 import type { Navigate } from "../router";
@@ -986,7 +987,8 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       if (!s || e.version <= saver.version(e.slice)) return;
       s.labelVersion = e.version;
       s.verified = !!e.verified;
-      s.status = e.deleted ? "unlabelled" : e.verified ? "verified" : "labelled";
+      // A deleted label leaves the slice to the active model's prediction where it has one.
+      s.status = e.deleted ? (s.uncertainty != null ? "predicted" : "unlabelled") : e.verified ? "verified" : "labelled";
       drawStrip();
       if (e.slice === z) updateSliceUi();
       if (e.slice === z && !historyEl.hidden) void showHistory();
@@ -1008,7 +1010,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       getVolume(vol.id).then((fresh) => {
         for (const s of fresh.slices) {
           const mine = info[s.index];
-          if (mine && s.labelVersion > saver.version(s.index)) onEvent({ type: "label", volumeId: vol.id, slice: s.index, version: s.labelVersion, verified: s.verified, deleted: s.status === "unlabelled" });
+          if (mine && s.labelVersion > saver.version(s.index)) onEvent({ type: "label", volumeId: vol.id, slice: s.index, version: s.labelVersion, verified: s.verified, deleted: labelDeleted(s) });
         }
       }).catch(() => {});
     });
