@@ -246,14 +246,12 @@ func prepareExport(ctx context.Context, st *store.Store, volumeID int64, manualO
 	if src := v.Orientation.SourceShape(v.Shape); src != header.Shape() {
 		return nil, fmt.Errorf("volume %q: stored shape %v does not match its original file's %v", v.Name, src, header.Shape())
 	}
-	canonical, err := st.SegmentationVolume(ctx, volumeID, manualOnly)
+	// Masks and statuses from one snapshot, so the table describes exactly the masks written.
+	seg, err := st.Segmentation(ctx, volumeID, manualOnly)
 	if err != nil {
 		return nil, err
 	}
-	statuses, err := st.SliceStatuses(ctx, volumeID)
-	if err != nil {
-		return nil, err
-	}
+	canonical, statuses := seg.Classes, seg.Statuses
 	if manualOnly {
 		// The manual-only export leaves predicted slices empty; its table says so.
 		for i, s := range statuses {
