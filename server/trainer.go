@@ -665,8 +665,8 @@ func (t *Trainer) PredictProject(ctx context.Context, projectID int64, m *train.
 			return total, err
 		}
 		labelled := make(map[int]bool, len(states))
-		for _, s := range states {
-			labelled[s.Slice] = s.Labelled()
+		for _, state := range states {
+			labelled[state.Slice] = state.Labelled()
 		}
 		vol, err := t.cfg.Volume(ctx, v.ID)
 		if err != nil {
