@@ -79,7 +79,8 @@ func TestTrainerCloseInterruptsItsRuns(t *testing.T) {
 func TestTrainerTakesOverAStaleRun(t *testing.T) {
 	e := newTestEnv(t)
 	e.closeTrainer()
-	const staleAfter = 300 * time.Millisecond
+	// Long enough that a loaded machine does not delay a live trainer's heartbeat (every staleAfter/5) past it.
+	const staleAfter = time.Second
 	e.store.SetRunStaleAfter(staleAfter)
 	p, _ := e.t2sLabelled("stale", 0, 4, 8)
 	ctx := context.Background()
@@ -89,7 +90,7 @@ func TestTrainerTakesOverAStaleRun(t *testing.T) {
 	liveRun := startTraining(t, live, events, p.ID)
 	other, _ := newOwnTrainer(e)
 	defer other.Close()
-	time.Sleep(3 * staleAfter)
+	time.Sleep(staleAfter + staleAfter/2)
 	if _, err := other.Start(ctx, p.ID, longRun); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("Start beside a live run: %v", err)
 	}
@@ -103,7 +104,7 @@ func TestTrainerTakesOverAStaleRun(t *testing.T) {
 	if _, err := other.Start(ctx, p.ID, longRun); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("Start beside a fresh run: %v", err)
 	}
-	time.Sleep(2 * staleAfter)
+	time.Sleep(staleAfter + staleAfter/5)
 	run, err := other.Start(ctx, p.ID, longRun)
 	if err != nil {
 		t.Fatalf("Start after the run went stale: %v", err)
