@@ -9,17 +9,18 @@ import (
 
 	workbench "github.com/mriworkbench/workbench"
 	"github.com/mriworkbench/workbench/server"
-	"github.com/mriworkbench/workbench/store"
 )
 
 func runServe(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "serve [--data DIR] [--addr 127.0.0.1:8080]", stderr)
-	dataDir := fs.String("data", "./data", "data directory (SQLite database, volumes, models)")
+	fs := newFlagSet("serve", "serve [--data DIR] [--addr 127.0.0.1:8080] [--allow-host NAME]...", stderr)
+	dataDir := dataFlag(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	var allowHosts listFlag
+	fs.Var(&allowHosts, "allow-host", "host name browsers may use to reach a LAN deployment, besides loopback and IP addresses (repeatable)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	st, err := store.Open(*dataDir, workbench.Migrations())
+	st, err := openStore(*dataDir)
 	if err != nil {
 		return err
 	}
@@ -33,7 +34,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	} else if n > 0 {
 		fmt.Fprintf(stderr, "workbench: %d training run(s) were interrupted: the process running them stopped\n", n)
 	}
-	srv := server.New(server.Config{Addr: *addr, WebApp: workbench.WebApp(), Store: st})
+	srv := server.New(server.Config{Addr: *addr, WebApp: workbench.WebApp(), Store: st, AllowedHosts: allowHosts})
 	return srv.Run(ctx, func(a string) {
 		fmt.Fprintf(stdout, "workbench serving http://%s (data in %s); Ctrl+C stops\n", a, st.DataDir())
 	})

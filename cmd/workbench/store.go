@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 
 	workbench "github.com/mriworkbench/workbench"
 	"github.com/mriworkbench/workbench/store"
@@ -34,3 +35,13 @@ func parseInterspersed(fs *flagSet, args []string) ([]string, error) {
 }
 
 var errNoProject = errors.New("--project is required")
+
+// listFlag collects a repeatable string flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return fmt.Sprint([]string(*l)) }
+
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
