@@ -74,13 +74,6 @@ func SharedData(t testing.TB, parts ...string) string {
 	return path
 }
 
-// HasSharedData reports whether the shared data set is present, for tests that add real-data cases to others.
-func HasSharedData(t testing.TB) bool {
-	t.Helper()
-	_, err := os.Stat(filepath.Join(RepoRoot(t), "..", "shared", "data"))
-	return err == nil
-}
-
 // RequireNibabel ends the test through Missing unless Python can import nibabel and numpy.
 func RequireNibabel(t testing.TB) {
 	t.Helper()
