@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -354,4 +356,50 @@ func checkClassesUnused(ctx context.Context, q querier, projectID int64, maxClas
 		}
 	}
 	return rows.Err()
+}
+
+// DeleteProject removes a project with its volumes, labels, runs, models and predictions, then their files.
+// It is refused (ErrConflict) while a run of the project is queued or running, so a job never writes into a
+// project that no longer exists.
+func (s *Store) DeleteProject(ctx context.Context, id int64) error {
+	if _, err := s.Project(ctx, id); err != nil {
+		return err
+	}
+	if run, err := s.ActiveRun(ctx, id); err == nil {
+		return fmt.Errorf("project %d has run %d in progress: %w", id, run.ID, ErrConflict)
+	} else if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	var files []string
+	rows, err := s.db.QueryContext(ctx, `SELECT original_file FROM volumes WHERE project_id = ?
+		UNION ALL SELECT file FROM models WHERE project_id = ?`, id, id)
+	if err != nil {
+		return fmt.Errorf("project %d files: %w", id, err)
+	}
+	for rows.Next() {
+		var f string
+		if err := rows.Scan(&f); err != nil {
+			rows.Close()
+			return err
+		}
+		files = append(files, f)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	res, err := s.db.ExecContext(ctx, `DELETE FROM projects WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete project %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("project %d: %w", id, ErrNotFound)
+	}
+	// Rows go first: a crash between the two leaves orphan files, never rows pointing at missing files.
+	for _, f := range files {
+		if err := os.Remove(s.abs(f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", f, err)
+		}
+	}
+	return nil
 }

@@ -221,3 +221,44 @@ func TestRemoveClassPredictedByActiveModel(t *testing.T) {
 		t.Errorf("the old model, active again, predicts class 2 too: %v", err)
 	}
 }
+
+func TestDeleteProject(t *testing.T) {
+	s := newStore(t)
+	keep := newProject(t, s, "keep")
+	kept := importVolume(t, s, keep.ID, "kept")
+	p := newProject(t, s, "gone")
+	importVolume(t, s, p.ID, "sub-01", SliceMask{Slice: 4, Mask: filled(2, 1)})
+	createModel(t, s, p.ID, true)
+
+	run, err := s.CreateRun(ctx, p.ID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteProject(ctx, p.ID); !errors.Is(err, ErrConflict) {
+		t.Fatalf("delete during a run: %v, want ErrConflict", err)
+	}
+	if _, err := s.FinishRun(ctx, run.ID, RunCancelled, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteProject(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Project(ctx, p.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("project still there: %v", err)
+	}
+	if err := s.DeleteProject(ctx, p.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second delete: %v, want ErrNotFound", err)
+	}
+	for table, want := range map[string]int{"volumes": 1, "labels": 0, "models": 0, "runs": 0} {
+		if n := countRows(t, s, table); n != want {
+			t.Errorf("%s: %d rows, want %d", table, n, want)
+		}
+	}
+	if files := volumeFiles(t, s); len(files) != 1 || "volumes/"+files[0] != kept.OriginalFile {
+		t.Errorf("volume files %v, want only %s", files, kept.OriginalFile)
+	}
+	if files := modelFiles(t, s); len(files) != 0 {
+		t.Errorf("model files left: %v", files)
+	}
+	checkIntegrity(t, s)
+}

@@ -34,7 +34,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	ctx := context.Background()
 	p, err := st.ProjectByName(ctx, *projectName)
 	if err != nil {
-		return fmt.Errorf("project %q: %w", *projectName, err)
+		return err // the store names the project
 	}
 	volumes, err := st.Volumes(ctx, p.ID)
 	if err != nil {

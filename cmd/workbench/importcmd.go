@@ -102,10 +102,13 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "importing %s into project %q (%d labelled slices)\n", imagePath, project.Name, len(labels))
 	meta, err := server.ImportImage(ctx, st, project.ID, imagePath, data, img, labels, *author)
-	if err != nil && !exists {
-		return fmt.Errorf("%w (project %q was created and is left empty)", err, project.Name)
-	}
 	if err != nil {
+		if !exists {
+			// Nothing half-imported stays: the project this command created goes with the failed volume.
+			if derr := st.DeleteProject(ctx, project.ID); derr != nil {
+				return fmt.Errorf("%w (and removing the new project %q failed: %v)", err, project.Name, derr)
+			}
+		}
 		return err
 	}
 	fmt.Fprintf(stdout, "volume %d %q: canonical shape %dx%dx%d, spacing %.4gx%.4gx%.4g mm\n", meta.ID, meta.Name,

@@ -120,6 +120,9 @@ func TestImportRefusals(t *testing.T) {
 	writeFile(t, truncated, raw[:len(raw)/2])
 	absurd := filepath.Join(dir, "absurd.nii")
 	writeFile(t, absurd, absurdHeader(t, image))
+	// A readable image whose volume name the store refuses: the failure comes after the project was created.
+	spaced := filepath.Join(dir, " spaced.nii.gz")
+	writeFile(t, spaced, raw)
 	// The image's own voxels under a shifted affine: the right shape, the wrong place.
 	img, err := nifti.Read(gm)
 	if err != nil {
@@ -153,6 +156,7 @@ func TestImportRefusals(t *testing.T) {
 		{"bad mask flag", []string{image, "--mask", "gm"}, "CLASS=FILE"},
 		{"half of a pair", []string{filepath.Join(dir, "pair.hdr")}, ".nii"},
 		{"empty class name", []string{image, "--classes", "wm,,gm"}, "empty class name"},
+		{"name the store refuses", []string{spaced}, "name"},
 	}
 	data := t.TempDir()
 	for _, c := range cases {

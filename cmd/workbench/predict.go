@@ -40,7 +40,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	p, err := st.ProjectByName(ctx, *projectName)
 	if err != nil {
-		return fmt.Errorf("project %q: %w", *projectName, err)
+		return err // the store names the project
 	}
 	active, err := st.ActiveModel(ctx, p.ID)
 	if errors.Is(err, store.ErrNotFound) {

@@ -52,7 +52,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	p, err := st.ProjectByName(ctx, *projectName)
 	if err != nil {
-		return fmt.Errorf("project %q: %w", *projectName, err)
+		return err // the store names the project
 	}
 
 	progress := newProgressPrinter(stdout)
