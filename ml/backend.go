@@ -54,6 +54,21 @@ type Backend interface {
 	MaxPool2Forward(x []float32, planes, h, w int, y []float32, arg []uint8)
 	// MaxPool2Backward adds dy to dx at the recorded maxima (dx is accumulated, not set).
 	MaxPool2Backward(dy []float32, arg []uint8, planes, h, w int, dx []float32)
+	// MaxUnpool2Forward sets y (planes h x w) to zero except at the maxima that
+	// MaxPool2Forward recorded in arg, where it places the values of x (planes h/2 x w/2),
+	// as PyTorch's max_unpool2d with the pooling's indices. It is also the pooling's
+	// adjoint, so it serves as a max-pool backward pass that sets rather than accumulates.
+	MaxUnpool2Forward(x []float32, arg []uint8, planes, h, w int, y []float32)
+	// MaxUnpool2Backward sets dx (planes h/2 x w/2) to dy (planes h x w) read at the
+	// recorded maxima.
+	MaxUnpool2Backward(dy []float32, arg []uint8, planes, h, w int, dx []float32)
+	// PlaneSums sets out[p] to scale times the sum of plane p's hw values.
+	PlaneSums(x []float32, planes, hw int, scale float32, out []float32)
+	// FillPlanes sets every value of plane p of y (hw values) to scale*v[p], or adds
+	// scale*v[p] to it when accumulate is set.
+	FillPlanes(v []float32, planes, hw int, scale float32, accumulate bool, y []float32)
+	// AddTo sets dst += src elementwise (gradients of a tensor read by several layers).
+	AddTo(dst, src []float32)
 	// Upsample2Forward resizes planes h x w to 2h x 2w bilinearly (align_corners=False).
 	Upsample2Forward(x []float32, planes, h, w int, y []float32)
 	// Upsample2Backward sets dx (planes h x w) to the adjoint of Upsample2Forward applied to dy.

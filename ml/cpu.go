@@ -426,3 +426,74 @@ func (b *cpu) AdamUpdate(w, g, m, v []float32, lr, beta1, beta2, eps, bias1, bia
 		}
 	})
 }
+
+func (b *cpu) MaxUnpool2Forward(x []float32, arg []uint8, planes, h, w int, y []float32) {
+	oh, ow := h/2, w/2
+	b.parallel(planes, 1, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			v, ar := x[p*oh*ow:(p+1)*oh*ow], arg[p*oh*ow:(p+1)*oh*ow]
+			out := y[p*h*w : (p+1)*h*w]
+			clear(out)
+			for oy := 0; oy < oh; oy++ {
+				for ox := 0; ox < ow; ox++ {
+					a := int(ar[oy*ow+ox])
+					out[(2*oy+a/2)*w+2*ox+a%2] = v[oy*ow+ox]
+				}
+			}
+		}
+	})
+}
+
+func (b *cpu) MaxUnpool2Backward(dy []float32, arg []uint8, planes, h, w int, dx []float32) {
+	oh, ow := h/2, w/2
+	b.parallel(planes, 1, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			g, ar := dy[p*h*w:(p+1)*h*w], arg[p*oh*ow:(p+1)*oh*ow]
+			d := dx[p*oh*ow : (p+1)*oh*ow]
+			for oy := 0; oy < oh; oy++ {
+				for ox := 0; ox < ow; ox++ {
+					a := int(ar[oy*ow+ox])
+					d[oy*ow+ox] = g[(2*oy+a/2)*w+2*ox+a%2]
+				}
+			}
+		}
+	})
+}
+
+func (b *cpu) PlaneSums(x []float32, planes, hw int, scale float32, out []float32) {
+	b.parallel(planes, 1, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			var s float64 // a plane can hold tens of thousands of values
+			for _, v := range x[p*hw : (p+1)*hw] {
+				s += float64(v)
+			}
+			out[p] = float32(s * float64(scale))
+		}
+	})
+}
+
+func (b *cpu) FillPlanes(v []float32, planes, hw int, scale float32, accumulate bool, y []float32) {
+	b.parallel(planes, 1, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			c, ys := scale*v[p], y[p*hw:(p+1)*hw]
+			if !accumulate {
+				for i := range ys {
+					ys[i] = c
+				}
+				continue
+			}
+			for i := range ys {
+				ys[i] += c
+			}
+		}
+	})
+}
+
+func (b *cpu) AddTo(dst, src []float32) {
+	b.parallel(len(dst), 1<<14, func(lo, hi int) {
+		d, s := dst[lo:hi], src[lo:hi]
+		for i, v := range s {
+			d[i] += v
+		}
+	})
+}

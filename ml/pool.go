@@ -45,3 +45,48 @@ func (u *Upsample2) Forward(x []float32, planes, h, w int, y []float32) {
 func (u *Upsample2) Backward(dy, dx []float32) {
 	u.be.Upsample2Backward(dy, u.planes, u.h, u.w, dx)
 }
+
+// BackwardSet is Backward for a pooled tensor with no other consumer: it sets dx instead of
+// adding to it, so the caller need not clear dx first.
+func (p *MaxPool2d) BackwardSet(dy, dx []float32) {
+	p.be.MaxUnpool2Forward(dy, p.arg, p.planes, p.h, p.w, dx)
+}
+
+// Indices returns the positions of the last Forward's maxima as PyTorch's
+// max_pool2d(return_indices=True) gives them: for each output value, the flat index
+// y*w+x of its maximum within its input plane.
+func (p *MaxPool2d) Indices() []int {
+	oh, ow := p.h/2, p.w/2
+	idx := make([]int, p.planes*oh*ow)
+	for i := range idx {
+		a := int(p.arg[i])
+		oy, ox := (i%(oh*ow))/ow, i%ow
+		idx[i] = (2*oy+a/2)*p.w + 2*ox + a%2
+	}
+	return idx
+}
+
+// MaxUnpool2d inverts a MaxPool2d as PyTorch's MaxUnpool2d(2) with the pooling's indices:
+// each value goes back to where its window's maximum was, and the rest is zero. It reads
+// the indices of its pool's last Forward, so the pool must run first on the same shape.
+type MaxUnpool2d struct {
+	be   Backend
+	pool *MaxPool2d
+}
+
+// NewMaxUnpool2d returns the unpooling that undoes pool.
+func NewMaxUnpool2d(pool *MaxPool2d, be Backend) *MaxUnpool2d {
+	return &MaxUnpool2d{be: be, pool: pool}
+}
+
+// Forward spreads x (the pool's output shape) into y (the pool's input shape).
+func (u *MaxUnpool2d) Forward(x, y []float32) {
+	p := u.pool
+	u.be.MaxUnpool2Forward(x, p.arg, p.planes, p.h, p.w, y)
+}
+
+// Backward sets dx (the pool's output shape) to the gradient w.r.t. the input of Forward.
+func (u *MaxUnpool2d) Backward(dy, dx []float32) {
+	p := u.pool
+	u.be.MaxUnpool2Backward(dy, p.arg, p.planes, p.h, p.w, dx)
+}

@@ -38,6 +38,10 @@ type ArchConfig struct {
 	DropRate   float32 // Dropout2d probability (the pipeline uses 0.3)
 	BNMomentum float32 // batch-norm momentum (0.1)
 	Seed       uint64  // initial weights and dropout masks
+	// Width is the number of filters of the first level (UNet, SegNet) or of every
+	// convolution (NoPoolASPP); deeper levels scale with it. 0 means the paper's 64.
+	// SmallUNet has fixed widths and ignores it.
+	Width int
 }
 
 // DefaultArchConfig is the pipeline's configuration for k classes.
@@ -64,6 +68,8 @@ func (c ArchConfig) validate() error {
 		return fmt.Errorf("dropout rate %g: need [0, 1)", c.DropRate)
 	case c.BNMomentum < 0 || c.BNMomentum > 1:
 		return fmt.Errorf("batch-norm momentum %g: need [0, 1]", c.BNMomentum)
+	case c.Width < 0:
+		return fmt.Errorf("width %d: need 0 (the paper's) or more", c.Width)
 	}
 	return nil
 }
@@ -111,4 +117,12 @@ func NewNetwork(name string, cfg ArchConfig, be Backend) (Network, error) {
 		be = DefaultBackend
 	}
 	return build(cfg, be)
+}
+
+// width returns cfg.Width, or def (the paper's width) when it is 0.
+func (c ArchConfig) width(def int) int {
+	if c.Width == 0 {
+		return def
+	}
+	return c.Width
 }
