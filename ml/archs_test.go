@@ -369,3 +369,80 @@ func checkGradSteps(t *testing.T, what string, x, grad []float32, f func() float
 		}
 	}
 }
+
+// TestArchsShapesAndModes runs each architecture through the Model paths a trainer uses:
+// training steps at one size, inference at another and back (buffers are reused, so a
+// stale size would show), and Monte-Carlo dropout, which must vary between calls while
+// plain prediction does not.
+func TestArchsShapesAndModes(t *testing.T) {
+	for _, arch := range newArchs {
+		t.Run(arch, func(t *testing.T) {
+			cfg := DefaultArchConfig(2)
+			cfg.Width = 4
+			m, err := NewModel(arch, cfg, DiceCE())
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, mask := syntheticBatch(3, 64, 32, 0.4)
+			if _, err := m.Step(img, mask, 3, 64, 32); err != nil {
+				t.Fatal(err)
+			}
+			small, smallMask := syntheticBatch(2, 32, 32, 0.9)
+			if _, err := m.Step(small, smallMask, 2, 32, 32); err != nil {
+				t.Fatal(err)
+			}
+			first, err := m.Predict(small, 2, 32, 32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.Predict(img, 3, 64, 32); err != nil {
+				t.Fatal(err)
+			}
+			again, err := m.Predict(small, 2, 32, 32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertClose(t, "prediction after another size", again, first, 0, 0)
+			mc1, err := m.PredictMC(small, 2, 32, 32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mc2, err := m.PredictMC(small, 2, 32, 32)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if slices.Equal(mc1, mc2) {
+				t.Error("Monte-Carlo dropout gave the same probabilities twice")
+			}
+			if plain, _ := m.Predict(small, 2, 32, 32); !slices.Equal(plain, first) {
+				t.Error("Monte-Carlo dropout left dropout on for plain prediction")
+			}
+		})
+	}
+}
+
+// BenchmarkArchTrainStep compares one training iteration of every architecture at the
+// paper's widths on a batch of 4 slices of 96x96 (a multiple of SegNet's 32).
+func BenchmarkArchTrainStep(b *testing.B) {
+	const n, h, w = 4, 96, 96
+	for _, arch := range append([]string{"smallunet"}, newArchs...) {
+		b.Run(arch, func(b *testing.B) {
+			m, err := NewModel(arch, DefaultArchConfig(2), PaperDice())
+			if err != nil {
+				b.Fatal(err)
+			}
+			img, mask := syntheticBatch(n, h, w, 1)
+			if _, err := m.Step(img, mask, n, h, w); err != nil { // allocate outside the timing
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := m.Step(img, mask, n, h, w); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/iter")
+		})
+	}
+}

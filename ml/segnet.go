@@ -12,7 +12,9 @@ import (
 // max-unpooling with the indices of their encoder stage, the last unit of each decoder
 // stage narrowing to the next stage's width; and a 3x3 head (conv11d) without batch norm.
 // Parameter names follow the reference's state_dict (conv11, bn11, ..., conv53d, bn53d,
-// ..., conv12d, bn12d, conv11d).
+// ..., conv12d, bn12d, conv11d). The reference's forward pass returns these logits without
+// a head; Model applies the pipeline's softmax (sigmoid for one class) as for every
+// architecture.
 type SegNet struct {
 	cfg     ArchConfig
 	be      Backend

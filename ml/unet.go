@@ -25,9 +25,9 @@ type UNet struct {
 	n, h, w int
 	// cat[l] holds [upsampled | skip] for level l: the encoder block writes its output
 	// straight into the skip half, so concatenation costs nothing.
-	cat, pooled, dec    []([]float32)
+	cat, pooled, dec    [][]float32
 	bottom, logits      []float32
-	dCat, dPooled, dDec []([]float32)
+	dCat, dPooled, dDec [][]float32
 	dBottom             []float32
 }
 
