@@ -243,6 +243,7 @@ func modelFor(info Info) (*Model, error) {
 	if d := info.Settings.DropRate; d >= 0 && d < 1 {
 		cfg.DropRate = float32(d)
 	}
+	cfg.Width = info.Settings.Width
 	net, err := ml.NewModel(info.Arch, cfg, loss)
 	if err != nil {
 		return nil, fmt.Errorf("architecture %q with %d classes: %w", info.Arch, info.Classes, err)

@@ -215,3 +215,44 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
+
+// TestDeeperArchitectures: crops must suit the architecture's pooling, and a narrow UNet reloads at its width.
+func TestDeeperArchitectures(t *testing.T) {
+	s := quickSettings()
+	s.Arch, s.Width, s.CropW, s.CropH = "unet", 4, 40, 40
+	if _, err := NewModel(s); err == nil || !strings.Contains(err.Error(), "multiples of 16") {
+		t.Fatalf("unet with a 40x40 crop: %v, want a multiples-of-16 refusal", err)
+	}
+	s.CropW, s.CropH = 32, 32
+	m, err := NewModel(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A slice whose sides are not multiples of 16 is padded for the whole-slice pass.
+	img := make([]float32, 40*24)
+	for i := range img {
+		img[i] = float32(i%7) - 3
+	}
+	want, _, _, err := m.PredictSlice(img, 40, 24)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "unet.model")
+	if err := m.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := loaded.Net().Net.Config().Width; got != 4 {
+		t.Fatalf("reloaded width %d, want 4", got)
+	}
+	got, _, _, err := loaded.PredictSlice(img, 40, 24)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("reloaded unet predicts differently")
+	}
+}

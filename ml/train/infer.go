@@ -157,7 +157,8 @@ func (m *Model) PredictSlices(slices []data.Sample, o PredictOptions) ([]Predict
 func (m *Model) predictGroup(group []data.Sample, norm data.Normalization, o PredictOptions, st *data.Stitcher) ([][]float32, error) {
 	w, h := group[0].W, group[0].H
 	chans := m.net.OutChannels()
-	pw, ph := roundUp(w, 8), roundUp(h, 8)
+	k := m.net.Net.SizeMultiple()
+	pw, ph := roundUp(w, k), roundUp(h, k)
 	tiled := o.Tiled || pw*ph > MaxFullPixels
 	tw, th := pw, ph
 	overlap := 0

@@ -67,6 +67,10 @@ func NewModel(s Settings) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Deeper architectures pool more often: UNet needs crops in multiples of 16, SegNet of 32.
+	if k := net.Net.SizeMultiple(); s.CropW%k != 0 || s.CropH%k != 0 {
+		return nil, fmt.Errorf("settings: crop %dx%d: %s needs sides in multiples of %d", s.CropW, s.CropH, s.Arch, k)
+	}
 	net.SetLearningRate(float32(s.LearningRate))
 	return &Model{
 		Info: Info{

@@ -71,7 +71,10 @@ type Settings struct {
 	Loss        string             `json:"loss"`
 	Norm        string             `json:"normalization"`
 	DropRate    float64            `json:"drop_rate"`
-	Seed        uint64             `json:"seed"`
+	// Width is the first level's filter count of UNet, SegNet and NoPoolASPP (0: the paper's 64); kept in
+	// model files through these settings, so a model reloads at the width it was trained with.
+	Width int    `json:"width,omitempty"`
+	Seed  uint64 `json:"seed"`
 
 	// ValEvery validates every ValEvery iterations; 0 validates at the end of every epoch.
 	ValEvery int `json:"val_every"`
@@ -183,6 +186,7 @@ func (s Settings) placement() (data.Placement, error) {
 func (s Settings) archConfig() ml.ArchConfig {
 	cfg := ml.DefaultArchConfig(s.Classes)
 	cfg.DropRate = float32(s.DropRate)
+	cfg.Width = s.Width
 	cfg.Seed = s.Seed
 	return cfg
 }
