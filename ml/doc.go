@@ -1,6 +1,6 @@
 // Package ml is the workbench's neural-network engine: float32 layers with explicit forward
 // and backward passes on buffers the engine owns, losses, the Adam optimiser, the networks
-// of the reference pipeline (SmallUNet today, registered by name), and Model, the library
+// of the reference pipeline (SmallUNet, UNet, SegNet and NoPoolASPP, registered by name), and Model, the library
 // entry point for training steps and inference.
 //
 // Usage:
