@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 
@@ -90,6 +91,44 @@ func (s *Server) updateProject(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, p)
+}
+
+// EventProjectDeleted is the type of ProjectDeletedEvent.
+const EventProjectDeleted = "projectDeleted"
+
+// ProjectDeletedEvent announces that a project is gone, so that its open pages leave it.
+type ProjectDeletedEvent struct {
+	Type      string `json:"type"` // EventProjectDeleted
+	ProjectID int64  `json:"projectId"`
+}
+
+// deleteProject removes a project with its volumes, labels, runs, models, predictions and their files. It is
+// refused while one of its runs is queued or running.
+func (s *Server) deleteProject(c echo.Context) error {
+	pid, err := pathID(c, "pid")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	p, err := s.store.Project(ctx, pid)
+	if err != nil {
+		return err
+	}
+	if err := s.refuseDuringRun(ctx, pid, fmt.Sprintf("project %q", p.Name)); err != nil {
+		return err
+	}
+	volumes, err := s.store.Volumes(ctx, pid)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteProject(ctx, pid); err != nil {
+		return err
+	}
+	for _, v := range volumes {
+		s.volumes.evict(v.ID)
+	}
+	s.hub.Publish(pid, ProjectDeletedEvent{Type: EventProjectDeleted, ProjectID: pid})
+	return c.NoContent(http.StatusNoContent)
 }
 
 func (s *Server) reviewQueue(c echo.Context) error {

@@ -135,6 +135,7 @@ func (s *Server) routes() {
 		api.POST("/projects", s.createProject)
 		api.GET("/projects/:pid", s.getProject)
 		api.PATCH("/projects/:pid", s.updateProject)
+		api.DELETE("/projects/:pid", s.deleteProject)
 		api.GET("/projects/:pid/volumes", s.listVolumes)
 		api.POST("/projects/:pid/volumes", s.uploadVolume)
 		api.GET("/projects/:pid/review-queue", s.reviewQueue)
@@ -142,6 +143,7 @@ func (s *Server) routes() {
 		api.GET("/projects/:pid/events", s.events)
 
 		api.GET("/volumes/:vid", s.getVolume)
+		api.DELETE("/volumes/:vid", s.deleteVolume)
 		api.GET("/volumes/:vid/export", s.exportVolume)
 		api.GET("/volumes/:vid/slices/:z", s.getSlice)
 		api.GET("/volumes/:vid/slices/:z/label", s.getLabel)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -244,4 +245,68 @@ func (s *Server) getSlice(c echo.Context) error {
 		binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(f))
 	}
 	return c.Blob(http.StatusOK, echo.MIMEOctetStream, buf)
+}
+
+// EventVolumeDeleted is the type of VolumeDeletedEvent.
+const EventVolumeDeleted = "volumeDeleted"
+
+// VolumeDeletedEvent announces that a volume and its labels are gone, so that other tabs drop it.
+type VolumeDeletedEvent struct {
+	Type     string `json:"type"` // EventVolumeDeleted
+	VolumeID int64  `json:"volumeId"`
+}
+
+// deleteVolume removes a volume with its labels, predictions and original file. It is refused while a
+// training run of its project is queued or running: the run reads the project's volumes as it goes.
+func (s *Server) deleteVolume(c echo.Context) error {
+	vid, err := pathID(c, "vid")
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	v, err := s.store.Volume(ctx, vid)
+	if err != nil {
+		return err
+	}
+	if err := s.refuseDuringRun(ctx, v.ProjectID, fmt.Sprintf("volume %q", v.Name)); err != nil {
+		return err
+	}
+	if err := s.store.DeleteVolume(ctx, vid); err != nil {
+		return err
+	}
+	s.volumes.evict(vid)
+	s.hub.Publish(v.ProjectID, VolumeDeletedEvent{Type: EventVolumeDeleted, VolumeID: vid})
+	return c.NoContent(http.StatusNoContent)
+}
+
+// refuseDuringRun is the 409 of a deletion asked for while a run of the project is queued or running: the
+// run would lose the data it trains on or writes predictions into.
+func (s *Server) refuseDuringRun(ctx context.Context, projectID int64, what string) error {
+	run, err := s.store.ActiveRun(ctx, projectID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	}
+	return echo.NewHTTPError(http.StatusConflict, fmt.Sprintf(
+		"cannot delete %s while training run %d is %s; cancel the run or wait until it ends", what, run.ID, run.Status))
+}
+
+// evict drops a deleted volume from the cache. A decode of it in flight is waited for and dropped too, so it
+// cannot put the volume back afterwards; later loads fail because the volume's row is gone.
+func (c *volumeCache) evict(id int64) {
+	c.mu.Lock()
+	pending := c.loading[id]
+	c.mu.Unlock()
+	if pending != nil {
+		<-pending.done
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[id]; ok {
+		c.order.Remove(el)
+		delete(c.entries, id)
+		c.size -= volumeBytes(el.Value.(*cacheEntry).vol)
+	}
 }
