@@ -85,6 +85,8 @@ export interface ReviewItem {
 export type ServerEvent =
   | { type: "label"; volumeId: Id; slice: number; version: number; author?: string; origin?: string; verified?: boolean; deleted?: boolean }
   | { type: "volume"; volume: VolumeSummary }
+  | { type: "volumeDeleted"; volumeId: Id }
+  | { type: "projectDeleted"; projectId: Id }
   | { type: string; [k: string]: unknown };
 
 export class ApiError extends Error {
@@ -149,8 +151,16 @@ export const createProject = (name: string, classes: ProjectClass[]) =>
   json<Project>("/api/projects", jsonBody("POST", { name, classes }));
 export const patchProject = (pid: Id, patch: { settings?: Record<string, unknown> }) =>
   json<Project>(`/api/projects/${pid}`, jsonBody("PATCH", patch));
+/** Deletes a project and everything in it; 409 while one of its runs is queued or running. */
+export const deleteProject = async (pid: Id): Promise<void> => {
+  await request(`/api/projects/${pid}`, { method: "DELETE" });
+};
 export const listVolumes = (pid: Id) => json<VolumeSummary[]>(`/api/projects/${pid}/volumes`);
 export const getVolume = (vid: Id) => json<VolumeDetail>(`/api/volumes/${vid}`);
+/** Deletes a volume with its labels and file; 409 while a run of its project is queued or running. */
+export const deleteVolume = async (vid: Id): Promise<void> => {
+  await request(`/api/volumes/${vid}`, { method: "DELETE" });
+};
 export const reviewQueue = (pid: Id, limit = 50) => json<ReviewItem[]>(`/api/projects/${pid}/review-queue?limit=${limit}`);
 export const labelHistory = (vid: Id, z: number) => json<Label[]>(`/api/volumes/${vid}/slices/${z}/label/history`);
 

@@ -61,3 +61,27 @@ export function toast(message: string, kind: "info" | "error" = "info"): void {
 export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * A modal question with Cancel (focused, so Enter or Escape keeps everything) and a confirm button; resolves
+ * true only when the confirm button is pressed.
+ */
+export function confirmDialog(title: string, message: string, confirmLabel: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const dialog = h("dialog.confirm", { "aria-label": title, style: { maxWidth: "32rem" } });
+    const cancel = h("button", { type: "button", onclick: () => dialog.close("cancel") }, "Cancel");
+    const confirm = h("button.danger", {
+      type: "button", onclick: () => dialog.close("confirm"),
+      style: { background: "var(--bad)", borderColor: "var(--bad)", color: "#fff" },
+    }, confirmLabel);
+    dialog.append(h("h2", {}, title), h("p", {}, message),
+      h("div", { style: { display: "flex", gap: "0.5rem", justifyContent: "flex-end" } }, cancel, confirm));
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      resolve(dialog.returnValue === "confirm");
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    cancel.focus();
+  });
+}

@@ -1,11 +1,12 @@
 // Project page: drag-and-drop upload with per-file progress, the volume list with slice counts, the review queue,
-// downloads, training with live curves, model versions and cross-sectional areas.
+// downloads, training with live curves, model versions and cross-sectional areas; deleting volumes or the project.
 import {
-  getProject, listVolumes, projectExportUrl, reviewQueue, uploadVolume, volumeExportUrl,
-  type Id, type ServerEvent, type VolumeSummary,
+  deleteProject, deleteVolume, getProject, listModels, listVolumes, projectExportUrl, reviewQueue, uploadVolume,
+  volumeExportUrl, type Id, type ServerEvent, type VolumeSummary,
 } from "../api";
-import { clear, errorText, h } from "../dom";
+import { clear, confirmDialog, errorText, h, toast } from "../dom";
 import { ProjectEvents } from "../events";
+import { deletedBy, projectLoss, volumeLoss } from "../lib/deletion";
 import { areasPanel, modelsPanel } from "./models";
 import { trainingPanel } from "./training";
 
@@ -17,6 +18,7 @@ export function projectPage(root: HTMLElement, pid: Id, navigate: (path: string)
   const queue = h("div.queue");
   const uploads = h("ul.uploads");
   const title = h("h1", {}, "Project");
+  let projectName = `project ${pid}`;
   const classesEl = h("div.swatches");
   const fileInput = h("input#file-input", { type: "file", multiple: true, accept: ".nii,.gz,.nii.gz" });
   const drop = h("label.dropzone", { for: "file-input" },
@@ -98,13 +100,13 @@ export function projectPage(root: HTMLElement, pid: Id, navigate: (path: string)
       renderQueue(q, vols);
     } catch (err) {
       clear(volumes);
-      volumes.append(h("tr", {}, h("td.error", { colSpan: 4 }, `could not list volumes: ${errorText(err)}`)));
+      volumes.append(h("tr", {}, h("td.error", { colSpan: 5 }, `could not list volumes: ${errorText(err)}`)));
     }
   };
 
   const renderVolumes = (vols: VolumeSummary[]) => {
     clear(volumes);
-    if (vols.length === 0) volumes.append(h("tr", {}, h("td.muted", { colSpan: 4 }, "No volumes yet: drop NIfTI files above.")));
+    if (vols.length === 0) volumes.append(h("tr", {}, h("td.muted", { colSpan: 5 }, "No volumes yet: drop NIfTI files above.")));
     for (const v of vols) {
       const c = v.counts;
       volumes.append(h("tr.volume", { "data-volume-id": String(v.id) },
@@ -117,8 +119,46 @@ export function projectPage(root: HTMLElement, pid: Id, navigate: (path: string)
           h("span.count.verified", { title: "verified slices" }, c.verified)),
         h("td", {}, h("a.button", { href: volumeExportUrl(v.id), download: true, title: "labels, and the active model's predictions on the other slices" }, "NIfTI"), " ",
           h("a.button.labels-only", { href: volumeExportUrl(v.id, true), download: true, title: "manual and verified labels only" }, "labels only")),
+        h("td", {}, h("button.delete-volume", { type: "button", title: "delete this volume and its labels", onclick: () => void removeVolume(v) }, "Delete")),
       ));
     }
+  };
+
+  const removeVolume = async (v: VolumeSummary) => {
+    if (!(await confirmDialog(`Delete volume "${v.name}"?`, volumeLoss(v.name, v.counts), "Delete volume"))) return;
+    try {
+      await deleteVolume(v.id);
+      toast(`volume "${v.name}" deleted`);
+    } catch (err) {
+      toast(`could not delete volume "${v.name}": ${errorText(err)}`, "error");
+    }
+    void refresh();
+    void areas.reload();
+  };
+
+  // Set while this tab deletes the project, so that its own projectDeleted event does not read as another's.
+  let deletingProject = false;
+  const removeProject = async () => {
+    let text: string;
+    try {
+      // Fresh counts: other tabs may have labelled or uploaded since this page loaded.
+      const [vols, models] = await Promise.all([listVolumes(pid), listModels(pid)]);
+      text = projectLoss(projectName, vols.map((v) => v.counts), models.length);
+    } catch (err) {
+      toast(`could not delete the project: ${errorText(err)}`, "error");
+      return;
+    }
+    if (!(await confirmDialog(`Delete project "${projectName}"?`, text, "Delete project"))) return;
+    deletingProject = true;
+    try {
+      await deleteProject(pid);
+    } catch (err) {
+      deletingProject = false;
+      toast(`could not delete the project: ${errorText(err)}`, "error");
+      return;
+    }
+    toast(`project "${projectName}" deleted`);
+    navigate("/");
   };
 
   const renderQueue = (items: Array<{ volumeId: Id; slice: number; uncertainty: number }>, vols: VolumeSummary[]) => {
@@ -138,17 +178,19 @@ export function projectPage(root: HTMLElement, pid: Id, navigate: (path: string)
   root.append(
     h("header.bar", {}, h("a.back", { href: "/" }, "← Projects"), title, classesEl,
       h("a.button", { href: projectExportUrl(pid), download: true, title: "every volume's segmentation (labels, else the active model's predictions) as NIfTI, in a zip" }, "Download all (zip)"),
-      h("a.button", { href: projectExportUrl(pid, true), download: true, title: "manual and verified labels only, as NIfTI, in a zip" }, "labels only (zip)")),
+      h("a.button", { href: projectExportUrl(pid, true), download: true, title: "manual and verified labels only, as NIfTI, in a zip" }, "labels only (zip)"),
+      h("button#delete-project", { type: "button", title: "delete the project with its volumes, labels and models", onclick: () => void removeProject() }, "Delete project")),
     h("section.page", {},
       drop, uploads,
       h("h2", {}, "Volumes"),
       h("table.volumes", {}, h("thead", {}, h("tr", {}, h("th", {}, "name"), h("th", {}, "shape"),
         h("th", {}, "slices: ", h("span.count.unlabelled", {}, "unlabelled"), h("span.count.labelled", {}, "labelled"),
-          h("span.count.predicted", {}, "predicted"), h("span.count.verified", {}, "verified")), h("th", {}, "download"))), volumes),
+          h("span.count.predicted", {}, "predicted"), h("span.count.verified", {}, "verified")), h("th", {}, "download"), h("th", {}))), volumes),
       training.el, queue, models.el, areas.el),
   );
 
   getProject(pid).then((p) => {
+    projectName = p.name;
     title.textContent = p.name;
     document.title = `${p.name} · workbench`;
     clear(classesEl);
@@ -172,11 +214,19 @@ export function projectPage(root: HTMLElement, pid: Id, navigate: (path: string)
     }, 1000);
   };
   const onEvent = (ev: ServerEvent) => {
+    if (deletedBy(ev, pid) === "project") {
+      if (!deletingProject) showDeleted();
+      return;
+    }
     training.onEvent(ev);
     switch (ev.type) {
       case "label":
       case "volume":
         refreshSoon();
+        break;
+      case "volumeDeleted":
+        void refresh();
+        void areas.reload();
         break;
       case "predictions":
       case "activeModel":
@@ -197,7 +247,7 @@ export function projectPage(root: HTMLElement, pid: Id, navigate: (path: string)
     void areas.reload();
   });
 
-  return () => {
+  const dispose = () => {
     disposed = true;
     events.close();
     training.dispose();
@@ -205,4 +255,15 @@ export function projectPage(root: HTMLElement, pid: Id, navigate: (path: string)
     areas.dispose();
     if (pending) clearTimeout(pending);
   };
+
+  /** Another tab deleted the project: nothing here can be used any more. */
+  const showDeleted = () => {
+    dispose();
+    clear(root);
+    root.append(h("header.bar", {}, h("a.back", { href: "/" }, "← Projects"), h("h1", {}, projectName)),
+      h("section.page", {}, h("p.error#deleted", {}, `Project "${projectName}" was deleted (in another tab or by another user).`),
+        h("p", {}, h("a", { href: "/" }, "Back to the projects"))));
+  };
+
+  return dispose;
 }

@@ -7,6 +7,7 @@ import {
 } from "../api";
 import { clear, errorText, h, toast } from "../dom";
 import { ProjectEvents, type Connection } from "../events";
+import { deletedBy } from "../lib/deletion";
 import { AutoSaver, type SaveIndicator } from "../lib/autosave";
 import { diskOffsets, strokeSegment } from "../lib/brush";
 import { countClasses } from "../lib/codec";
@@ -242,7 +243,9 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     });
     cleanups.push(() => data.dispose());
     const { masks, preds, images } = data;
-    cleanups.push(registerUnsaved(() => saver.hasUnsaved));
+    // Strokes on a deleted volume cannot be saved anywhere: leaving must not ask about them.
+    let deleted = false;
+    cleanups.push(registerUnsaved(() => !deleted && saver.hasUnsaved));
 
     let lastRefusal = "";
     function showSaveState(ind: SaveIndicator): void {
@@ -975,7 +978,31 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       }).catch(() => {});
     }
 
+    /** The volume (or its whole project) was deleted elsewhere: stop everything and say so. */
+    function showDeleted(what: "volume" | "project"): void {
+      deleted = true;
+      disposed = true;
+      for (const c of cleanups) c();
+      cleanups.length = 0;
+      clear(root);
+      const back = what === "volume"
+        ? h("a#deleted-back", { href: `/projects/${vol.projectId}` }, `Back to project "${project.name}"`)
+        : h("a#deleted-back", { href: "/" }, "Back to the projects");
+      root.append(h("header.bar", {}, h("a.back", { href: what === "volume" ? `/projects/${vol.projectId}` : "/" }, "← Back"), h("h1", {}, vol.name)),
+        h("section.page", {},
+          h("p.error#deleted", {}, what === "volume"
+            ? `Volume "${vol.name}" was deleted (in another tab or by another user); its labels are gone.`
+            : `Project "${project.name}" was deleted (in another tab or by another user), with this volume and its labels.`),
+          h("p", {}, back)));
+      document.title = `deleted · workbench`;
+    }
+
     function onEvent(ev: ServerEvent): void {
+      const gone = deletedBy(ev, vol.projectId, vol.id);
+      if (gone) {
+        showDeleted(gone);
+        return;
+      }
       if (ev.type === "predictions" || ev.type === "activeModel") {
         reloadPredictions();
         return;
