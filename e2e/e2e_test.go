@@ -122,6 +122,7 @@ func TestAnnotationFlow(t *testing.T) {
 	tab1.waitJS(`document.querySelector("tr.volume a") !== null`, 10*time.Second)
 	tab1.screenshot(filepath.Join(artifacts, "project.png"))
 	volumeID := eval[string](tab1, `document.querySelector("tr.volume").dataset.volumeId`)
+	deleteWrongUpload(t, browserCtx, tab1, api, ts.URL, projectID)
 
 	// 3. Open the viewer, wait for the slice and its (empty) label.
 	tab1.do(chromedp.Click(chromedp.CSS("tr.volume a")))
@@ -692,6 +693,49 @@ type sliceState struct {
 }
 
 // countLabelled counts the slices with a label (verified or not).
+// deleteWrongUpload uploads a small wrong volume, opens it in a second tab, and deletes it from the project
+// page with the confirm dialog accepted: the list and the API drop it, and the second tab says it is gone.
+func deleteWrongUpload(t *testing.T, browserCtx context.Context, tab1 *tab, api apiClient, base, projectID string) {
+	t.Helper()
+	shape := [3]int64{16, 12, 3}
+	like := &nifti.Header{Version: 1, Dim: [8]int64{3, shape[0], shape[1], shape[2], 1, 1, 1, 1},
+		Pixdim: [8]float64{1, 1, 1, 1, 1, 1, 1, 1}, SformCode: 1,
+		SrowX: [4]float64{1, 0, 0, 0}, SrowY: [4]float64{0, 1, 0, 0}, SrowZ: [4]float64{0, 0, 1, 0}}
+	wrong := filepath.Join(t.TempDir(), "wrong_upload.nii.gz")
+	if err := nifti.WriteFloat32(wrong, like, make([]float32, shape[0]*shape[1]*shape[2])); err != nil {
+		t.Fatal(err)
+	}
+	tab1.do(chromedp.SetUploadFiles(chromedp.CSS("#file-input"), []string{wrong}))
+	tab1.waitJS(`document.querySelectorAll("tr.volume").length === 2`, 20*time.Second)
+	doomed := eval[string](tab1, `[...document.querySelectorAll("tr.volume")].find((r) => r.textContent.includes("wrong_upload")).dataset.volumeId`)
+
+	watcherCtx, cancelWatcher := chromedp.NewContext(browserCtx)
+	defer cancelWatcher()
+	watcher := &tab{t: t, ctx: watcherCtx, name: "watcher"}
+	watcher.do(chromedp.Navigate(base + "/volumes/" + doomed))
+	watcher.waitViewer()
+	watcher.waitJS(`document.querySelector(".conn.live") !== null`, 10*time.Second)
+
+	tab1.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr.volume[data-volume-id="%s"] button.delete-volume`, doomed))))
+	tab1.waitJS(`document.querySelector("dialog.confirm[open]") !== null`, 5*time.Second)
+	if text := eval[string](tab1, `document.querySelector("dialog.confirm").textContent`); !strings.Contains(text, `"wrong_upload"`) || !strings.Contains(text, "no labelled slices") {
+		t.Fatalf("confirm dialog says %q, want the volume's name and what is lost", text)
+	}
+	tab1.screenshot(filepath.Join("artifacts", "delete-confirm.png"))
+	tab1.do(chromedp.Click(chromedp.CSS("dialog.confirm button.danger")))
+	tab1.waitJS(`document.querySelectorAll("tr.volume").length === 1 && document.querySelector("dialog.confirm") === null`, 10*time.Second)
+	var listed []struct{ ID int64 }
+	api.getJSON("/api/projects/"+projectID+"/volumes", &listed)
+	if len(listed) != 1 || strconv.FormatInt(listed[0].ID, 10) == doomed {
+		t.Fatalf("volumes after the deletion: %+v, want only the first upload", listed)
+	}
+
+	watcher.waitJS(`document.querySelector("#deleted") !== null`, 10*time.Second)
+	if back := eval[string](watcher, `document.querySelector("#deleted-back").getAttribute("href")`); back != "/projects/"+projectID {
+		t.Fatalf("the deleted volume's viewer links back to %q, want its project", back)
+	}
+}
+
 func countLabelled(slices []sliceState) int {
 	n := 0
 	for _, s := range slices {

@@ -11,13 +11,13 @@ export function labelledSlices(c: SliceCounts): number {
   return c.labelled + c.verified;
 }
 
-/** The confirm text of a volume's deletion. */
-export function volumeLoss(name: string, counts: SliceCounts): string {
+/** The confirm text of a volume's deletion (its title names the volume). */
+export function volumeLoss(counts: SliceCounts): string {
   const labelled = labelledSlices(counts);
   const labels = labelled === 0
     ? "It has no labelled slices."
     : `Its ${plural(labelled, "labelled slice")}${counts.verified > 0 ? ` (${counts.verified} verified)` : ""} will be lost, with every earlier version.`;
-  return `${labels} The uploaded file "${name}" and the model's predictions on it are deleted from the workbench too. This cannot be undone.`;
+  return `${labels} The uploaded file and the model's predictions on it go too. This cannot be undone.`;
 }
 
 /** The confirm text of a project's deletion, from its volumes' counts and its number of models. */

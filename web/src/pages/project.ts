@@ -125,7 +125,7 @@ export function projectPage(root: HTMLElement, pid: Id, navigate: (path: string)
   };
 
   const removeVolume = async (v: VolumeSummary) => {
-    if (!(await confirmDialog(`Delete volume "${v.name}"?`, volumeLoss(v.name, v.counts), "Delete volume"))) return;
+    if (!(await confirmDialog(`Delete volume "${v.name}"?`, volumeLoss(v.counts), "Delete volume"))) return;
     try {
       await deleteVolume(v.id);
       toast(`volume "${v.name}" deleted`);
@@ -261,7 +261,7 @@ export function projectPage(root: HTMLElement, pid: Id, navigate: (path: string)
     dispose();
     clear(root);
     root.append(h("header.bar", {}, h("a.back", { href: "/" }, "← Projects"), h("h1", {}, projectName)),
-      h("section.page", {}, h("p.error#deleted", {}, `Project "${projectName}" was deleted (in another tab or by another user).`),
+      h("section.page", {}, h("p#deleted.error", {}, `Project "${projectName}" was deleted (in another tab or by another user).`),
         h("p", {}, h("a", { href: "/" }, "Back to the projects"))));
   };
 

@@ -990,7 +990,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
         : h("a#deleted-back", { href: "/" }, "Back to the projects");
       root.append(h("header.bar", {}, h("a.back", { href: what === "volume" ? `/projects/${vol.projectId}` : "/" }, "← Back"), h("h1", {}, vol.name)),
         h("section.page", {},
-          h("p.error#deleted", {}, what === "volume"
+          h("p#deleted.error", {}, what === "volume"
             ? `Volume "${vol.name}" was deleted (in another tab or by another user); its labels are gone.`
             : `Project "${project.name}" was deleted (in another tab or by another user), with this volume and its labels.`),
           h("p", {}, back)));
