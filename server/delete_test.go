@@ -8,7 +8,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/mriworkbench/workbench/nifti"
 	"github.com/mriworkbench/workbench/store"
 )
 
@@ -204,4 +206,52 @@ func TestDeleteCrossSiteRefused(t *testing.T) {
 	// A loopback development server's page may delete, like any other change.
 	e.do(http.MethodDelete, volumePath, nil, map[string]string{"Origin": "http://localhost:5173"}).expect(t, http.StatusNoContent)
 	e.do(http.MethodDelete, projectPath, nil, map[string]string{"Origin": "http://localhost:5173"}).expect(t, http.StatusNoContent)
+}
+
+// A decode that began before a volume's deletion must not put the deleted volume back into the cache: evict
+// waits for it and drops what it decoded; the size accounting follows.
+func TestEvictWaitsForADecodeInFlight(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	c := newVolumeCache(1<<20, func(_ context.Context, id int64) (*nifti.Volume, error) {
+		if id == 1 {
+			close(started)
+			<-release
+		}
+		return fakeVolume(100), nil
+	})
+	ctx := context.Background()
+	if _, err := c.get(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	loaded := make(chan error, 1)
+	go func() {
+		_, err := c.get(ctx, 1)
+		loaded <- err
+	}()
+	<-started
+	evicted := make(chan struct{})
+	go func() {
+		c.evict(1)
+		close(evicted)
+	}()
+	select {
+	case <-evicted:
+		t.Fatal("evict returned while the volume was still being decoded")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if err := <-loaded; err != nil {
+		t.Fatal(err)
+	}
+	<-evicted
+	if c.cached(1) || !c.cached(2) {
+		t.Fatalf("after evicting 1: cached(1) = %v, cached(2) = %v; want false, true", c.cached(1), c.cached(2))
+	}
+	if c.size != 400 || c.order.Len() != 1 {
+		t.Fatalf("cache holds %d bytes in %d entries, want 400 in 1", c.size, c.order.Len())
+	}
+	c.evict(3) // never cached
+	if c.size != 400 || !c.cached(2) {
+		t.Fatalf("evicting an uncached volume changed the cache: %d bytes, cached(2) = %v", c.size, c.cached(2))
+	}
 }
