@@ -173,21 +173,8 @@ func (b *cpu) ReLUBackward(y, dy []float32) {
 func (b *cpu) ChannelStats(x []float32, c, m int, relu bool, mean, variance []float32) {
 	b.parallel(c, 1, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
-			s := x[ch*m : (ch+1)*m]
-			// Float64 sums: one channel can hold millions of values.
-			var sum, sq float64
-			for i, v := range s {
-				if relu && v < 0 {
-					v = 0
-					s[i] = 0
-				}
-				f := float64(v)
-				sum += f
-				sq += f * f
-			}
-			mu := sum / float64(m)
-			mean[ch] = float32(mu)
-			variance[ch] = float32(max(sq/float64(m)-mu*mu, 0))
+			mu, v := channelMoments(x[ch*m:(ch+1)*m], relu)
+			mean[ch], variance[ch] = float32(mu), float32(v)
 		}
 	})
 }
@@ -202,16 +189,7 @@ func (b *cpu) ChannelAffine(x, y []float32, c, n, hw int, relu bool, mean, invst
 				a *= scale[p]
 				off *= scale[p]
 			}
-			xs, ys := x[p*hw:(p+1)*hw], y[p*hw:(p+1)*hw]
-			if relu {
-				for i, v := range xs {
-					ys[i] = max(v, 0)*a + off
-				}
-				continue
-			}
-			for i, v := range xs {
-				ys[i] = v*a + off
-			}
+			affinePlane(x[p*hw:(p+1)*hw], y[p*hw:(p+1)*hw], a, off, relu)
 		}
 	})
 }
@@ -232,36 +210,22 @@ func (b *cpu) BatchNormBackward(x, dy []float32, c, n, hw int, mean, invstd, gam
 					continue
 				}
 				off := (ch*n + s) * hw
-				xs, ds := x[off:off+hw], dy[off:off+hw]
-				var a, bb float64
-				for i, v := range xs {
-					g := float64(ds[i])
-					a += g
-					bb += g * float64(v-mu)
-				}
+				a, bb := bnGradSums(x[off:off+hw], dy[off:off+hw], mu)
 				sdy += a * float64(sc)
 				sdyx += bb * float64(sc*is)
 			}
 			dgamma[ch] += float32(sdyx)
 			dbeta[ch] += float32(sdy)
+			// dx = k*(m*dy*scale - sum(dy) - xhat*sum(dy*xhat)), xhat = (x-mu)*invstd.
 			k := gamma[ch] * is / float32(m)
-			meanDy, meanDyx := float32(sdy), float32(sdyx)
+			add, slope := -k*float32(sdy), -k*is*float32(sdyx)
 			for s := 0; s < n; s++ {
 				sc := float32(1)
 				if scale != nil {
 					sc = scale[ch*n+s]
 				}
 				off := (ch*n + s) * hw
-				xs, ds := x[off:off+hw], dy[off:off+hw]
-				fm := float32(m)
-				for i, v := range xs {
-					xh := (v - mu) * is
-					g := k * (fm*ds[i]*sc - meanDy - xh*meanDyx)
-					if relu && v <= 0 {
-						g = 0
-					}
-					ds[i] = g
-				}
+				bnGradApply(x[off:off+hw], dy[off:off+hw], mu, k*float32(m)*sc, add, slope, relu)
 			}
 		}
 	})
