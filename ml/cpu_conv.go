@@ -31,8 +31,22 @@ func (b *cpu) chunkRows(taps, rowLen, rows int) int {
 	return max(r, 1)
 }
 
+// shiftedMinTaps is the smallest In*K for which a convolution runs as K row-shifted GEMMs
+// (see convShifted); below it, one im2col GEMM with the bias column is faster.
+const shiftedMinTaps = 16
+
 func (b *cpu) ConvForward(ws *Workspace, s ConvShape, x, wExt, y []float32) {
 	kk := s.In * s.K * s.K
+	if s.In*s.K >= shiftedMinTaps {
+		wr := ws.reordered(s.Out * kk)
+		reorderTaps(wExt, kk+1, s.Out, s.In, s.K, wr)
+		bias := ws.biasColumn(s.Out)
+		for o := range bias {
+			bias[o] = wExt[o*(kk+1)+kk]
+		}
+		b.convShifted(ws, s.In, s.Out, s.N, s.H, s.W, s.K, s.Pad, s.Dil, x, wr, bias, y)
+		return
+	}
 	ho, wo := s.OutSize()
 	rows := s.N * ho
 	step := b.chunkRows(kk+1, wo, rows)
@@ -53,7 +67,99 @@ func (b *cpu) ConvForward(ws *Workspace, s ConvShape, x, wExt, y []float32) {
 	})
 }
 
+// reorderTaps copies the rows x (in*k*k) taps of w (row stride ld, taps ordered channel,
+// ky, kx) into dst ordered ky, channel, kx, the layout convShifted multiplies by.
+func reorderTaps(w []float32, ld, rows, in, k int, dst []float32) {
+	for o := 0; o < rows; o++ {
+		src, d := w[o*ld:], dst[o*in*k*k:]
+		for c := 0; c < in; c++ {
+			for ky := 0; ky < k; ky++ {
+				copy(d[(ky*in+c)*k:(ky*in+c+1)*k], src[(c*k+ky)*k:(c*k+ky+1)*k])
+			}
+		}
+	}
+}
+
+// convChunks splits the output rows of every image into chunks of at most step rows whose
+// shifted copies fit colBudget, a few chunks per core; chunks never cross images.
+func (b *cpu) convChunks(in, k, dil, n, ho, wo int) (step, perImage int) {
+	step = max(colBudget/(in*k*wo)-(k-1)*dil, 1)
+	step = min(step, (n*ho+3*b.workers-1)/(3*b.workers), ho)
+	step = max(step, 1)
+	return step, (ho + step - 1) / step
+}
+
+// convShifted computes the stride-1 convolution y = w*x + bias (bias may be nil) without
+// unrolling every tap: for each chunk of output rows it copies each input channel K times,
+// shifted horizontally by each kernel column and zero where the shift leaves the image
+// (shiftRows), and a vertical tap is then only an offset of whole rows into that copy. The
+// output is K GEMMs with inner dimension In*K, one per kernel row, accumulating into y; wr
+// is Out x (K*In*K), taps ordered ky, channel, kx (reorderTaps).
+func (b *cpu) convShifted(ws *Workspace, in, out, n, h, w, k, pad, dil int, x, wr, bias, y []float32) {
+	ho, wo := h+2*pad-dil*(k-1), w+2*pad-dil*(k-1)
+	step, perImage := b.convChunks(in, k, dil, n, ho, wo)
+	ldy := n * ho * wo
+	ws.reserveWorkers(b.workers)
+	b.dynamicW(n*perImage, func(i, worker int) {
+		img, r0 := i/perImage, (i%perImage)*step
+		r1 := min(r0+step, ho)
+		span := r1 - r0 + (k-1)*dil
+		buf := ws.workerCols(worker, in*k*span*wo)
+		shiftRows(x, in, n, h, w, k, pad, dil, img, r0, r1, buf)
+		cols := (r1 - r0) * wo
+		yc := y[img*ho*wo+r0*wo:]
+		beta := float32(0)
+		if bias != nil {
+			for o, v := range bias {
+				row := yc[o*ldy : o*ldy+cols]
+				for j := range row {
+					row[j] = v
+				}
+			}
+			beta = 1
+		}
+		for ky := 0; ky < k; ky++ {
+			sgemm(false, false, out, cols, in*k, 1, wr[ky*in*k:], k*in*k, buf[ky*dil*wo:], span*wo, beta, yc, ldy)
+			beta = 1
+		}
+	})
+}
+
+// shiftRows fills buf, for output rows [r0, r1) of image img of a stride-1 k x k
+// convolution of x (c channels, n planes h x w), with k copies of each channel's input rows
+// r0-pad .. r1-1+dil*(k-1)-pad, copy kx shifted left by kx*dil-pad: buf is (c, kx) x
+// (span rows x wo), and values outside the image are zero.
+func shiftRows(x []float32, c, n, h, w, k, pad, dil, img, r0, r1 int, buf []float32) {
+	wo := w + 2*pad - dil*(k-1)
+	span := r1 - r0 + (k-1)*dil
+	plane := h * w
+	for ch := 0; ch < c; ch++ {
+		src := x[(ch*n+img)*plane : (ch*n+img+1)*plane]
+		for kx := 0; kx < k; kx++ {
+			dst := buf[(ch*k+kx)*span*wo : (ch*k+kx+1)*span*wo]
+			dx := kx*dil - pad
+			jlo, jhi := min(max(0, -dx), wo), max(min(wo, w-dx), 0)
+			for r := 0; r < span; r++ {
+				out := dst[r*wo : (r+1)*wo]
+				iy := r0 - pad + r
+				if iy < 0 || iy >= h || jlo >= jhi {
+					clear(out)
+					continue
+				}
+				row := src[iy*w : (iy+1)*w]
+				clear(out[:jlo])
+				copy(out[jlo:jhi], row[jlo+dx:jhi+dx])
+				clear(out[jhi:])
+			}
+		}
+	}
+}
+
 func (b *cpu) ConvBackward(ws *Workspace, s ConvShape, x, dy, wFlip, dwExt, dx []float32) {
+	if s.In*s.K >= shiftedMinTaps && s.Out*s.K >= shiftedMinTaps {
+		b.convBackwardShifted(ws, s, x, dy, wFlip, dwExt, dx)
+		return
+	}
 	kk := s.In * s.K * s.K
 	ho, wo := s.OutSize()
 	rows := s.N * ho
@@ -108,6 +214,75 @@ func (b *cpu) ConvBackward(ws *Workspace, s ConvShape, x, dy, wFlip, dwExt, dx [
 		im2col(dy, s.Out, s.N, ho, wo, s.K, pad, s.Dil, r0, r1, col)
 		sgemm(false, false, s.In, cols, kk2, 1, wFlip, kk2, col, cols, 0, dx[r0*s.W:], ldx)
 	})
+}
+
+// convBackwardShifted is ConvBackward by row-shifted copies (see convShifted): the weight
+// gradient is K GEMMs per chunk against the shifted copies of x, and the input gradient is
+// convShifted of dy with the flipped kernel.
+func (b *cpu) convBackwardShifted(ws *Workspace, s ConvShape, x, dy, wFlip, dwExt, dx []float32) {
+	k, in, out := s.K, s.In, s.Out
+	kk := in * k * k
+	ho, wo := s.OutSize()
+	step, perImage := b.convChunks(in, k, s.Dil, s.N, ho, wo)
+	chunks := s.N * perImage
+	ldy := s.N * ho * wo
+	// Consecutive chunks form a fixed number of groups, each summed into its own slot (the
+	// weights in reorderTaps order, then the bias) by whichever core takes it, and the slots
+	// are added in order, so the result does not depend on scheduling.
+	groups := min(chunks, 3*b.workers)
+	per := (chunks + groups - 1) / groups
+	groups = (chunks + per - 1) / per
+	size := out*kk + out
+	slots := ws.dwSlots(groups * size)
+	ws.reserveWorkers(b.workers)
+	b.dynamicW(groups, func(g, worker int) {
+		slot := slots[g*size : (g+1)*size]
+		clear(slot)
+		dbias := slot[out*kk:]
+		for i := g * per; i < min((g+1)*per, chunks); i++ {
+			img, r0 := i/perImage, (i%perImage)*step
+			r1 := min(r0+step, ho)
+			span := r1 - r0 + (k-1)*s.Dil
+			buf := ws.workerCols(worker, in*k*span*wo)
+			shiftRows(x, in, s.N, s.H, s.W, k, s.Pad, s.Dil, img, r0, r1, buf)
+			cols := (r1 - r0) * wo
+			dyc := dy[img*ho*wo+r0*wo:]
+			for ky := 0; ky < k; ky++ {
+				sgemm(false, true, out, in*k, cols, 1, dyc, ldy, buf[ky*s.Dil*wo:], span*wo, 1, slot[ky*in*k:], k*in*k)
+			}
+			for o := range dbias {
+				var sum float32
+				for _, v := range dyc[o*ldy : o*ldy+cols] {
+					sum += v
+				}
+				dbias[o] += sum
+			}
+		}
+	})
+	for g := 1; g < groups; g++ {
+		dst := slots[:size]
+		for j, v := range slots[g*size : (g+1)*size] {
+			dst[j] += v
+		}
+	}
+	for o := 0; o < out; o++ {
+		src, d := slots[o*kk:(o+1)*kk], dwExt[o*(kk+1):(o+1)*(kk+1)]
+		for c := 0; c < in; c++ {
+			for ky := 0; ky < k; ky++ {
+				copy(d[(c*k+ky)*k:(c*k+ky+1)*k], src[(ky*in+c)*k:(ky*in+c+1)*k])
+			}
+		}
+		d[kk] = slots[out*kk+o]
+	}
+	if dx == nil {
+		return
+	}
+	// Input gradient: a convolution of dy with the flipped, channel-swapped kernel, padded by
+	// dil*(k-1)-pad, written straight into dx (no col2im scatter).
+	kk2 := out * k * k
+	wr := ws.reordered(in * kk2)
+	reorderTaps(wFlip, kk2, in, out, k, wr)
+	b.convShifted(ws, out, in, s.N, ho, wo, k, s.Dil*(k-1)-s.Pad, s.Dil, dy, wr, nil, dx)
 }
 
 // im2col unrolls, for a stride-1 k x k convolution with the given padding and dilation of a

@@ -51,6 +51,8 @@ type Workspace struct {
 	cols [][]float32
 	dw   []float32
 	grad []float32
+	wr   []float32 // a convolution's weights reordered for its GEMMs
+	bias []float32
 }
 
 // NewWorkspace returns an empty workspace whose buffers come from be.
@@ -72,6 +74,16 @@ func (ws *Workspace) workerCols(worker, n int) []float32 {
 func (ws *Workspace) dwSlots(n int) []float32 {
 	ws.dw = fit(ws.be, ws.dw, n)
 	return ws.dw
+}
+
+func (ws *Workspace) reordered(n int) []float32 {
+	ws.wr = fit(ws.be, ws.wr, n)
+	return ws.wr
+}
+
+func (ws *Workspace) biasColumn(n int) []float32 {
+	ws.bias = fit(ws.be, ws.bias, n)
+	return ws.bias
 }
 
 func (ws *Workspace) innerGrad(n int) []float32 {
