@@ -286,64 +286,18 @@ func (b *cpu) MaxPool2Backward(dy []float32, arg []uint8, planes, h, w int, dx [
 	})
 }
 
-// upsampleTaps gives, for each output index of a x2 bilinear resize with
-// align_corners=False, the two source indices and their weights (PyTorch's formula:
-// src = max((dst+0.5)/2-0.5, 0)).
-func upsampleTaps(in int) (i0, i1 []int, l0, l1 []float32) {
-	out := 2 * in
-	i0, i1 = make([]int, out), make([]int, out)
-	l0, l1 = make([]float32, out), make([]float32, out)
-	for d := 0; d < out; d++ {
-		src := max(float32(0.5)*(float32(d)+0.5)-0.5, 0)
-		a := int(src)
-		i0[d] = a
-		i1[d] = min(a+1, in-1)
-		l1[d] = src - float32(a)
-		l0[d] = 1 - l1[d]
-	}
-	return
-}
-
 func (b *cpu) Upsample2Forward(x []float32, planes, h, w int, y []float32) {
-	ya, yb, yl0, yl1 := upsampleTaps(h)
-	xa, xb, xl0, xl1 := upsampleTaps(w)
-	oh, ow := 2*h, 2*w
 	b.parallel(planes, 1, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			in, out := x[p*h*w:(p+1)*h*w], y[p*oh*ow:(p+1)*oh*ow]
-			for oy := 0; oy < oh; oy++ {
-				r0, r1 := in[ya[oy]*w:(ya[oy]+1)*w], in[yb[oy]*w:(yb[oy]+1)*w]
-				h0, h1 := yl0[oy], yl1[oy]
-				o := out[oy*ow : (oy+1)*ow]
-				for ox := range o {
-					a, c := xa[ox], xb[ox]
-					o[ox] = h0*(xl0[ox]*r0[a]+xl1[ox]*r0[c]) + h1*(xl0[ox]*r1[a]+xl1[ox]*r1[c])
-				}
-			}
+			upsample2Plane(x[p*h*w:(p+1)*h*w], y[p*4*h*w:(p+1)*4*h*w], h, w)
 		}
 	})
 }
 
 func (b *cpu) Upsample2Backward(dy []float32, planes, h, w int, dx []float32) {
-	ya, yb, yl0, yl1 := upsampleTaps(h)
-	xa, xb, xl0, xl1 := upsampleTaps(w)
-	oh, ow := 2*h, 2*w
 	b.parallel(planes, 1, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			g, d := dy[p*oh*ow:(p+1)*oh*ow], dx[p*h*w:(p+1)*h*w]
-			clear(d)
-			for oy := 0; oy < oh; oy++ {
-				r0, r1 := d[ya[oy]*w:(ya[oy]+1)*w], d[yb[oy]*w:(yb[oy]+1)*w]
-				h0, h1 := yl0[oy], yl1[oy]
-				gr := g[oy*ow : (oy+1)*ow]
-				for ox, v := range gr {
-					a, c := xa[ox], xb[ox]
-					r0[a] += h0 * xl0[ox] * v
-					r0[c] += h0 * xl1[ox] * v
-					r1[a] += h1 * xl0[ox] * v
-					r1[c] += h1 * xl1[ox] * v
-				}
-			}
+			upsample2AdjointPlane(dy[p*4*h*w:(p+1)*4*h*w], dx[p*h*w:(p+1)*h*w], h, w)
 		}
 	})
 }

@@ -251,11 +251,7 @@ func (b *cpu) convBackwardShifted(ws *Workspace, s ConvShape, x, dy, wFlip, dwEx
 				sgemm(false, true, out, in*k, cols, 1, dyc, ldy, buf[ky*s.Dil*wo:], span*wo, 1, slot[ky*in*k:], k*in*k)
 			}
 			for o := range dbias {
-				var sum float32
-				for _, v := range dyc[o*ldy : o*ldy+cols] {
-					sum += v
-				}
-				dbias[o] += sum
+				dbias[o] += float32(sumFloats(dyc[o*ldy : o*ldy+cols]))
 			}
 		}
 	})

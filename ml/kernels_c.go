@@ -9,6 +9,8 @@ package ml
 /*
 #cgo CFLAGS: -O3 -march=x86-64-v3
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define LANES 8
 #define BLOCK 512
@@ -96,6 +98,85 @@ static void affine(const float *x, float *y, ptrdiff_t n, float a, float off, in
 	}
 	for (ptrdiff_t i = 0; i < n; i++) y[i] = x[i] * a + off;
 }
+
+// upsample_row doubles row r (w values) into t (2w values) as bilinear x2 resizing with
+// align_corners=False weighs them: 0.25/0.75 between neighbours, the ends copied.
+static void upsample_row(const float *r, float *t, ptrdiff_t w) {
+	t[0] = r[0];
+	for (ptrdiff_t j = 1; j < w; j++) t[2 * j] = 0.25f * r[j - 1] + 0.75f * r[j];
+	for (ptrdiff_t j = 0; j + 1 < w; j++) t[2 * j + 1] = 0.75f * r[j] + 0.25f * r[j + 1];
+	t[2 * w - 1] = r[w - 1];
+}
+
+// upsample2 resizes the plane x (h x w) to y (2h x 2w): rows first, then columns, keeping
+// the three doubled input rows that an output row pair reads. It returns 0 when out of memory.
+static int upsample2(const float *x, float *y, ptrdiff_t h, ptrdiff_t w) {
+	ptrdiff_t ow = 2 * w;
+	float *ring = malloc(3 * ow * sizeof(float));
+	if (!ring) return 0;
+	#define ROW(i) (ring + ((i) % 3) * ow)
+	upsample_row(x, ROW(0), w);
+	if (h > 1) upsample_row(x + w, ROW(1), w);
+	for (ptrdiff_t j = 0; j < h; j++) {
+		const float *cur = ROW(j);
+		float *even = y + 2 * j * ow, *odd = even + ow;
+		if (j == 0) {
+			memcpy(even, cur, ow * sizeof(float));
+		} else {
+			const float *prev = ROW(j - 1);
+			for (ptrdiff_t i = 0; i < ow; i++) even[i] = 0.25f * prev[i] + 0.75f * cur[i];
+		}
+		if (j == h - 1) {
+			memcpy(odd, cur, ow * sizeof(float));
+		} else {
+			const float *next = ROW(j + 1);
+			for (ptrdiff_t i = 0; i < ow; i++) odd[i] = 0.75f * cur[i] + 0.25f * next[i];
+		}
+		// Row j-1 is no longer needed: its slot takes row j+2.
+		if (j + 2 < h) upsample_row(x + (j + 2) * w, ROW(j + 2), w);
+	}
+	#undef ROW
+	free(ring);
+	return 1;
+}
+
+// upsample2_adjoint sets dx (h x w) to the adjoint of upsample2 applied to dy (2h x 2w):
+// each input row gathers 0.75 of its two output rows and 0.25 of the two beyond them
+// (clamped at the ends, where the copied rows carry weight 1), then the same across columns.
+static int upsample2_adjoint(const float *dy, float *dx, ptrdiff_t h, ptrdiff_t w) {
+	ptrdiff_t ow = 2 * w, oh = 2 * h;
+	float *t = malloc(ow * sizeof(float));
+	if (!t) return 0;
+	for (ptrdiff_t j = 0; j < h; j++) {
+		const float *a = dy + (2 * j) * ow, *b = a + ow;
+		const float *lo = dy + (j > 0 ? 2 * j - 1 : 0) * ow;
+		const float *hi = dy + (2 * j + 2 < oh ? 2 * j + 2 : oh - 1) * ow;
+		for (ptrdiff_t i = 0; i < ow; i++) t[i] = 0.75f * (a[i] + b[i]) + 0.25f * (lo[i] + hi[i]);
+		float *d = dx + j * w;
+		for (ptrdiff_t i = 0; i < w; i++) {
+			ptrdiff_t l = i > 0 ? 2 * i - 1 : 0, r = 2 * i + 2 < ow ? 2 * i + 2 : ow - 1;
+			d[i] = 0.75f * (t[2 * i] + t[2 * i + 1]) + 0.25f * (t[l] + t[r]);
+		}
+	}
+	free(t);
+	return 1;
+}
+
+// sum returns the sum of x[0:n] in eight float lanes flushed into a double every 512 values.
+static double sum(const float *x, ptrdiff_t n) {
+	double s = 0;
+	for (ptrdiff_t i0 = 0; i0 < n; i0 += BLOCK) {
+		ptrdiff_t end = i0 + BLOCK < n ? i0 + BLOCK : n;
+		float a[LANES] = {0};
+		ptrdiff_t i = i0;
+		for (; i + LANES <= end; i += LANES) {
+			for (int j = 0; j < LANES; j++) a[j] += x[i + j];
+		}
+		for (; i < end; i++) a[0] += x[i];
+		for (int j = 0; j < LANES; j++) s += a[j];
+	}
+	return s;
+}
 */
 import "C"
 
@@ -138,6 +219,28 @@ func affinePlane(x, y []float32, a, off float32, relu bool) {
 		return
 	}
 	C.affine(fptr(x), fptr(y[:len(x)]), C.ptrdiff_t(len(x)), C.float(a), C.float(off), cbool(relu))
+}
+
+// upsample2Plane resizes the plane x (h x w) to y (2h x 2w) bilinearly (align_corners=False).
+func upsample2Plane(x, y []float32, h, w int) {
+	if C.upsample2(fptr(x[:h*w]), fptr(y[:4*h*w]), C.ptrdiff_t(h), C.ptrdiff_t(w)) == 0 {
+		panic("ml: out of memory in upsampling")
+	}
+}
+
+// upsample2AdjointPlane sets dx (h x w) to the adjoint of upsample2Plane applied to dy.
+func upsample2AdjointPlane(dy, dx []float32, h, w int) {
+	if C.upsample2_adjoint(fptr(dy[:4*h*w]), fptr(dx[:h*w]), C.ptrdiff_t(h), C.ptrdiff_t(w)) == 0 {
+		panic("ml: out of memory in upsampling")
+	}
+}
+
+// sumFloats returns the sum of x, accumulated in a fixed order.
+func sumFloats(x []float32) float64 {
+	if len(x) == 0 {
+		return 0
+	}
+	return float64(C.sum(fptr(x), C.ptrdiff_t(len(x))))
 }
 
 func cbool(b bool) C.int {

@@ -63,3 +63,69 @@ func affinePlane(x, y []float32, a, off float32, relu bool) {
 		y[i] = v*a + off
 	}
 }
+
+// upsample2Plane resizes the plane x (h x w) to y (2h x 2w) bilinearly (align_corners=False):
+// neighbours weigh 0.25/0.75, the end rows and columns are copied.
+func upsample2Plane(x, y []float32, h, w int) {
+	ow := 2 * w
+	t := make([]float32, h*ow)
+	for j := 0; j < h; j++ {
+		upsampleRow(x[j*w:(j+1)*w], t[j*ow:(j+1)*ow])
+	}
+	for j := 0; j < h; j++ {
+		cur := t[j*ow : (j+1)*ow]
+		even, odd := y[2*j*ow:(2*j+1)*ow], y[(2*j+1)*ow:(2*j+2)*ow]
+		prev, next := t[max(j-1, 0)*ow:], t[min(j+1, h-1)*ow:]
+		for i, v := range cur {
+			if j == 0 {
+				even[i] = v
+			} else {
+				even[i] = 0.25*prev[i] + 0.75*v
+			}
+			if j == h-1 {
+				odd[i] = v
+			} else {
+				odd[i] = 0.75*v + 0.25*next[i]
+			}
+		}
+	}
+}
+
+func upsampleRow(r, t []float32) {
+	w := len(r)
+	t[0] = r[0]
+	for j := 1; j < w; j++ {
+		t[2*j] = 0.25*r[j-1] + 0.75*r[j]
+	}
+	for j := 0; j+1 < w; j++ {
+		t[2*j+1] = 0.75*r[j] + 0.25*r[j+1]
+	}
+	t[2*w-1] = r[w-1]
+}
+
+// upsample2AdjointPlane sets dx (h x w) to the adjoint of upsample2Plane applied to dy.
+func upsample2AdjointPlane(dy, dx []float32, h, w int) {
+	ow, oh := 2*w, 2*h
+	t := make([]float32, ow)
+	for j := 0; j < h; j++ {
+		a, b := dy[2*j*ow:], dy[(2*j+1)*ow:]
+		lo, hi := dy[max(2*j-1, 0)*ow:], dy[min(2*j+2, oh-1)*ow:]
+		for i := range t {
+			t[i] = 0.75*(a[i]+b[i]) + 0.25*(lo[i]+hi[i])
+		}
+		d := dx[j*w : (j+1)*w]
+		for i := range d {
+			l, r := max(2*i-1, 0), min(2*i+2, ow-1)
+			d[i] = 0.75*(t[2*i]+t[2*i+1]) + 0.25*(t[l]+t[r])
+		}
+	}
+}
+
+// sumFloats returns the sum of x, accumulated in a fixed order.
+func sumFloats(x []float32) float64 {
+	var s float64
+	for _, v := range x {
+		s += float64(v)
+	}
+	return s
+}
