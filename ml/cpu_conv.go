@@ -37,6 +37,14 @@ const shiftedMinTaps = 16
 
 func (b *cpu) ConvForward(ws *Workspace, s ConvShape, x, wExt, y []float32) {
 	kk := s.In * s.K * s.K
+	if winogradUsable(s) {
+		bias := ws.biasColumn(s.Out)
+		for o := range bias {
+			bias[o] = wExt[o*(kk+1)+kk]
+		}
+		b.convWinograd(ws, s, x, wExt, kk+1, bias, y)
+		return
+	}
 	if s.In*s.K >= shiftedMinTaps {
 		wr := ws.reordered(s.Out * kk)
 		reorderTaps(wExt, kk+1, s.Out, s.In, s.K, wr)
@@ -111,10 +119,7 @@ func (b *cpu) convShifted(ws *Workspace, in, out, n, h, w, k, pad, dil int, x, w
 		beta := float32(0)
 		if bias != nil {
 			for o, v := range bias {
-				row := yc[o*ldy : o*ldy+cols]
-				for j := range row {
-					row[j] = v
-				}
+				fill(yc[o*ldy:o*ldy+cols], v)
 			}
 			beta = 1
 		}
@@ -276,6 +281,11 @@ func (b *cpu) convBackwardShifted(ws *Workspace, s ConvShape, x, dy, wFlip, dwEx
 	// Input gradient: a convolution of dy with the flipped, channel-swapped kernel, padded by
 	// dil*(k-1)-pad, written straight into dx (no col2im scatter).
 	kk2 := out * k * k
+	back := ConvShape{In: out, Out: in, K: k, Pad: s.Dil*(k-1) - s.Pad, Dil: s.Dil, N: s.N, H: ho, W: wo}
+	if winogradUsable(back) {
+		b.convWinograd(ws, back, dy, wFlip, kk2, nil, dx)
+		return
+	}
 	wr := ws.reordered(in * kk2)
 	reorderTaps(wFlip, kk2, in, out, k, wr)
 	b.convShifted(ws, out, in, s.N, ho, wo, k, s.Dil*(k-1)-s.Pad, s.Dil, dy, wr, nil, dx)
@@ -307,5 +317,16 @@ func im2col(x []float32, c, n, h, w, k, pad, dil, r0, r1 int, col []float32) {
 			copy(out[jlo:jhi], in[jlo+dx:jhi+dx])
 			clear(out[jhi:])
 		}
+	}
+}
+
+// fill sets every value of s to v, doubling copies so that memmove does the work.
+func fill(s []float32, v float32) {
+	if len(s) == 0 {
+		return
+	}
+	s[0] = v
+	for i := 1; i < len(s); i *= 2 {
+		copy(s[i:], s[:i])
 	}
 }

@@ -177,6 +177,107 @@ static double sum(const float *x, ptrdiff_t n) {
 	}
 	return s;
 }
+
+// wino_weights sets rows [0, out) of u, 16 matrices of rows x in, to G g Gt of every 3x3
+// kernel g of w (row stride ld, taps ordered channel, ky, kx).
+static void wino_weights(const float *w, ptrdiff_t ld, ptrdiff_t out, ptrdiff_t in, ptrdiff_t rows, float *u) {
+	ptrdiff_t plane = rows * in;
+	for (ptrdiff_t o = 0; o < out; o++) {
+		for (ptrdiff_t c = 0; c < in; c++) {
+			const float *g = w + o * ld + c * 9;
+			float t[4][3];
+			for (int j = 0; j < 3; j++) {
+				float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
+				t[0][j] = g0;
+				t[1][j] = 0.5f * (g0 + g1 + g2);
+				t[2][j] = 0.5f * (g0 - g1 + g2);
+				t[3][j] = g2;
+			}
+			for (int i = 0; i < 4; i++) {
+				float *at = u + i * 4 * plane + o * in + c;
+				at[0] = t[i][0];
+				at[plane] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+				at[2 * plane] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+				at[3 * plane] = t[i][2];
+			}
+		}
+	}
+}
+
+// wino_input sets v (16 matrices in x tiles) to Bt d B of every 4x4 patch d of the tile
+// rows [t0, t1) of image img; e is 8*(w/2+1) floats of scratch. Each tile row's four input
+// rows are first combined as Bt's rows, split into even and odd padded columns so that the
+// column transform reads contiguous values.
+static void wino_input(const float *x, ptrdiff_t in, ptrdiff_t n, ptrdiff_t h, ptrdiff_t w, ptrdiff_t img,
+		ptrdiff_t t0, ptrdiff_t t1, float *v, float *e) {
+	ptrdiff_t tw = w / 2, tiles = (t1 - t0) * tw, plane = h * w, stride = in * tiles, pe = tw + 1;
+	// Padded column p = j+1 of combination i: even p in e[2i*pe + p/2], odd in e[(2i+1)*pe + p/2].
+	for (int i = 0; i < 4; i++) {
+		e[2 * i * pe] = 0;
+		e[(2 * i + 1) * pe + tw] = 0;
+	}
+	for (ptrdiff_t c = 0; c < in; c++) {
+		const float *src = x + (c * n + img) * plane;
+		for (ptrdiff_t ty = t0; ty < t1; ty++) {
+			const float *r1 = src + 2 * ty * w, *r2 = r1 + w;
+			const float *r0 = ty > 0 ? r1 - w : NULL, *r3 = 2 * ty + 2 < h ? r2 + w : NULL;
+			for (int par = 0; par < 2; par++) {
+				// Input column j = 2k+par-1 lands at padded column 2k+par: even half for par 0
+				// (k from 1), odd half for par 1 (k from 0).
+				ptrdiff_t k0 = par == 0 ? 1 : 0, k1 = par == 0 ? tw + 1 : tw;
+				float *q0 = e + (0 + par) * pe, *q1 = e + (2 + par) * pe, *q2 = e + (4 + par) * pe, *q3 = e + (6 + par) * pe;
+				for (ptrdiff_t k = k0; k < k1; k++) {
+					ptrdiff_t j = 2 * k + par - 1;
+					float d0 = r0 ? r0[j] : 0, d1 = r1[j], d2 = r2[j], d3 = r3 ? r3[j] : 0;
+					q0[k] = d0 - d2;
+					q1[k] = d1 + d2;
+					q2[k] = d2 - d1;
+					q3[k] = d1 - d3;
+				}
+			}
+			ptrdiff_t base = c * tiles + (ty - t0) * tw;
+			for (int i = 0; i < 4; i++) {
+				const float *ev = e + 2 * i * pe, *od = e + (2 * i + 1) * pe;
+				float *o0 = v + (i * 4) * stride + base, *o1 = o0 + stride, *o2 = o1 + stride, *o3 = o2 + stride;
+				for (ptrdiff_t tx = 0; tx < tw; tx++) {
+					// Patch columns are padded columns 2tx .. 2tx+3: ev[tx], od[tx], ev[tx+1], od[tx+1].
+					o0[tx] = ev[tx] - ev[tx + 1];
+					o1[tx] = od[tx] + ev[tx + 1];
+					o2[tx] = ev[tx + 1] - od[tx];
+					o3[tx] = od[tx] - od[tx + 1];
+				}
+			}
+		}
+	}
+}
+
+// wino_output writes At m A + bias of every tile of m (16 matrices out x tiles) into the
+// output rows 2*t0 .. 2*t1-1 of image img of y; bias may be NULL.
+static void wino_output(const float *m, ptrdiff_t out, ptrdiff_t n, ptrdiff_t h, ptrdiff_t w, ptrdiff_t img,
+		ptrdiff_t t0, ptrdiff_t t1, const float *bias, float *y) {
+	ptrdiff_t tw = w / 2, tiles = (t1 - t0) * tw, stride = out * tiles;
+	for (ptrdiff_t o = 0; o < out; o++) {
+		float b = bias ? bias[o] : 0;
+		float *dst = y + (o * n + img) * h * w;
+		for (ptrdiff_t ty = t0; ty < t1; ty++) {
+			const float *p = m + o * tiles + (ty - t0) * tw;
+			float *y0 = dst + 2 * ty * w, *y1 = y0 + w;
+			for (ptrdiff_t tx = 0; tx < tw; tx++) {
+				float s0[4], s1[4];
+				for (int j = 0; j < 4; j++) {
+					float m0 = p[j * stride + tx], m1 = p[(4 + j) * stride + tx];
+					float m2 = p[(8 + j) * stride + tx], m3 = p[(12 + j) * stride + tx];
+					s0[j] = m0 + m1 + m2;
+					s1[j] = m1 - m2 - m3;
+				}
+				y0[2 * tx] = s0[0] + s0[1] + s0[2] + b;
+				y0[2 * tx + 1] = s0[1] - s0[2] - s0[3] + b;
+				y1[2 * tx] = s1[0] + s1[1] + s1[2] + b;
+				y1[2 * tx + 1] = s1[1] - s1[2] - s1[3] + b;
+			}
+		}
+	}
+}
 */
 import "C"
 
@@ -241,6 +342,34 @@ func sumFloats(x []float32) float64 {
 		return 0
 	}
 	return float64(C.sum(fptr(x), C.ptrdiff_t(len(x))))
+}
+
+// winogradWeights sets rows [0, out) of u, 16 matrices of rows x in, to G g Gt of every
+// kernel of w (row stride ld, taps ordered channel, ky, kx).
+func winogradWeights(w []float32, ld, out, in, rows int, u []float32) {
+	_ = w[(out-1)*ld+in*9-1]
+	_ = u[15*rows*in+(out-1)*in+in-1]
+	C.wino_weights(fptr(w), C.ptrdiff_t(ld), C.ptrdiff_t(out), C.ptrdiff_t(in), C.ptrdiff_t(rows), fptr(u))
+}
+
+// winogradInput sets v (16 matrices in x tiles) to Bt d B of every 4x4 patch of the tile
+// rows [t0, t1) of image img; e holds 4*(w+2) values of scratch (8*(w/2+1) used here).
+func winogradInput(x []float32, in, n, h, w, img, t0, t1 int, v, e []float32) {
+	_ = x[in*n*h*w-1]
+	C.wino_input(fptr(x), C.ptrdiff_t(in), C.ptrdiff_t(n), C.ptrdiff_t(h), C.ptrdiff_t(w), C.ptrdiff_t(img),
+		C.ptrdiff_t(t0), C.ptrdiff_t(t1), fptr(v[:16*in*(t1-t0)*(w/2)]), fptr(e[:8*(w/2+1)]))
+}
+
+// winogradOutput writes At m A + bias of every tile of m (16 matrices out x tiles) into the
+// output rows 2*t0 .. 2*t1-1 of image img of y; bias may be nil.
+func winogradOutput(m []float32, out, n, h, w, img, t0, t1 int, bias, y []float32) {
+	_ = y[out*n*h*w-1]
+	var b *C.float
+	if bias != nil {
+		b = fptr(bias[:out])
+	}
+	C.wino_output(fptr(m[:16*out*(t1-t0)*(w/2)]), C.ptrdiff_t(out), C.ptrdiff_t(n), C.ptrdiff_t(h), C.ptrdiff_t(w),
+		C.ptrdiff_t(img), C.ptrdiff_t(t0), C.ptrdiff_t(t1), b, fptr(y))
 }
 
 func cbool(b bool) C.int {

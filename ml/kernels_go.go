@@ -129,3 +129,15 @@ func sumFloats(x []float32) float64 {
 	}
 	return s
 }
+
+func winogradWeights(w []float32, ld, out, in, rows int, u []float32) {
+	winogradWeightsGo(w, ld, out, in, rows, u)
+}
+
+func winogradInput(x []float32, in, n, h, w, img, t0, t1 int, v, e []float32) {
+	winogradInputGo(x, in, n, h, w, img, t0, t1, v, e)
+}
+
+func winogradOutput(m []float32, out, n, h, w, img, t0, t1 int, bias, y []float32) {
+	winogradOutputGo(m, out, n, h, w, img, t0, t1, bias, y)
+}
