@@ -204,13 +204,41 @@ static void wino_weights(const float *w, ptrdiff_t ld, ptrdiff_t out, ptrdiff_t 
 	}
 }
 
+// wino_rows combines four input rows as Bt's rows at the input columns j = 2k+par-1,
+// k in [k0, k1): qi[k] for combination i (stride-2 reads, contiguous writes).
+__attribute__((noinline)) static void wino_rows(const float *restrict r0, const float *restrict r1,
+		const float *restrict r2, const float *restrict r3, ptrdiff_t par, ptrdiff_t k0, ptrdiff_t k1,
+		float *restrict q0, float *restrict q1, float *restrict q2, float *restrict q3) {
+	for (ptrdiff_t k = k0; k < k1; k++) {
+		ptrdiff_t j = 2 * k + par - 1;
+		q0[k] = r0[j] - r2[j];
+		q1[k] = r1[j] + r2[j];
+		q2[k] = r2[j] - r1[j];
+		q3[k] = r1[j] - r3[j];
+	}
+}
+
+// wino_cols applies B across the columns of one combined row, held as even (ev) and odd
+// (od) padded columns: tile tx reads ev[tx], od[tx], ev[tx+1], od[tx+1].
+__attribute__((noinline)) static void wino_cols(const float *restrict ev, const float *restrict od, ptrdiff_t tw,
+		float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3) {
+	for (ptrdiff_t tx = 0; tx < tw; tx++) {
+		o0[tx] = ev[tx] - ev[tx + 1];
+		o1[tx] = od[tx] + ev[tx + 1];
+		o2[tx] = ev[tx + 1] - od[tx];
+		o3[tx] = od[tx] - od[tx + 1];
+	}
+}
+
 // wino_input sets v (16 matrices in x tiles) to Bt d B of every 4x4 patch d of the tile
-// rows [t0, t1) of image img; e is 8*(w/2+1) floats of scratch. Each tile row's four input
+// rows [t0, t1) of image img; e is 8*(w/2+1)+w floats of scratch. Each tile row's four input
 // rows are first combined as Bt's rows, split into even and odd padded columns so that the
-// column transform reads contiguous values.
+// column transform reads contiguous values; rows outside the image read a zero row.
 static void wino_input(const float *x, ptrdiff_t in, ptrdiff_t n, ptrdiff_t h, ptrdiff_t w, ptrdiff_t img,
 		ptrdiff_t t0, ptrdiff_t t1, float *v, float *e) {
 	ptrdiff_t tw = w / 2, tiles = (t1 - t0) * tw, plane = h * w, stride = in * tiles, pe = tw + 1;
+	float *zero = e + 8 * pe;
+	memset(zero, 0, w * sizeof(float));
 	// Padded column p = j+1 of combination i: even p in e[2i*pe + p/2], odd in e[(2i+1)*pe + p/2].
 	for (int i = 0; i < 4; i++) {
 		e[2 * i * pe] = 0;
@@ -220,32 +248,14 @@ static void wino_input(const float *x, ptrdiff_t in, ptrdiff_t n, ptrdiff_t h, p
 		const float *src = x + (c * n + img) * plane;
 		for (ptrdiff_t ty = t0; ty < t1; ty++) {
 			const float *r1 = src + 2 * ty * w, *r2 = r1 + w;
-			const float *r0 = ty > 0 ? r1 - w : NULL, *r3 = 2 * ty + 2 < h ? r2 + w : NULL;
-			for (int par = 0; par < 2; par++) {
-				// Input column j = 2k+par-1 lands at padded column 2k+par: even half for par 0
-				// (k from 1), odd half for par 1 (k from 0).
-				ptrdiff_t k0 = par == 0 ? 1 : 0, k1 = par == 0 ? tw + 1 : tw;
-				float *q0 = e + (0 + par) * pe, *q1 = e + (2 + par) * pe, *q2 = e + (4 + par) * pe, *q3 = e + (6 + par) * pe;
-				for (ptrdiff_t k = k0; k < k1; k++) {
-					ptrdiff_t j = 2 * k + par - 1;
-					float d0 = r0 ? r0[j] : 0, d1 = r1[j], d2 = r2[j], d3 = r3 ? r3[j] : 0;
-					q0[k] = d0 - d2;
-					q1[k] = d1 + d2;
-					q2[k] = d2 - d1;
-					q3[k] = d1 - d3;
-				}
-			}
+			const float *r0 = ty > 0 ? r1 - w : zero, *r3 = 2 * ty + 2 < h ? r2 + w : zero;
+			// Input column 2k-1 is padded column 2k (even half), input column 2k is 2k+1 (odd).
+			wino_rows(r0, r1, r2, r3, 0, 1, tw + 1, e, e + 2 * pe, e + 4 * pe, e + 6 * pe);
+			wino_rows(r0, r1, r2, r3, 1, 0, tw, e + pe, e + 3 * pe, e + 5 * pe, e + 7 * pe);
 			ptrdiff_t base = c * tiles + (ty - t0) * tw;
 			for (int i = 0; i < 4; i++) {
-				const float *ev = e + 2 * i * pe, *od = e + (2 * i + 1) * pe;
-				float *o0 = v + (i * 4) * stride + base, *o1 = o0 + stride, *o2 = o1 + stride, *o3 = o2 + stride;
-				for (ptrdiff_t tx = 0; tx < tw; tx++) {
-					// Patch columns are padded columns 2tx .. 2tx+3: ev[tx], od[tx], ev[tx+1], od[tx+1].
-					o0[tx] = ev[tx] - ev[tx + 1];
-					o1[tx] = od[tx] + ev[tx + 1];
-					o2[tx] = ev[tx + 1] - od[tx];
-					o3[tx] = od[tx] - od[tx + 1];
-				}
+				float *o0 = v + (i * 4) * stride + base;
+				wino_cols(e + 2 * i * pe, e + (2 * i + 1) * pe, tw, o0, o0 + stride, o0 + 2 * stride, o0 + 3 * stride);
 			}
 		}
 	}
@@ -353,11 +363,11 @@ func winogradWeights(w []float32, ld, out, in, rows int, u []float32) {
 }
 
 // winogradInput sets v (16 matrices in x tiles) to Bt d B of every 4x4 patch of the tile
-// rows [t0, t1) of image img; e holds 4*(w+2) values of scratch (8*(w/2+1) used here).
+// rows [t0, t1) of image img; e holds 5*w+8 values of scratch.
 func winogradInput(x []float32, in, n, h, w, img, t0, t1 int, v, e []float32) {
 	_ = x[in*n*h*w-1]
 	C.wino_input(fptr(x), C.ptrdiff_t(in), C.ptrdiff_t(n), C.ptrdiff_t(h), C.ptrdiff_t(w), C.ptrdiff_t(img),
-		C.ptrdiff_t(t0), C.ptrdiff_t(t1), fptr(v[:16*in*(t1-t0)*(w/2)]), fptr(e[:8*(w/2+1)]))
+		C.ptrdiff_t(t0), C.ptrdiff_t(t1), fptr(v[:16*in*(t1-t0)*(w/2)]), fptr(e[:8*(w/2+1)+w]))
 }
 
 // winogradOutput writes At m A + bias of every tile of m (16 matrices out x tiles) into the

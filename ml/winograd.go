@@ -51,7 +51,7 @@ func winogradWeightsGo(w []float32, ld, out, in, rows int, u []float32) {
 
 // winogradInputGo sets v, 16 matrices In x tiles, to Bt d B of every 4x4 patch d of the
 // tile rows [t0, t1) of image img (tiles ordered row-major, tw = w/2 per row). e holds
-// 4*(w+2) values of scratch.
+// 5*w+8 values of scratch.
 func winogradInputGo(x []float32, in, n, h, w, img, t0, t1 int, v, e []float32) {
 	tw := w / 2
 	tiles := (t1 - t0) * tw
@@ -155,7 +155,7 @@ func (b *cpu) convWinograd(ws *Workspace, s ConvShape, x, w []float32, ld int, b
 		img, t0 := i/perImage, (i%perImage)*step
 		t1 := min(t0+step, th)
 		tiles := (t1 - t0) * tw
-		buf := ws.workerCols(worker, 16*(in+out)*tiles+4*(s.W+2))
+		buf := ws.workerCols(worker, 16*(in+out)*tiles+5*s.W+8)
 		v, m, e := buf[:16*in*tiles], buf[16*in*tiles:16*(in+out)*tiles], buf[16*(in+out)*tiles:]
 		winogradInput(x, in, s.N, s.H, s.W, img, t0, t1, v, e)
 		for k := 0; k < 16; k++ {
