@@ -178,30 +178,57 @@ static double sum(const float *x, ptrdiff_t n) {
 	return s;
 }
 
-// wino_weights sets rows [0, out) of u, 16 matrices of rows x in, to G g Gt of every 3x3
-// kernel g of w (row stride ld, taps ordered channel, ky, kx).
-static void wino_weights(const float *w, ptrdiff_t ld, ptrdiff_t out, ptrdiff_t in, ptrdiff_t rows, float *u) {
-	ptrdiff_t plane = rows * in;
-	for (ptrdiff_t o = 0; o < out; o++) {
-		for (ptrdiff_t c = 0; c < in; c++) {
-			const float *g = w + o * ld + c * 9;
-			float t[4][3];
-			for (int j = 0; j < 3; j++) {
-				float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
-				t[0][j] = g0;
-				t[1][j] = 0.5f * (g0 + g1 + g2);
-				t[2][j] = 0.5f * (g0 - g1 + g2);
-				t[3][j] = g2;
-			}
-			for (int i = 0; i < 4; i++) {
-				float *at = u + i * 4 * plane + o * in + c;
-				at[0] = t[i][0];
-				at[plane] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
-				at[2 * plane] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
-				at[3 * plane] = t[i][2];
-			}
-		}
+// wino_kernels sets u[xi*plane + c] (xi = 0..15) to G g Gt of the in kernels g of one output
+// channel, whose taps are split by position into taps (9 rows of in values) so that every
+// step runs across channels.
+__attribute__((noinline)) static void wino_kernels(const float *restrict taps, ptrdiff_t in, ptrdiff_t plane,
+		float *restrict u) {
+	const float *g0 = taps, *g1 = g0 + in, *g2 = g1 + in, *g3 = g2 + in, *g4 = g3 + in;
+	const float *g5 = g4 + in, *g6 = g5 + in, *g7 = g6 + in, *g8 = g7 + in;
+	float *u0 = u, *u1 = u0 + plane, *u2 = u1 + plane, *u3 = u2 + plane, *u4 = u3 + plane, *u5 = u4 + plane;
+	float *u6 = u5 + plane, *u7 = u6 + plane, *u8 = u7 + plane, *u9 = u8 + plane, *u10 = u9 + plane;
+	float *u11 = u10 + plane, *u12 = u11 + plane, *u13 = u12 + plane, *u14 = u13 + plane, *u15 = u14 + plane;
+	// The sixteen rows never overlap; without this gcc gives up on checking their aliasing.
+	#pragma GCC ivdep
+	for (ptrdiff_t c = 0; c < in; c++) {
+		// t = G g: the kernel's rows combined (4x3), then t Gt across its columns.
+		float a0 = g0[c], a1 = g1[c], a2 = g2[c], b0 = g3[c], b1 = g4[c], b2 = g5[c];
+		float d0 = g6[c], d1 = g7[c], d2 = g8[c];
+		float p0 = 0.5f * (a0 + b0 + d0), p1 = 0.5f * (a1 + b1 + d1), p2 = 0.5f * (a2 + b2 + d2);
+		float m0 = 0.5f * (a0 - b0 + d0), m1 = 0.5f * (a1 - b1 + d1), m2 = 0.5f * (a2 - b2 + d2);
+		u0[c] = a0;
+		u1[c] = 0.5f * (a0 + a1 + a2);
+		u2[c] = 0.5f * (a0 - a1 + a2);
+		u3[c] = a2;
+		u4[c] = p0;
+		u5[c] = 0.5f * (p0 + p1 + p2);
+		u6[c] = 0.5f * (p0 - p1 + p2);
+		u7[c] = p2;
+		u8[c] = m0;
+		u9[c] = 0.5f * (m0 + m1 + m2);
+		u10[c] = 0.5f * (m0 - m1 + m2);
+		u11[c] = m2;
+		u12[c] = d0;
+		u13[c] = 0.5f * (d0 + d1 + d2);
+		u14[c] = 0.5f * (d0 - d1 + d2);
+		u15[c] = d2;
 	}
+}
+
+// wino_weights sets rows [0, out) of u, 16 matrices of rows x in, to G g Gt of every 3x3
+// kernel g of w (row stride ld, taps ordered channel, ky, kx). It returns 0 when out of memory.
+static int wino_weights(const float *w, ptrdiff_t ld, ptrdiff_t out, ptrdiff_t in, ptrdiff_t rows, float *u) {
+	float *taps = malloc(9 * in * sizeof(float));
+	if (!taps) return 0;
+	for (ptrdiff_t o = 0; o < out; o++) {
+		const float *g = w + o * ld;
+		for (ptrdiff_t c = 0; c < in; c++) {
+			for (int k = 0; k < 9; k++) taps[k * in + c] = g[c * 9 + k];
+		}
+		wino_kernels(taps, in, rows * in, u + o * in);
+	}
+	free(taps);
+	return 1;
 }
 
 // wino_rows combines four input rows as Bt's rows at the input columns j = 2k+par-1,
@@ -359,7 +386,9 @@ func sumFloats(x []float32) float64 {
 func winogradWeights(w []float32, ld, out, in, rows int, u []float32) {
 	_ = w[(out-1)*ld+in*9-1]
 	_ = u[15*rows*in+(out-1)*in+in-1]
-	C.wino_weights(fptr(w), C.ptrdiff_t(ld), C.ptrdiff_t(out), C.ptrdiff_t(in), C.ptrdiff_t(rows), fptr(u))
+	if C.wino_weights(fptr(w), C.ptrdiff_t(ld), C.ptrdiff_t(out), C.ptrdiff_t(in), C.ptrdiff_t(rows), fptr(u)) == 0 {
+		panic("ml: out of memory in Winograd weights")
+	}
 }
 
 // winogradInput sets v (16 matrices in x tiles) to Bt d B of every 4x4 patch of the tile
