@@ -225,6 +225,32 @@ func (b *cpu) ConvBackward(ws *Workspace, s ConvShape, x, dy, wFlip, dwExt, dx [
 // gradient is K GEMMs per chunk against the shifted copies of x, and the input gradient is
 // convShifted of dy with the flipped kernel.
 func (b *cpu) convBackwardShifted(ws *Workspace, s ConvShape, x, dy, wFlip, dwExt, dx []float32) {
+	if winogradUsable(s) {
+		b.winogradWeightGrad(ws, s, x, dy, dwExt)
+	} else {
+		b.shiftedWeightGrad(ws, s, x, dy, dwExt)
+	}
+	if dx == nil {
+		return
+	}
+	// Input gradient: a convolution of dy with the flipped, channel-swapped kernel, padded by
+	// dil*(k-1)-pad, written straight into dx (no col2im scatter).
+	k, in, out := s.K, s.In, s.Out
+	ho, wo := s.OutSize()
+	kk2 := out * k * k
+	back := ConvShape{In: out, Out: in, K: k, Pad: s.Dil*(k-1) - s.Pad, Dil: s.Dil, N: s.N, H: ho, W: wo}
+	if winogradUsable(back) {
+		b.convWinograd(ws, back, dy, wFlip, kk2, nil, dx)
+		return
+	}
+	wr := ws.reordered(in * kk2)
+	reorderTaps(wFlip, kk2, in, out, k, wr)
+	b.convShifted(ws, out, in, s.N, ho, wo, k, back.Pad, s.Dil, dy, wr, nil, dx)
+}
+
+// shiftedWeightGrad sets dwExt to the weight and bias gradients by K GEMMs per chunk
+// against the row-shifted copies of x (see convShifted).
+func (b *cpu) shiftedWeightGrad(ws *Workspace, s ConvShape, x, dy, dwExt []float32) {
 	k, in, out := s.K, s.In, s.Out
 	kk := in * k * k
 	ho, wo := s.OutSize()
@@ -275,20 +301,6 @@ func (b *cpu) convBackwardShifted(ws *Workspace, s ConvShape, x, dy, wFlip, dwEx
 		}
 		d[kk] = slots[out*kk+o]
 	}
-	if dx == nil {
-		return
-	}
-	// Input gradient: a convolution of dy with the flipped, channel-swapped kernel, padded by
-	// dil*(k-1)-pad, written straight into dx (no col2im scatter).
-	kk2 := out * k * k
-	back := ConvShape{In: out, Out: in, K: k, Pad: s.Dil*(k-1) - s.Pad, Dil: s.Dil, N: s.N, H: ho, W: wo}
-	if winogradUsable(back) {
-		b.convWinograd(ws, back, dy, wFlip, kk2, nil, dx)
-		return
-	}
-	wr := ws.reordered(in * kk2)
-	reorderTaps(wFlip, kk2, in, out, k, wr)
-	b.convShifted(ws, out, in, s.N, ho, wo, k, s.Dil*(k-1)-s.Pad, s.Dil, dy, wr, nil, dx)
 }
 
 // im2col unrolls, for a stride-1 k x k convolution with the given padding and dilation of a

@@ -315,6 +315,50 @@ static void wino_output(const float *m, ptrdiff_t out, ptrdiff_t n, ptrdiff_t h,
 		}
 	}
 }
+
+// wino_grad_cols spreads one combined dy row q (2*tw values) over the tiles: tile tx's pair
+// a = q[2tx], b = q[2tx+1] becomes a, (a+b)/2, (a-b)/2, -b.
+__attribute__((noinline)) static void wino_grad_cols(const float *restrict q, ptrdiff_t tw,
+		float *restrict o0, float *restrict o1, float *restrict o2, float *restrict o3) {
+	for (ptrdiff_t tx = 0; tx < tw; tx++) {
+		float a = q[2 * tx], b = q[2 * tx + 1];
+		o0[tx] = a;
+		o1[tx] = 0.5f * (a + b);
+		o2[tx] = 0.5f * (a - b);
+		o3[tx] = -b;
+	}
+}
+
+// wino_grad_rows combines the two dy rows of a tile row as G'' does: r0, (r0+r1)/2,
+// (r0-r1)/2, -r1.
+__attribute__((noinline)) static void wino_grad_rows(const float *restrict r0, const float *restrict r1, ptrdiff_t w,
+		float *restrict q0, float *restrict q1, float *restrict q2, float *restrict q3) {
+	for (ptrdiff_t j = 0; j < w; j++) {
+		q0[j] = r0[j];
+		q1[j] = 0.5f * (r0[j] + r1[j]);
+		q2[j] = 0.5f * (r0[j] - r1[j]);
+		q3[j] = -r1[j];
+	}
+}
+
+// wino_grad_tiles sets d (16 matrices out x tiles) to G'' t G''t of every 2x2 tile t of the
+// tile rows [t0, t1) of image img of dy (out channels of n planes h x w); e is 4*w floats.
+static void wino_grad_tiles(const float *dy, ptrdiff_t out, ptrdiff_t n, ptrdiff_t h, ptrdiff_t w, ptrdiff_t img,
+		ptrdiff_t t0, ptrdiff_t t1, float *d, float *e) {
+	ptrdiff_t tw = w / 2, tiles = (t1 - t0) * tw, stride = out * tiles;
+	for (ptrdiff_t o = 0; o < out; o++) {
+		const float *src = dy + (o * n + img) * h * w;
+		for (ptrdiff_t ty = t0; ty < t1; ty++) {
+			const float *r0 = src + 2 * ty * w;
+			wino_grad_rows(r0, r0 + w, w, e, e + w, e + 2 * w, e + 3 * w);
+			ptrdiff_t base = o * tiles + (ty - t0) * tw;
+			for (int i = 0; i < 4; i++) {
+				float *o0 = d + (i * 4) * stride + base;
+				wino_grad_cols(e + i * w, tw, o0, o0 + stride, o0 + 2 * stride, o0 + 3 * stride);
+			}
+		}
+	}
+}
 */
 import "C"
 
@@ -409,6 +453,14 @@ func winogradOutput(m []float32, out, n, h, w, img, t0, t1 int, bias, y []float3
 	}
 	C.wino_output(fptr(m[:16*out*(t1-t0)*(w/2)]), C.ptrdiff_t(out), C.ptrdiff_t(n), C.ptrdiff_t(h), C.ptrdiff_t(w),
 		C.ptrdiff_t(img), C.ptrdiff_t(t0), C.ptrdiff_t(t1), b, fptr(y))
+}
+
+// winogradGradTiles sets d (16 matrices out x tiles) to the weight-gradient transform of
+// every 2x2 tile of the tile rows [t0, t1) of image img of dy; e holds 4*w values of scratch.
+func winogradGradTiles(dy []float32, out, n, h, w, img, t0, t1 int, d, e []float32) {
+	_ = dy[out*n*h*w-1]
+	C.wino_grad_tiles(fptr(dy), C.ptrdiff_t(out), C.ptrdiff_t(n), C.ptrdiff_t(h), C.ptrdiff_t(w), C.ptrdiff_t(img),
+		C.ptrdiff_t(t0), C.ptrdiff_t(t1), fptr(d[:16*out*(t1-t0)*(w/2)]), fptr(e[:4*w]))
 }
 
 func cbool(b bool) C.int {

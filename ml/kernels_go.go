@@ -141,3 +141,7 @@ func winogradInput(x []float32, in, n, h, w, img, t0, t1 int, v, e []float32) {
 func winogradOutput(m []float32, out, n, h, w, img, t0, t1 int, bias, y []float32) {
 	winogradOutputGo(m, out, n, h, w, img, t0, t1, bias, y)
 }
+
+func winogradGradTiles(dy []float32, out, n, h, w, img, t0, t1 int, d, e []float32) {
+	winogradGradTilesGo(dy, out, n, h, w, img, t0, t1, d)
+}

@@ -164,3 +164,112 @@ func (b *cpu) convWinograd(ws *Workspace, s ConvShape, x, w []float32, ld int, b
 		winogradOutput(m, out, s.N, s.H, s.W, img, t0, t1, bias, y)
 	})
 }
+
+// The weight gradient by Winograd F(3x3, 2x2): each 2x2 tile of dy acts as the kernel and the
+// tile's 4x4 input patch (transformed as in the forward pass) as the data, so that
+// dW = At'' [(G'' dy G''t) . (Bt x B)] A'' summed over tiles: 16 GEMMs with the tiles as the
+// inner dimension. G'' = [1 0; 1/2 1/2; 1/2 -1/2; 0 -1] and At'' = [1 1 1 0; 0 1 -1 0; 0 1 1 1]
+// pair with the forward pass's Bt.
+
+// winogradGradBudget bounds each core's transformed patches and dy tiles (float32 values):
+// the tiles are the GEMMs' inner dimension, which wants to be long.
+var winogradGradBudget = 1 << 20
+
+// winogradGradTilesGo sets d (16 matrices out x tiles) to G” t G”t of every 2x2 tile t of
+// the tile rows [t0, t1) of image img of dy.
+func winogradGradTilesGo(dy []float32, out, n, h, w, img, t0, t1 int, d []float32) {
+	tw := w / 2
+	tiles := (t1 - t0) * tw
+	stride := out * tiles
+	for o := 0; o < out; o++ {
+		src := dy[(o*n+img)*h*w:]
+		for ty := t0; ty < t1; ty++ {
+			r0, r1 := src[2*ty*w:(2*ty+1)*w], src[(2*ty+1)*w:(2*ty+2)*w]
+			base := o*tiles + (ty-t0)*tw
+			for tx := 0; tx < tw; tx++ {
+				a0, b0, a1, b1 := r0[2*tx], r0[2*tx+1], r1[2*tx], r1[2*tx+1]
+				// Rows combined: r0, (r0+r1)/2, (r0-r1)/2, -r1; then the same across columns.
+				rows := [4][2]float32{{a0, b0}, {0.5 * (a0 + a1), 0.5 * (b0 + b1)}, {0.5 * (a0 - a1), 0.5 * (b0 - b1)}, {-a1, -b1}}
+				for i, r := range rows {
+					a, b := r[0], r[1]
+					d[(i*4)*stride+base+tx] = a
+					d[(i*4+1)*stride+base+tx] = 0.5 * (a + b)
+					d[(i*4+2)*stride+base+tx] = 0.5 * (a - b)
+					d[(i*4+3)*stride+base+tx] = -b
+				}
+			}
+		}
+	}
+}
+
+// winogradWeightGrad sets dwExt (Out x (In*9+1), the bias last) to the weight and bias
+// gradients of a convolution that winogradUsable accepts, from its input x and output
+// gradient dy. Chunks of tile rows form a fixed number of groups, each summed into its own
+// slot by whichever core takes it, and the slots are added in order, so the result does not
+// depend on scheduling.
+func (b *cpu) winogradWeightGrad(ws *Workspace, s ConvShape, x, dy, dwExt []float32) {
+	in, out := s.In, s.Out
+	th, tw := s.H/2, s.W/2
+	ldy := s.N * s.H * s.W
+	step := min(max(winogradGradBudget/(16*(in+out)*tw), 1), th)
+	perImage := (th + step - 1) / step
+	step = (th + perImage - 1) / perImage
+	chunks := s.N * perImage
+	groups := min(chunks, 3*b.workers)
+	per := (chunks + groups - 1) / groups
+	groups = (chunks + per - 1) / per
+	size := 16*out*in + out
+	slots := ws.dwSlots(groups * size)
+	ws.reserveWorkers(b.workers)
+	b.dynamicW(groups, func(g, worker int) {
+		slot := slots[g*size : (g+1)*size]
+		clear(slot)
+		dbias := slot[16*out*in:]
+		for i := g * per; i < min((g+1)*per, chunks); i++ {
+			img, t0 := i/perImage, (i%perImage)*step
+			t1 := min(t0+step, th)
+			tiles := (t1 - t0) * tw
+			buf := ws.workerCols(worker, 16*(in+out)*tiles+5*s.W+8)
+			v, d, e := buf[:16*in*tiles], buf[16*in*tiles:16*(in+out)*tiles], buf[16*(in+out)*tiles:]
+			winogradInput(x, in, s.N, s.H, s.W, img, t0, t1, v, e)
+			winogradGradTiles(dy, out, s.N, s.H, s.W, img, t0, t1, d, e)
+			for k := 0; k < 16; k++ {
+				sgemm(false, true, out, in, tiles, 1, d[k*out*tiles:], tiles, v[k*in*tiles:], tiles, 1, slot[k*out*in:], in)
+			}
+			dyc := dy[img*s.H*s.W+2*t0*s.W:]
+			for o := range dbias {
+				dbias[o] += float32(sumFloats(dyc[o*ldy : o*ldy+2*(t1-t0)*s.W]))
+			}
+		}
+	})
+	for g := 1; g < groups; g++ {
+		dst := slots[:size]
+		for j, v := range slots[g*size : (g+1)*size] {
+			dst[j] += v
+		}
+	}
+	kk := in * 9
+	plane := out * in
+	for o := 0; o < out; o++ {
+		for c := 0; c < in; c++ {
+			var m [16]float32
+			for k := range m {
+				m[k] = slots[k*plane+o*in+c]
+			}
+			// t = At'' m (3x4), then t A'' (3x3).
+			var t [3][4]float32
+			for j := 0; j < 4; j++ {
+				t[0][j] = m[j] + m[4+j] + m[8+j]
+				t[1][j] = m[4+j] - m[8+j]
+				t[2][j] = m[4+j] + m[8+j] + m[12+j]
+			}
+			dw := dwExt[o*(kk+1)+c*9 : o*(kk+1)+c*9+9]
+			for i := 0; i < 3; i++ {
+				dw[i*3] = t[i][0] + t[i][1] + t[i][2]
+				dw[i*3+1] = t[i][1] - t[i][2]
+				dw[i*3+2] = t[i][1] + t[i][2] + t[i][3]
+			}
+		}
+		dwExt[o*(kk+1)+kk] = slots[16*plane+o]
+	}
+}
