@@ -3,8 +3,8 @@ package ml
 import "math/rand/v2"
 
 // Conv2d is a stride-1 2-D convolution with square kernel, zero padding, dilation and an
-// optional bias; the backend computes it (on the CPU: im2col + SGEMM over chunks of image
-// rows of the whole batch).
+// optional bias; the backend computes it (on the CPU: Winograd, row-shifted GEMMs or im2col
+// over chunks of image rows, see cpu_conv.go).
 type Conv2d struct {
 	In, Out, Kernel, Pad, Dil int
 	Weight                    *Param // (Out, In, Kernel, Kernel)

@@ -1,9 +1,10 @@
 package ml
 
-// The CPU convolution: im2col + SGEMM over chunks of output rows of the whole batch. Each
-// core takes whole chunks, unrolling a chunk into its own column buffer and multiplying it
-// single-threaded, so the columns stay in that core's cache and cores meet only once per
-// pass instead of twice per chunk.
+// The CPU convolution, over chunks of output rows: 3x3 same-size convolutions with at least
+// 16 channels in and out by Winograd (winograd.go), others with In*K >= 16 by K row-shifted
+// GEMMs (convShifted), the rest by im2col + one SGEMM. Each core takes whole chunks,
+// unrolling a chunk into its own scratch and multiplying it single-threaded, so the scratch
+// stays in that core's cache and cores meet only once per pass instead of twice per chunk.
 
 // colBudget bounds each core's im2col scratch (in float32 values): convolutions are
 // computed in chunks of image rows whose unrolled columns fit, which keeps the scratch
