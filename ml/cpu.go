@@ -247,25 +247,7 @@ func (b *cpu) MaxPool2Forward(x []float32, planes, h, w int, y []float32, arg []
 	oh, ow := h/2, w/2
 	b.parallel(planes, 1, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			in := x[p*h*w : (p+1)*h*w]
-			out, ar := y[p*oh*ow:(p+1)*oh*ow], arg[p*oh*ow:(p+1)*oh*ow]
-			for oy := 0; oy < oh; oy++ {
-				r0, r1 := in[2*oy*w:(2*oy+1)*w], in[(2*oy+1)*w:(2*oy+2)*w]
-				for ox := 0; ox < ow; ox++ {
-					// Strict '>' keeps the first maximum in scan order, as PyTorch does.
-					best, at := r0[2*ox], uint8(0)
-					if v := r0[2*ox+1]; v > best {
-						best, at = v, 1
-					}
-					if v := r1[2*ox]; v > best {
-						best, at = v, 2
-					}
-					if v := r1[2*ox+1]; v > best {
-						best, at = v, 3
-					}
-					out[oy*ow+ox], ar[oy*ow+ox] = best, at
-				}
-			}
+			maxPool2Plane(x[p*h*w:(p+1)*h*w], y[p*oh*ow:(p+1)*oh*ow], arg[p*oh*ow:(p+1)*oh*ow], h, w)
 		}
 	})
 }

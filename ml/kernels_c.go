@@ -215,6 +215,29 @@ __attribute__((noinline)) static void wino_kernels(const float *restrict taps, p
 	}
 }
 
+// maxpool2 pools the 2x2 windows of the plane x (h x w) into y, recording in arg the position
+// (0..3) of each window's first maximum: strict '>' keeps the first in scan order, as PyTorch.
+static void maxpool2(const float *restrict x, float *restrict y, unsigned char *restrict arg, ptrdiff_t h, ptrdiff_t w) {
+	ptrdiff_t oh = h / 2, ow = w / 2;
+	for (ptrdiff_t oy = 0; oy < oh; oy++) {
+		const float *r0 = x + 2 * oy * w, *r1 = r0 + w;
+		float *out = y + oy * ow;
+		unsigned char *ar = arg + oy * ow;
+		for (ptrdiff_t ox = 0; ox < ow; ox++) {
+			float best = r0[2 * ox];
+			unsigned char at = 0;
+			float v = r0[2 * ox + 1];
+			if (v > best) { best = v; at = 1; }
+			v = r1[2 * ox];
+			if (v > best) { best = v; at = 2; }
+			v = r1[2 * ox + 1];
+			if (v > best) { best = v; at = 3; }
+			out[ox] = best;
+			ar[ox] = at;
+		}
+	}
+}
+
 // wino_weights sets rows [0, out) of u, 16 matrices of rows x in, to G g Gt of every 3x3
 // kernel g of w (row stride ld, taps ordered channel, ky, kx). It returns 0 when out of memory.
 static int wino_weights(const float *w, ptrdiff_t ld, ptrdiff_t out, ptrdiff_t in, ptrdiff_t rows, float *u) {
@@ -415,6 +438,16 @@ func upsample2AdjointPlane(dy, dx []float32, h, w int) {
 	if C.upsample2_adjoint(fptr(dy[:4*h*w]), fptr(dx[:h*w]), C.ptrdiff_t(h), C.ptrdiff_t(w)) == 0 {
 		panic("ml: out of memory in upsampling")
 	}
+}
+
+// maxPool2Plane pools the 2x2 windows of the plane x (h x w) into y, recording in arg the
+// position (0..3) of each window's first maximum.
+func maxPool2Plane(x, y []float32, arg []uint8, h, w int) {
+	n := (h / 2) * (w / 2)
+	if n == 0 {
+		return
+	}
+	C.maxpool2(fptr(x[:h*w]), fptr(y[:n]), (*C.uchar)(unsafe.Pointer(unsafe.SliceData(arg[:n]))), C.ptrdiff_t(h), C.ptrdiff_t(w))
 }
 
 // sumFloats returns the sum of x, accumulated in a fixed order.

@@ -145,3 +145,27 @@ func winogradOutput(m []float32, out, n, h, w, img, t0, t1 int, bias, y []float3
 func winogradGradTiles(dy []float32, out, n, h, w, img, t0, t1 int, d, e []float32) {
 	winogradGradTilesGo(dy, out, n, h, w, img, t0, t1, d)
 }
+
+// maxPool2Plane pools the 2x2 windows of the plane x (h x w) into y, recording in arg the
+// position (0..3) of each window's first maximum.
+func maxPool2Plane(x, y []float32, arg []uint8, h, w int) {
+	oh, ow := h/2, w/2
+	for oy := 0; oy < oh; oy++ {
+		r0, r1 := x[2*oy*w:(2*oy+1)*w], x[(2*oy+1)*w:(2*oy+2)*w]
+		out, ar := y[oy*ow:(oy+1)*ow], arg[oy*ow:(oy+1)*ow]
+		for ox := range out {
+			// Strict '>' keeps the first maximum in scan order, as PyTorch does.
+			best, at := r0[2*ox], uint8(0)
+			if v := r0[2*ox+1]; v > best {
+				best, at = v, 1
+			}
+			if v := r1[2*ox]; v > best {
+				best, at = v, 2
+			}
+			if v := r1[2*ox+1]; v > best {
+				best, at = v, 3
+			}
+			out[ox], ar[ox] = best, at
+		}
+	}
+}
