@@ -7,26 +7,29 @@ import (
 )
 
 // TestConvPathsMatchDirect checks the CPU convolution paths (im2col for few input taps,
-// Winograd for 3x3 same-size convolutions of even sides, row-shifted GEMMs otherwise)
+// Winograd for 3x3 same-size convolutions of even sides, F(4x4, 3x3) in the forward pass
+// when the sides are multiples of 4 and large enough, row-shifted GEMMs otherwise)
 // against a direct float64 convolution: output, weight and bias gradients and input
 // gradient, for padded, valid, dilated and 1x1 kernels and chunks that split images.
 func TestConvPathsMatchDirect(t *testing.T) {
-	saved, savedW := colBudget, winogradBudget
-	defer func() { colBudget, winogradBudget = saved, savedW }()
+	saved, savedW, savedW4 := colBudget, winogradBudget, winograd4Budget
+	defer func() { colBudget, winogradBudget, winograd4Budget = saved, savedW, savedW4 }()
 	for _, tc := range []struct{ in, out, k, pad, dil, n, h, w, budget int }{
-		{1, 5, 3, 1, 1, 2, 9, 7, 1 << 19},   // im2col forward, im2col backward
-		{6, 5, 3, 1, 1, 2, 9, 7, 1 << 19},   // shifted
-		{6, 5, 3, 1, 1, 3, 9, 7, 200},       // shifted, one row per chunk
-		{7, 4, 3, 2, 2, 2, 8, 9, 600},       // dilated
-		{6, 6, 3, 0, 1, 2, 8, 7, 1 << 19},   // valid
-		{17, 16, 1, 0, 1, 2, 5, 6, 1 << 19}, // 1x1
-		{2, 9, 3, 1, 1, 2, 6, 6, 1 << 19},   // shifted backward data, im2col forward
-		{16, 17, 3, 1, 1, 2, 8, 6, 1 << 19}, // Winograd
-		{18, 16, 3, 1, 1, 3, 8, 10, 300},    // Winograd, one tile row per chunk
-		{16, 16, 3, 1, 1, 1, 7, 6, 1 << 19}, // odd side: shifted
+		{1, 5, 3, 1, 1, 2, 9, 7, 1 << 19},     // im2col forward, im2col backward
+		{6, 5, 3, 1, 1, 2, 9, 7, 1 << 19},     // shifted
+		{6, 5, 3, 1, 1, 3, 9, 7, 200},         // shifted, one row per chunk
+		{7, 4, 3, 2, 2, 2, 8, 9, 600},         // dilated
+		{6, 6, 3, 0, 1, 2, 8, 7, 1 << 19},     // valid
+		{17, 16, 1, 0, 1, 2, 5, 6, 1 << 19},   // 1x1
+		{2, 9, 3, 1, 1, 2, 6, 6, 1 << 19},     // shifted backward data, im2col forward
+		{16, 17, 3, 1, 1, 2, 8, 6, 1 << 19},   // Winograd
+		{18, 16, 3, 1, 1, 3, 8, 10, 300},      // Winograd, one tile row per chunk
+		{16, 16, 3, 1, 1, 1, 7, 6, 1 << 19},   // odd side: shifted
+		{16, 17, 3, 1, 1, 2, 32, 36, 1 << 19}, // Winograd F(4x4, 3x3) forward
+		{17, 16, 3, 1, 1, 1, 36, 32, 300},     // F(4x4, 3x3), one tile row per chunk
 	} {
 		t.Run(fmt.Sprintf("%+v", tc), func(t *testing.T) {
-			colBudget, winogradBudget = tc.budget, 8*tc.budget
+			colBudget, winogradBudget, winograd4Budget = tc.budget, 8*tc.budget, 8*tc.budget
 			rng := testRNG()
 			be := DefaultBackend
 			c := NewConv2d("c", tc.in, tc.out, tc.k, tc.pad, tc.dil, true, be, NewWorkspace(be), rng)

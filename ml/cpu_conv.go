@@ -1,7 +1,8 @@
 package ml
 
 // The CPU convolution, over chunks of output rows: 3x3 same-size convolutions with at least
-// 16 channels in and out by Winograd (winograd.go), others with In*K >= 16 by K row-shifted
+// 16 channels in and out by Winograd (winograd.go; the forward pass of planes of at least
+// 32x32 by F(4x4, 3x3), winograd4.go), others with In*K >= 16 by K row-shifted
 // GEMMs (convShifted), the rest by im2col + one SGEMM. Each core takes whole chunks,
 // unrolling a chunk into its own scratch and multiplying it single-threaded, so the scratch
 // stays in that core's cache and cores meet only once per pass instead of twice per chunk.
@@ -42,6 +43,10 @@ func (b *cpu) ConvForward(ws *Workspace, s ConvShape, x, wExt, y []float32) {
 		bias := ws.biasColumn(s.Out)
 		for o := range bias {
 			bias[o] = wExt[o*(kk+1)+kk]
+		}
+		if winograd4Usable(s) {
+			b.convWinograd4(ws, s, x, wExt, kk+1, bias, y)
+			return
 		}
 		b.convWinograd(ws, s, x, wExt, kk+1, bias, y)
 		return

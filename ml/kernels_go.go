@@ -169,3 +169,122 @@ func maxPool2Plane(x, y []float32, arg []uint8, h, w int) {
 		}
 	}
 }
+
+// winograd4G applies G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6; 1/24 1/12 1/6;
+// 1/24 -1/12 1/6; 0 0 1] to the triple (x, y, z).
+func winograd4G(x, y, z float32) [6]float32 {
+	return [6]float32{
+		0.25 * x,
+		-(x + y + z) * (1.0 / 6),
+		-(x - y + z) * (1.0 / 6),
+		x*(1.0/24) + y*(1.0/12) + z*(1.0/6),
+		x*(1.0/24) - y*(1.0/12) + z*(1.0/6),
+		z,
+	}
+}
+
+// winograd4Weights sets rows [0, out) of u, 36 matrices of rows x in, to G g Gt of every
+// kernel of w (row stride ld, taps ordered channel, ky, kx).
+func winograd4Weights(w []float32, ld, out, in, rows int, u []float32) {
+	plane := rows * in
+	for o := 0; o < out; o++ {
+		for c := 0; c < in; c++ {
+			g := w[o*ld+c*9 : o*ld+c*9+9]
+			var t [3][6]float32 // column j of G g
+			for j := range t {
+				t[j] = winograd4G(g[j], g[3+j], g[6+j])
+			}
+			for i := 0; i < 6; i++ {
+				r := winograd4G(t[0][i], t[1][i], t[2][i])
+				for k, v := range r {
+					u[(i*6+k)*plane+o*in+c] = v
+				}
+			}
+		}
+	}
+}
+
+// winograd4B applies Bt = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0;
+// 0 2 -1 -2 1 0; 0 4 0 -5 0 1] to d.
+func winograd4B(d [6]float32) [6]float32 {
+	a, b, c, e, f, g := d[0], d[1], d[2], d[3], d[4], d[5]
+	return [6]float32{4*a - 5*c + f, -4*(b+c) + e + f, 4*(b-c) - e + f, 2*(e-b) + f - c, 2*(b-e) + f - c, 4*b - 5*e + g}
+}
+
+// winograd4Input sets v (36 matrices in x tiles) to Bt d B of every 6x6 patch of the tile
+// rows [t0, t1) of image img; e holds 13*(w+2) values of scratch.
+func winograd4Input(x []float32, in, n, h, w, img, t0, t1 int, v, e []float32) {
+	tw := w / 4
+	tiles := (t1 - t0) * tw
+	stride := in * tiles
+	at := func(src []float32, y, j int) float32 {
+		if y < 0 || y >= h || j < 0 || j >= w {
+			return 0
+		}
+		return src[y*w+j]
+	}
+	for c := 0; c < in; c++ {
+		src := x[(c*n+img)*h*w : (c*n+img+1)*h*w]
+		for ty := t0; ty < t1; ty++ {
+			for tx := 0; tx < tw; tx++ {
+				var q [6][6]float32 // Bt d, row by row
+				for j := 0; j < 6; j++ {
+					var col [6]float32
+					for i := range col {
+						col[i] = at(src, 4*ty-1+i, 4*tx-1+j)
+					}
+					for i, r := range winograd4B(col) {
+						q[i][j] = r
+					}
+				}
+				base := c*tiles + (ty-t0)*tw + tx
+				for i := range q {
+					for k, r := range winograd4B(q[i]) {
+						v[(i*6+k)*stride+base] = r
+					}
+				}
+			}
+		}
+	}
+}
+
+// winograd4A applies At = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1] to m.
+func winograd4A(m [6]float32) [4]float32 {
+	a, d, c, f := m[1]+m[2], m[1]-m[2], m[3]+m[4], m[3]-m[4]
+	return [4]float32{m[0] + a + c, d + 2*f, a + 4*c, d + 8*f + m[5]}
+}
+
+// winograd4Output writes At m A + bias of every tile of m (36 matrices out x tiles) into the
+// output rows 4*t0 .. 4*t1-1 of image img of y; bias may be nil.
+func winograd4Output(m []float32, out, n, h, w, img, t0, t1 int, bias, y []float32) {
+	tw := w / 4
+	tiles := (t1 - t0) * tw
+	stride := out * tiles
+	for o := 0; o < out; o++ {
+		var b float32
+		if bias != nil {
+			b = bias[o]
+		}
+		dst := y[(o*n+img)*h*w : (o*n+img+1)*h*w]
+		for ty := t0; ty < t1; ty++ {
+			for tx := 0; tx < tw; tx++ {
+				base := o*tiles + (ty-t0)*tw + tx
+				var s [4][6]float32 // At m
+				for j := 0; j < 6; j++ {
+					var col [6]float32
+					for i := range col {
+						col[i] = m[(i*6+j)*stride+base]
+					}
+					for i, r := range winograd4A(col) {
+						s[i][j] = r
+					}
+				}
+				for i := range s {
+					for k, r := range winograd4A(s[i]) {
+						dst[(4*ty+i)*w+4*tx+k] = r + b
+					}
+				}
+			}
+		}
+	}
+}
