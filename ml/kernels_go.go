@@ -212,7 +212,7 @@ func winograd4B(d [6]float32) [6]float32 {
 }
 
 // winograd4Input sets v (36 matrices in x tiles) to Bt d B of every 6x6 patch of the tile
-// rows [t0, t1) of image img; e holds 13*(w+2) values of scratch.
+// rows [t0, t1) of image img; e holds 13*(w+4) values of scratch (unused here).
 func winograd4Input(x []float32, in, n, h, w, img, t0, t1 int, v, e []float32) {
 	tw := w / 4
 	tiles := (t1 - t0) * tw
@@ -255,8 +255,9 @@ func winograd4A(m [6]float32) [4]float32 {
 }
 
 // winograd4Output writes At m A + bias of every tile of m (36 matrices out x tiles) into the
-// output rows 4*t0 .. 4*t1-1 of image img of y; bias may be nil.
-func winograd4Output(m []float32, out, n, h, w, img, t0, t1 int, bias, y []float32) {
+// output rows 4*t0 .. 4*t1-1 of image img of y; bias may be nil; e holds 6*w values of
+// scratch (unused here).
+func winograd4Output(m []float32, out, n, h, w, img, t0, t1 int, bias, y, e []float32) {
 	tw := w / 4
 	tiles := (t1 - t0) * tw
 	stride := out * tiles

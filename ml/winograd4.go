@@ -40,12 +40,12 @@ func (b *cpu) convWinograd4(ws *Workspace, s ConvShape, x, w []float32, ld int, 
 		img, t0 := i/perImage, (i%perImage)*step
 		t1 := min(t0+step, th)
 		tiles := (t1 - t0) * tw
-		buf := ws.workerCols(worker, 36*(in+out)*tiles+13*(s.W+2))
+		buf := ws.workerCols(worker, 36*(in+out)*tiles+13*(s.W+4))
 		v, m, e := buf[:36*in*tiles], buf[36*in*tiles:36*(in+out)*tiles], buf[36*(in+out)*tiles:]
 		winograd4Input(x, in, s.N, s.H, s.W, img, t0, t1, v, e)
 		for k := 0; k < 36; k++ {
 			sgemm(false, false, out, tiles, in, 1, u[k*out*in:], in, v[k*in*tiles:], tiles, 0, m[k*out*tiles:], tiles)
 		}
-		winograd4Output(m, out, s.N, s.H, s.W, img, t0, t1, bias, y)
+		winograd4Output(m, out, s.N, s.H, s.W, img, t0, t1, bias, y, e)
 	})
 }
