@@ -8,7 +8,8 @@ import (
 
 // TestConvPathsMatchDirect checks the CPU convolution paths (im2col for few input taps,
 // Winograd for 3x3 same-size convolutions of even sides, F(4x4, 3x3) in the forward pass
-// when the sides are multiples of 4 and large enough, row-shifted GEMMs otherwise)
+// when the sides are multiples of 4 and large enough, direct loops for 3x3 same-size
+// convolutions with few outputs, row-shifted GEMMs otherwise)
 // against a direct float64 convolution: output, weight and bias gradients and input
 // gradient, for padded, valid, dilated and 1x1 kernels and chunks that split images.
 func TestConvPathsMatchDirect(t *testing.T) {
@@ -25,6 +26,7 @@ func TestConvPathsMatchDirect(t *testing.T) {
 		{16, 17, 3, 1, 1, 2, 8, 6, 1 << 19},   // Winograd
 		{18, 16, 3, 1, 1, 3, 8, 10, 300},      // Winograd, one tile row per chunk
 		{16, 16, 3, 1, 1, 1, 7, 6, 1 << 19},   // odd side: shifted
+		{8, 3, 3, 1, 1, 2, 9, 7, 1 << 19},     // direct forward (few outputs)
 		{16, 17, 3, 1, 1, 2, 32, 36, 1 << 19}, // Winograd F(4x4, 3x3) forward
 		{17, 16, 3, 1, 1, 1, 36, 32, 300},     // F(4x4, 3x3), one tile row per chunk
 	} {

@@ -1,11 +1,12 @@
 package ml
 
 // The CPU convolution, over chunks of output rows: 3x3 same-size convolutions with at least
-// 16 channels in and out by Winograd (winograd.go; the forward pass of planes of at least
-// 32x32 by F(4x4, 3x3), winograd4.go), others with In*K >= 16 by K row-shifted
-// GEMMs (convShifted), the rest by im2col + one SGEMM. Each core takes whole chunks,
-// unrolling a chunk into its own scratch and multiplying it single-threaded, so the scratch
-// stays in that core's cache and cores meet only once per pass instead of twice per chunk.
+// 16 channels in and out by Winograd (winograd.go; forward passes on planes of at least
+// 32x32 by F(4x4, 3x3), winograd4.go), forward passes of 3x3 same-size convolutions with at
+// most 4 outputs (a head) directly, others with In*K >= 16 by K row-shifted GEMMs
+// (convShifted), the rest by im2col + one SGEMM. Each core takes whole chunks, unrolling a
+// chunk into its own scratch and multiplying it single-threaded, so the scratch stays in
+// that core's cache and cores meet only once per pass instead of twice per chunk.
 
 // colBudget bounds each core's im2col scratch (in float32 values): convolutions are
 // computed in chunks of image rows whose unrolled columns fit, which keeps the scratch
@@ -51,6 +52,13 @@ func (b *cpu) ConvForward(ws *Workspace, s ConvShape, x, wExt, y []float32) {
 		b.convWinograd(ws, s, x, wExt, kk+1, bias, y)
 		return
 	}
+	if directUsable(s) {
+		ldw := kk + 1
+		b.parallel(s.N*s.H, 4, func(lo, hi int) {
+			conv3x3Rows(x, s.In, s.Out, s.N, s.H, s.W, wExt, ldw, lo, hi, y)
+		})
+		return
+	}
 	if s.In*s.K >= shiftedMinTaps {
 		wr := ws.reordered(s.Out * kk)
 		reorderTaps(wExt, kk+1, s.Out, s.In, s.K, wr)
@@ -79,6 +87,16 @@ func (b *cpu) ConvForward(ws *Workspace, s ConvShape, x, wExt, y []float32) {
 		}
 		sgemm(false, false, s.Out, cols, kk+1, 1, wExt, kk+1, col, cols, 0, y[r0*wo:], ldy)
 	})
+}
+
+// directMaxOut is the most output channels for which a 3x3 same-size convolution is
+// computed directly (conv3x3Rows): a GEMM with so few rows (a network's head) wastes most of
+// OpenBLAS's 16-row tiles, while the direct loop runs across each output row.
+const directMaxOut = 4
+
+// directUsable reports whether the forward convolution s runs directly.
+func directUsable(s ConvShape) bool {
+	return s.K == 3 && s.Pad == 1 && s.Dil == 1 && s.Out <= directMaxOut && s.In*s.K >= shiftedMinTaps
 }
 
 // reorderTaps copies the rows x (in*k*k) taps of w (row stride ld, taps ordered channel,

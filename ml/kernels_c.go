@@ -238,6 +238,35 @@ static void maxpool2(const float *restrict x, float *restrict y, unsigned char *
 	}
 }
 
+// conv3x3_rows computes the output rows [r0, r1) of the batch (row r is row r%h of sample
+// r/h) of a 3x3 pad-1 stride-1 convolution of x (in channels of n planes h x w) with out
+// kernels w (row stride ld, taps ordered channel, ky, kx, then the bias) into y, directly:
+// each output row accumulates channel by channel, three taps at a time, in a fixed order.
+static void conv3x3_rows(const float *x, ptrdiff_t in, ptrdiff_t out, ptrdiff_t n, ptrdiff_t h, ptrdiff_t w,
+		const float *wt, ptrdiff_t ld, ptrdiff_t r0, ptrdiff_t r1, float *y) {
+	ptrdiff_t plane = h * w;
+	for (ptrdiff_t r = r0; r < r1; r++) {
+		ptrdiff_t img = r / h, oy = r % h;
+		for (ptrdiff_t o = 0; o < out; o++) {
+			const float *k = wt + o * ld;
+			float *restrict acc = y + (o * n + img) * plane + oy * w;
+			float b = k[in * 9];
+			for (ptrdiff_t j = 0; j < w; j++) acc[j] = b;
+			for (ptrdiff_t c = 0; c < in; c++) {
+				for (int ky = 0; ky < 3; ky++) {
+					ptrdiff_t iy = oy + ky - 1;
+					if (iy < 0 || iy >= h) continue;
+					const float *restrict row = x + (c * n + img) * plane + iy * w;
+					float w0 = k[c * 9 + ky * 3], w1 = k[c * 9 + ky * 3 + 1], w2 = k[c * 9 + ky * 3 + 2];
+					acc[0] += w1 * row[0] + (w > 1 ? w2 * row[1] : 0);
+					for (ptrdiff_t j = 1; j < w - 1; j++) acc[j] += w0 * row[j - 1] + w1 * row[j] + w2 * row[j + 1];
+					if (w > 1) acc[w - 1] += w0 * row[w - 2] + w1 * row[w - 1];
+				}
+			}
+		}
+	}
+}
+
 // wino_weights sets rows [0, out) of u, 16 matrices of rows x in, to G g Gt of every 3x3
 // kernel g of w (row stride ld, taps ordered channel, ky, kx). It returns 0 when out of memory.
 static int wino_weights(const float *w, ptrdiff_t ld, ptrdiff_t out, ptrdiff_t in, ptrdiff_t rows, float *u) {
@@ -448,6 +477,20 @@ func maxPool2Plane(x, y []float32, arg []uint8, h, w int) {
 		return
 	}
 	C.maxpool2(fptr(x[:h*w]), fptr(y[:n]), (*C.uchar)(unsafe.Pointer(unsafe.SliceData(arg[:n]))), C.ptrdiff_t(h), C.ptrdiff_t(w))
+}
+
+// conv3x3Rows computes the output rows [r0, r1) of the batch (row r is row r%h of sample
+// r/h) of a 3x3 pad-1 stride-1 convolution of x (in channels of n planes h x w) with out
+// kernels w (row stride ld, taps ordered channel, ky, kx, then the bias) into y.
+func conv3x3Rows(x []float32, in, out, n, h, w int, wt []float32, ld, r0, r1 int, y []float32) {
+	if r0 >= r1 {
+		return
+	}
+	_ = x[in*n*h*w-1]
+	_ = y[out*n*h*w-1]
+	_ = wt[(out-1)*ld+in*9]
+	C.conv3x3_rows(fptr(x), C.ptrdiff_t(in), C.ptrdiff_t(out), C.ptrdiff_t(n), C.ptrdiff_t(h), C.ptrdiff_t(w),
+		fptr(wt), C.ptrdiff_t(ld), C.ptrdiff_t(r0), C.ptrdiff_t(r1), fptr(y))
 }
 
 // sumFloats returns the sum of x, accumulated in a fixed order.

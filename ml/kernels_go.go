@@ -289,3 +289,40 @@ func winograd4Output(m []float32, out, n, h, w, img, t0, t1 int, bias, y, e []fl
 		}
 	}
 }
+
+// conv3x3Rows computes the output rows [r0, r1) of the batch (row r is row r%h of sample
+// r/h) of a 3x3 pad-1 stride-1 convolution of x (in channels of n planes h x w) with out
+// kernels w (row stride ld, taps ordered channel, ky, kx, then the bias) into y.
+func conv3x3Rows(x []float32, in, out, n, h, w int, wt []float32, ld, r0, r1 int, y []float32) {
+	plane := h * w
+	for r := r0; r < r1; r++ {
+		img, oy := r/h, r%h
+		for o := 0; o < out; o++ {
+			k := wt[o*ld : o*ld+in*9+1]
+			acc := y[(o*n+img)*plane+oy*w : (o*n+img)*plane+(oy+1)*w]
+			for j := range acc {
+				acc[j] = k[in*9]
+			}
+			for c := 0; c < in; c++ {
+				for ky := 0; ky < 3; ky++ {
+					iy := oy + ky - 1
+					if iy < 0 || iy >= h {
+						continue
+					}
+					row := x[(c*n+img)*plane+iy*w : (c*n+img)*plane+(iy+1)*w]
+					w0, w1, w2 := k[c*9+ky*3], k[c*9+ky*3+1], k[c*9+ky*3+2]
+					for j := range acc {
+						var left, right float32
+						if j > 0 {
+							left = row[j-1]
+						}
+						if j+1 < w {
+							right = row[j+1]
+						}
+						acc[j] += w0*left + w1*row[j] + w2*right
+					}
+				}
+			}
+		}
+	}
+}
