@@ -28,7 +28,7 @@ func TestConvPathsMatchDirect(t *testing.T) {
 		{16, 16, 3, 1, 1, 1, 7, 6, 1 << 19},   // odd side: shifted
 		{8, 3, 3, 1, 1, 2, 9, 7, 1 << 19},     // direct forward (few outputs)
 		{16, 17, 3, 1, 1, 2, 32, 36, 1 << 19}, // Winograd F(4x4, 3x3) forward
-		{17, 16, 3, 1, 1, 1, 36, 32, 300},     // F(4x4, 3x3), one tile row per chunk
+		{17, 16, 3, 1, 1, 1, 36, 32, 300},     // F(4x4, 3x3), three chunks per image
 	} {
 		t.Run(fmt.Sprintf("%+v", tc), func(t *testing.T) {
 			colBudget, winogradBudget, winograd4Budget = tc.budget, 8*tc.budget, 8*tc.budget
