@@ -23,19 +23,15 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	if *projectName == "" || *outDir == "" {
 		return usageError{"--project and --out are required (usage: workbench " + exportUsage + ")"}
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	if err := fs.noArguments(); err != nil {
+		return err
 	}
-	st, err := openStore(*dataDir)
+	ctx := context.Background()
+	st, p, err := openProject(ctx, *dataDir, *projectName)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	ctx := context.Background()
-	p, err := st.ProjectByName(ctx, *projectName)
-	if err != nil {
-		return err // the store names the project
-	}
 	volumes, err := st.Volumes(ctx, p.ID)
 	if err != nil {
 		return err

@@ -28,20 +28,16 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if *projectName == "" {
 		return usageError{errNoProject.Error()}
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	if err := fs.noArguments(); err != nil {
+		return err
 	}
-	st, err := openStore(*dataDir)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	st, p, err := openProject(ctx, *dataDir, *projectName)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	p, err := st.ProjectByName(ctx, *projectName)
-	if err != nil {
-		return err // the store names the project
-	}
 	active, err := st.ActiveModel(ctx, p.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("project %q has no trained model yet (run workbench train first)", p.Name)

@@ -29,8 +29,8 @@ func runSegment(args []string, stdout, stderr io.Writer) error {
 	if *modelPath == "" || *input == "" || *outDir == "" {
 		return usageError{"--model, --input and --output are required (usage: workbench " + segmentUsage + ")"}
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	if err := fs.noArguments(); err != nil {
+		return err
 	}
 	m, err := train.Load(*modelPath)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -11,6 +12,28 @@ import (
 // dataFlag registers the --data flag every subcommand that touches the store shares.
 func dataFlag(fs *flagSet) *string {
 	return fs.String("data", "./data", "data directory (SQLite database, volumes, models)")
+}
+
+// openProject opens the store and finds the named project; the caller closes the store.
+func openProject(ctx context.Context, dataDir, name string) (*store.Store, store.Project, error) {
+	st, err := openStore(dataDir)
+	if err != nil {
+		return nil, store.Project{}, err
+	}
+	p, err := st.ProjectByName(ctx, name)
+	if err != nil {
+		st.Close()
+		return nil, store.Project{}, err // the store names the project
+	}
+	return st, p, nil
+}
+
+// noArguments refuses positional arguments for subcommands that take flags only.
+func (fs *flagSet) noArguments() error {
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
 }
 
 func openStore(dataDir string) (*store.Store, error) {

@@ -36,24 +36,20 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if *projectName == "" {
 		return usageError{errNoProject.Error()}
 	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	if err := fs.noArguments(); err != nil {
+		return err
 	}
 	overrides, err := trainOverrides(fs, *epochs, *budget, *arch, *extra)
 	if err != nil {
 		return err
 	}
-	st, err := openStore(*dataDir)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	st, p, err := openProject(ctx, *dataDir, *projectName)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	p, err := st.ProjectByName(ctx, *projectName)
-	if err != nil {
-		return err // the store names the project
-	}
 
 	progress := newProgressPrinter(stdout)
 	trainer := server.NewTrainer(server.TrainerConfig{Store: st, Publish: func(_ int64, ev any) { progress.event(ev) }})
