@@ -182,7 +182,15 @@ func TestGoldenSmallUNetAdam(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		assertClose(t, "loss", []float32{loss}, []float32{want}, 1e-5, 1e-5)
+		// The first loss comes from PyTorch's own weights. Later ones follow Adam updates, which move weights
+		// by float32 rounding alone (see spread below); how far depends on the SGEMM kernel OpenBLAS picks for
+		// the CPU. Measured, step 3's relative difference: 1.5e-6 (Haswell, SkylakeX kernels), 3e-6 (purego),
+		// 7.2e-5 (OpenBLAS's own choice on an AVX-512 Xeon). Held to 2e-4 after the first step.
+		rel := 1e-5
+		if i > 0 {
+			rel = 2e-4
+		}
+		assertClose(t, "loss", []float32{loss}, []float32{want}, 1e-5, rel)
 		if i == 0 {
 			for _, p := range m.Params() {
 				assertClose(t, p.Name+" gradient", sample(p.Grad), g.GradStep1[p.Name], 1e-6, 1e-3)
