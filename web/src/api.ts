@@ -29,11 +29,14 @@ export interface SliceCounts {
 
 export interface VolumeSummary {
   id: Id;
+  projectId: Id;
   name: string;
+  /** The uploaded file's name. */
+  originalName: string;
   shape: number[];
   spacing: number[];
   counts: SliceCounts;
-  createdAt?: string;
+  createdAt: string;
 }
 
 export type SliceStatus = "unlabelled" | "labelled" | "predicted" | "verified";
@@ -81,13 +84,6 @@ export interface ReviewItem {
   slice: number;
   uncertainty: number;
 }
-
-export type ServerEvent =
-  | { type: "label"; volumeId: Id; slice: number; version: number; author?: string; origin?: string; verified?: boolean; deleted?: boolean }
-  | { type: "volume"; volume: VolumeSummary }
-  | { type: "volumeDeleted"; volumeId: Id }
-  | { type: "projectDeleted"; projectId: Id }
-  | { type: string; [k: string]: unknown };
 
 export class ApiError extends Error {
   constructor(readonly status: number, message: string, readonly body: Record<string, unknown> = {}) {

@@ -1,6 +1,7 @@
 // Server events of a project over a websocket, reconnecting with backoff.
-import type { Id, ServerEvent } from "./api";
+import type { Id } from "./api";
 import { backoffDelay } from "./lib/backoff";
+import { parseServerEvent, type ServerEvent } from "./serverevents";
 
 export type Connection = "connecting" | "live" | "reconnecting";
 
@@ -31,10 +32,13 @@ export class ProjectEvents {
       this.onConnection("live");
     };
     ws.onmessage = (m) => {
+      // Malformed messages, and a newer server's events this page does not know, are ignored.
+      const ev = parseServerEvent(String(m.data));
+      if (!ev) return;
       try {
-        this.onEvent(JSON.parse(String(m.data)) as ServerEvent);
+        this.onEvent(ev);
       } catch {
-        // ignore malformed messages
+        // as before, an event the page fails to apply is dropped here
       }
     };
     ws.onclose = () => {

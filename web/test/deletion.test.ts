@@ -39,5 +39,5 @@ test("deletion events concern the page that shows what they deleted", () => {
   assert.equal(deletedBy({ type: "volumeDeleted", volumeId: 8 }, 4, 9), null);
   // The project page shows no single volume: a volume's deletion only refreshes its list.
   assert.equal(deletedBy({ type: "volumeDeleted", volumeId: 9 }, 4), null);
-  assert.equal(deletedBy({ type: "label", volumeId: 9, slice: 0, version: 2 }, 4, 9), null);
+  assert.equal(deletedBy({ type: "label", volumeId: 9, slice: 0, version: 2, author: "ann", origin: "manual", verified: false, deleted: true }, 4, 9), null);
 });

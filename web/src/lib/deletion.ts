@@ -1,5 +1,6 @@
 // What a deletion loses, in words for its confirm dialog, and which deletion events concern an open page.
-import type { Id, ServerEvent, SliceCounts } from "../api";
+import type { Id, SliceCounts } from "../api";
+import type { ServerEvent } from "../serverevents";
 
 /** "1 volume", "3 volumes". */
 export function plural(n: number, one: string, many = `${one}s`): string {

@@ -1,20 +1,32 @@
 // A training run's progress as the app shows it: the loss and Dice curves merged from the stored history and the
 // live websocket events (which overlap after a reload), and the words for its settings, speed and ETA.
 
-/** An iteration or epoch event of a run (server/API.md ProgressEvent). */
-export interface ProgressEvent {
-  type: "iteration" | "epoch";
-  runId: number | string;
+/**
+ * The fields of a run's iteration and epoch events (internal/event ProgressEvent in Go), as published over the
+ * websocket (serverevents.ts IterationEvent and EpochEvent) and as stored in the run's history.
+ */
+export interface ProgressFields {
+  runId: number;
   iteration: number;
   epoch: number;
+  /** The step's loss (iteration events) or the mean since the previous validation (epoch events). */
   trainLoss: number;
-  valLoss?: number | null;
-  valDice?: Array<number | null> | null;
+  /** Epoch events: the validation loss; absent otherwise. */
+  valLoss?: number;
+  /** Epoch events: the validation Dice of classes 1..K; absent otherwise. */
+  valDice?: number[];
+  /** Whether this is the best model so far; absent when not. */
   best?: boolean;
   learningRate: number;
   secondsPerIteration: number;
+  /** Seconds left; -1 unknown. */
   eta: number;
   elapsed: number;
+}
+
+/** An iteration or epoch event of a run (server/API.md ProgressEvent). */
+export interface ProgressEvent extends ProgressFields {
+  type: "iteration" | "epoch";
 }
 
 /** A series sorted by x without repeated xs. */

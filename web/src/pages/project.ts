@@ -2,11 +2,12 @@
 // downloads, training with live curves, model versions and cross-sectional areas; deleting volumes or the project.
 import {
   deleteProject, deleteVolume, getProject, listModels, listVolumes, projectExportUrl, reviewQueue, uploadVolume,
-  volumeExportUrl, type Id, type ServerEvent, type VolumeSummary,
+  volumeExportUrl, type Id, type VolumeSummary,
 } from "../api";
 import { clear, confirmDialog, errorText, h, toast } from "../dom";
 import { ProjectEvents } from "../events";
 import { deletedBy, projectLoss, volumeLoss } from "../lib/deletion";
+import type { ServerEvent } from "../serverevents";
 import { areasPanel, modelsPanel } from "./models";
 import { trainingPanel } from "./training";
 
@@ -236,7 +237,7 @@ export function projectPage(root: HTMLElement, pid: Id, navigate: (path: string)
         break;
       case "run":
         // A run that ended without a model leaves the models as they were; one with a model announced it.
-        if ((ev as { run?: { status?: string } }).run?.status === "done") void models.reload();
+        if (ev.run.status === "done") void models.reload();
         break;
     }
   };

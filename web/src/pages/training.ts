@@ -3,13 +3,14 @@
 // the project's earlier runs.
 import {
   ApiError, cancelRun, getProject, getRun, listRuns, patchProject, startTraining, trainingSettings,
-  type Id, type ProjectClass, type Run, type ServerEvent, type TrainingSettingsInfo,
+  type Id, type ProjectClass, type Run, type TrainingSettingsInfo,
 } from "../api";
 import { clear, errorText, h, toast } from "../dom";
 import { LineChart, type Reading, type Series } from "../lib/chart";
 import {
   RunProgress, formatDuration, formatSpeed, formatValue, later, runSummary, type ProgressEvent, type TrainSettings,
 } from "../lib/runprogress";
+import type { ServerEvent } from "../serverevents";
 import { settingsForm } from "./trainsettings";
 
 const ACTIVE: ReadonlySet<string> = new Set(["queued", "running"]);
@@ -304,11 +305,11 @@ export function trainingPanel(pid: Id): TrainingPanel {
   function onEvent(ev: ServerEvent): void {
     switch (ev.type) {
       case "run":
-        upsertRun((ev as unknown as { run: Run }).run);
+        upsertRun(ev.run);
         break;
       case "iteration":
       case "epoch":
-        onProgress(ev as unknown as ProgressEvent);
+        onProgress(ev);
         break;
     }
   }

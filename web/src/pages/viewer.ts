@@ -3,7 +3,7 @@
 import {
   author, getLabel, getLabelVersion, getProject, getVolume, labelHistory, putLabel, reviewQueue, setAuthor, setVerified,
   volumeExportUrl,
-  type Id, type LabelData, type Project, type ReviewItem, type ServerEvent, type SliceInfo, type VolumeDetail,
+  type Id, type LabelData, type Project, type ReviewItem, type SliceInfo, type VolumeDetail,
 } from "../api";
 import { clear, errorText, h, toast } from "../dom";
 import { ProjectEvents, type Connection } from "../events";
@@ -18,6 +18,7 @@ import { labelDeleted } from "../lib/slicestate";
 import { UndoStack } from "../lib/undo";
 import { defaultWindow, dragWindow, type WindowLevel } from "../lib/windowlevel";
 import type { Navigate } from "../router";
+import type { LabelEvent, ServerEvent } from "../serverevents";
 import { registerUnsaved } from "../unsaved";
 import { SliceData } from "./slicedata";
 
@@ -1007,13 +1008,16 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
         reloadPredictions();
         return;
       }
-      if (ev.type !== "label") return;
-      const e = ev as Extract<ServerEvent, { type: "label"; slice: number }>;
+      if (ev.type === "label") onLabel(ev);
+    }
+
+    /** A slice's new label version, from another tab's event or from the volume reloaded after a reconnect. */
+    function onLabel(e: Pick<LabelEvent, "slice" | "version" | "verified" | "deleted"> & { volumeId: Id }): void {
       if (String(e.volumeId) !== String(vol.id)) return;
       const s = info[e.slice];
       if (!s || e.version <= saver.version(e.slice)) return;
       s.labelVersion = e.version;
-      s.verified = !!e.verified;
+      s.verified = e.verified;
       // A deleted label leaves the slice to the active model's prediction where it has one.
       s.status = e.deleted ? (s.uncertainty != null ? "predicted" : "unlabelled") : e.verified ? "verified" : "labelled";
       drawStrip();
@@ -1037,7 +1041,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       getVolume(vol.id).then((fresh) => {
         for (const s of fresh.slices) {
           const mine = info[s.index];
-          if (mine && s.labelVersion > saver.version(s.index)) onEvent({ type: "label", volumeId: vol.id, slice: s.index, version: s.labelVersion, verified: s.verified, deleted: labelDeleted(s) });
+          if (mine && s.labelVersion > saver.version(s.index)) onLabel({ volumeId: vol.id, slice: s.index, version: s.labelVersion, verified: s.verified, deleted: labelDeleted(s) });
         }
       }).catch(() => {});
     });
