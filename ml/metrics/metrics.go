@@ -101,6 +101,7 @@ func (c Confusion) Conformity() float64 {
 // ClassMetrics are one class's scores, for one slice or pooled over many (see Accumulator).
 type ClassMetrics struct {
 	Class     int       `json:"class"`
+	Name      string    `json:"name,omitempty"` // the class's name, where the caller knows it (this package does not)
 	Confusion Confusion `json:"confusion"`
 
 	Dice        float64 `json:"dice"`
@@ -110,13 +111,13 @@ type ClassMetrics struct {
 	Specificity float64 `json:"specificity"`
 	Conformity  float64 `json:"conformity"` // percent; -Inf at Dice 0
 
-	HausdorffPx   float64 `json:"hausdorff_px"` // symmetric Hausdorff distance between the surfaces
-	HausdorffMM   float64 `json:"hausdorff_mm"`
-	MeanSurfacePx float64 `json:"mean_surface_px"` // mean over both surfaces' points of the distance to the other surface
-	MeanSurfaceMM float64 `json:"mean_surface_mm"`
+	HausdorffPx   float64 `json:"hausdorffPx"` // symmetric Hausdorff distance between the surfaces
+	HausdorffMM   float64 `json:"hausdorffMm"`
+	MeanSurfacePx float64 `json:"meanSurfacePx"` // mean over both surfaces' points of the distance to the other surface
+	MeanSurfaceMM float64 `json:"meanSurfaceMm"`
 
-	Slices         int `json:"slices"`           // slices scored
-	SlicesOneEmpty int `json:"slices_one_empty"` // of which exactly one mask was empty (no surface distance)
+	Slices         int `json:"slices"`         // slices scored
+	SlicesOneEmpty int `json:"slicesOneEmpty"` // of which exactly one mask was empty (no surface distance)
 }
 
 func (m *ClassMetrics) setOverlap(c Confusion) {
@@ -130,10 +131,10 @@ func (m *ClassMetrics) setOverlap(c Confusion) {
 type wireMetrics struct {
 	plainMetrics
 	Conformity    *float64 `json:"conformity"`
-	HausdorffPx   *float64 `json:"hausdorff_px"`
-	HausdorffMM   *float64 `json:"hausdorff_mm"`
-	MeanSurfacePx *float64 `json:"mean_surface_px"`
-	MeanSurfaceMM *float64 `json:"mean_surface_mm"`
+	HausdorffPx   *float64 `json:"hausdorffPx"`
+	HausdorffMM   *float64 `json:"hausdorffMm"`
+	MeanSurfacePx *float64 `json:"meanSurfacePx"`
+	MeanSurfaceMM *float64 `json:"meanSurfaceMm"`
 }
 
 type plainMetrics ClassMetrics
@@ -155,11 +156,33 @@ func (m ClassMetrics) MarshalJSON() ([]byte, error) {
 	})
 }
 
-// UnmarshalJSON reads null as -Inf for conformity and +Inf for distances.
+// legacyNames are the snake_case names that model files written before 2026-12 used for these fields.
+type legacyNames struct {
+	HausdorffPx    *float64 `json:"hausdorff_px"`
+	HausdorffMM    *float64 `json:"hausdorff_mm"`
+	MeanSurfacePx  *float64 `json:"mean_surface_px"`
+	MeanSurfaceMM  *float64 `json:"mean_surface_mm"`
+	SlicesOneEmpty *int     `json:"slices_one_empty"`
+}
+
+// UnmarshalJSON reads null as -Inf for conformity and +Inf for distances, and the legacy snake_case names.
 func (m *ClassMetrics) UnmarshalJSON(b []byte) error {
 	var w wireMetrics
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
+	}
+	var legacy legacyNames
+	if err := json.Unmarshal(b, &legacy); err != nil {
+		return err
+	}
+	if legacy.SlicesOneEmpty != nil {
+		w.SlicesOneEmpty = *legacy.SlicesOneEmpty
+	}
+	for _, f := range []struct{ current, old **float64 }{{&w.HausdorffPx, &legacy.HausdorffPx}, {&w.HausdorffMM, &legacy.HausdorffMM},
+		{&w.MeanSurfacePx, &legacy.MeanSurfacePx}, {&w.MeanSurfaceMM, &legacy.MeanSurfaceMM}} {
+		if *f.current == nil {
+			*f.current = *f.old
+		}
 	}
 	*m = ClassMetrics(w.plainMetrics)
 	or := func(p *float64, inf float64) float64 {

@@ -154,6 +154,19 @@ func TestJSONRoundTrip(t *testing.T) {
 	}
 }
 
+// Model files written before the names became camelCase keep their distances.
+func TestJSONReadsLegacyNames(t *testing.T) {
+	var m ClassMetrics
+	old := `{"class":2,"dice":0.5,"hausdorff_px":3,"hausdorff_mm":1.5,"mean_surface_px":1,"mean_surface_mm":null,"slices":4,"slices_one_empty":1}`
+	if err := json.Unmarshal([]byte(old), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Class != 2 || m.Dice != 0.5 || m.HausdorffPx != 3 || m.HausdorffMM != 1.5 || m.MeanSurfacePx != 1 ||
+		!math.IsInf(m.MeanSurfaceMM, 1) || m.Slices != 4 || m.SlicesOneEmpty != 1 {
+		t.Fatalf("legacy metrics read as %+v", m)
+	}
+}
+
 // The distance transform agrees with brute force on random point sets and anisotropic spacing.
 func TestDistanceTransformBruteForce(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))

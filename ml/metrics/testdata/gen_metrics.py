@@ -98,14 +98,14 @@ def result(tal, cls):
          "precision": ratio(tp, tp + fp, both_empty), "recall": ratio(tp, tp + fn, both_empty),
          "specificity": 1.0 if tn + fp == 0 else tn / (tn + fp),
          "conformity": -math.inf if dice == 0 else (3 * dice - 2) / dice * 100,
-         "slices": tal["slices"], "slices_one_empty": tal["one_empty"]}
+         "slices": tal["slices"], "slicesOneEmpty": tal["one_empty"]}
     if tal["both"] > 0:
-        d = {"hausdorff_px": tal["hd_px"], "hausdorff_mm": tal["hd_mm"],
-             "mean_surface_px": tal["sum_px"] / tal["points"], "mean_surface_mm": tal["sum_mm"] / tal["points"]}
+        d = {"hausdorffPx": tal["hd_px"], "hausdorffMm": tal["hd_mm"],
+             "meanSurfacePx": tal["sum_px"] / tal["points"], "meanSurfaceMm": tal["sum_mm"] / tal["points"]}
     elif tal["one_empty"] > 0:
-        d = dict.fromkeys(("hausdorff_px", "hausdorff_mm", "mean_surface_px", "mean_surface_mm"), math.inf)
+        d = dict.fromkeys(("hausdorffPx", "hausdorffMm", "meanSurfacePx", "meanSurfaceMm"), math.inf)
     else:
-        d = dict.fromkeys(("hausdorff_px", "hausdorff_mm", "mean_surface_px", "mean_surface_mm"), 0.0)
+        d = dict.fromkeys(("hausdorffPx", "hausdorffMm", "meanSurfacePx", "meanSurfaceMm"), 0.0)
     r.update(d)
     return {k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in r.items()}
 
