@@ -11,6 +11,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/mriworkbench/workbench/internal/atomicfile"
 )
 
 // Model is a trained model version; its weights are in File (relative to the data directory, under models/).
@@ -116,7 +118,7 @@ func (s *Store) CreateModel(ctx context.Context, nm NewModel) (Model, error) {
 				return err
 			}
 		}
-		if err := os.Rename(tmp, s.abs(final)); err != nil {
+		if err := atomicfile.Rename(tmp, s.abs(final)); err != nil {
 			return fmt.Errorf("store model file: %w", err)
 		}
 		return nil

@@ -45,6 +45,15 @@ type Project struct {
 	CreatedAt time.Time       `json:"createdAt"`
 }
 
+// ClassNames are the project's class names, class 1 first.
+func (p Project) ClassNames() []string {
+	names := make([]string, len(p.Classes))
+	for i, c := range p.Classes {
+		names[i] = c.Name
+	}
+	return names
+}
+
 // ProjectSummary is a project with counts for listings.
 type ProjectSummary struct {
 	Project

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mriworkbench/workbench/internal/atomicfile"
 	"github.com/mriworkbench/workbench/nifti"
 )
 
@@ -116,10 +117,13 @@ func storedExt(name string) string {
 	return ".bin"
 }
 
-func validateVolumeName(name string) error {
+// ValidateVolumeName refuses names a volume cannot have: a volume's name names its export directory.
+func ValidateVolumeName(name string) error {
 	switch {
 	case name == "":
 		return invalid("volume name is empty")
+	case name == "." || name == "..":
+		return invalid("volume name %q cannot name a directory; rename the file", name)
 	case name != strings.TrimSpace(name):
 		return invalid("volume name %q has leading or trailing spaces", name)
 	case len(name) > 200:
@@ -165,7 +169,7 @@ func validateGeometry(g Geometry) error {
 // are inserted in one transaction, and the file is renamed into volumes/ before commit; on any failure no row
 // and no file remain.
 func (s *Store) ImportVolume(ctx context.Context, req ImportRequest) (VolumeMeta, error) {
-	if err := validateVolumeName(req.Name); err != nil {
+	if err := ValidateVolumeName(req.Name); err != nil {
 		return VolumeMeta{}, err
 	}
 	if err := validateGeometry(req.Geometry); err != nil {
@@ -237,7 +241,7 @@ func (s *Store) ImportVolume(ctx context.Context, req ImportRequest) (VolumeMeta
 				return fmt.Errorf("insert label: %w", err)
 			}
 		}
-		if err := os.Rename(tmp, s.abs(final)); err != nil {
+		if err := atomicfile.Rename(tmp, s.abs(final)); err != nil {
 			return fmt.Errorf("store volume file: %w", err)
 		}
 		return nil
@@ -261,31 +265,15 @@ func (s *Store) writePartial(dir string, r io.Reader) (tmpPath, sum string, err 
 }
 
 func (s *Store) writePartialFunc(dir string, write func(io.Writer) error) (tmpPath, sum string, err error) {
-	// The writer's pid in the name tells Open (in any process) whether the file is still being written.
-	f, err := os.CreateTemp(s.abs(dir), fmt.Sprintf("%s%d-*", tempPrefix, os.Getpid()))
-	if err != nil {
-		return "", "", fmt.Errorf("create file: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
 	h := sha256.New()
-	if err := write(io.MultiWriter(f, h)); err != nil {
+	// The writer's pid in the name tells Open (in any process) whether the file is still being written.
+	// Stored files are immutable: read-only.
+	tmpPath, err = atomicfile.WriteTemp(s.abs(dir), fmt.Sprintf("%s%d-*", tempPrefix, os.Getpid()), 0o444,
+		func(w io.Writer) error { return write(io.MultiWriter(w, h)) })
+	if err != nil {
 		return "", "", fmt.Errorf("write file: %w", err)
 	}
-	if err := f.Chmod(0o444); err != nil { // stored files are immutable
-		return "", "", fmt.Errorf("write file: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return "", "", fmt.Errorf("write file: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return "", "", fmt.Errorf("write file: %w", err)
-	}
-	return f.Name(), hex.EncodeToString(h.Sum(nil)), nil
+	return tmpPath, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // abs turns a path relative to the data directory into an absolute one.
