@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mriworkbench/workbench/internal/event"
 	"github.com/mriworkbench/workbench/nifti"
 	"github.com/mriworkbench/workbench/store"
 )
@@ -122,7 +123,7 @@ func TestUploadVolumeAndSlices(t *testing.T) {
 	if v.Name != "t2s" || v.Shape != want.Shape || v.Counts.Unlabelled != want.Shape[2] || v.OriginalName != "t2s.nii.gz" {
 		t.Fatalf("uploaded volume %+v, canonical shape %v", v, want.Shape)
 	}
-	var list []volumeSummary
+	var list []event.VolumeSummary
 	e.get(fmt.Sprintf("/api/projects/%d/volumes", p.ID)).expect(t, http.StatusOK).json(t, &list)
 	if len(list) != 1 || list[0].ID != v.ID {
 		t.Fatalf("volume list %+v", list)
@@ -194,7 +195,7 @@ func TestUploadErrorsStoreNothing(t *testing.T) {
 		map[string]string{"Content-Type": "multipart/form-data; boundary=b"}).expect(t, http.StatusBadRequest)
 	e.upload(999, "t2s.nii.gz", readShared(t, t2sPath)).expect(t, http.StatusNotFound)
 
-	var list []volumeSummary
+	var list []event.VolumeSummary
 	e.get(fmt.Sprintf("/api/projects/%d/volumes", p.ID)).expect(t, http.StatusOK).json(t, &list)
 	if len(list) != 0 {
 		t.Fatalf("failed uploads left volumes: %+v", list)

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,19 +8,6 @@ import (
 )
 
 const benchVolume = "gm-challenge-data/sub-9709Ses1/anat/sub-9709Ses1_run-1_T2starw.nii.gz"
-
-// BenchmarkImportNIfTI measures an upload's server work: parse, canonicalise, statistics, store.
-func BenchmarkImportNIfTI(b *testing.B) {
-	data := readShared(b, benchVolume)
-	e := newTestEnv(b)
-	p := e.createProject("bench", "gm")
-	b.ResetTimer()
-	for i := range b.N {
-		if _, err := ImportNIfTI(context.Background(), e.store, p.ID, fmt.Sprintf("v%d.nii.gz", i), data, nil, ""); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
 
 // BenchmarkSliceGet measures a slice request of a cached volume over loopback HTTP, gzip included, as the
 // viewer pages through slices.

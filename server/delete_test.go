@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mriworkbench/workbench/internal/event"
 	"github.com/mriworkbench/workbench/nifti"
 	"github.com/mriworkbench/workbench/store"
 )
@@ -23,9 +24,9 @@ func (c *volumeCache) cached(id int64) bool {
 }
 
 // uploadTiny uploads a small synthetic volume and returns it with the path of its stored original file.
-func (e *testEnv) uploadTiny(projectID int64, name string) (volumeSummary, string) {
+func (e *testEnv) uploadTiny(projectID int64, name string) (event.VolumeSummary, string) {
 	e.t.Helper()
-	var v volumeSummary
+	var v event.VolumeSummary
 	e.upload(projectID, name, tinyImage(e.t, [3]int{6, 5, 4})).expect(e.t, http.StatusCreated).json(e.t, &v)
 	meta, err := e.store.Volume(context.Background(), v.ID)
 	if err != nil {
@@ -63,7 +64,7 @@ func TestDeleteVolume(t *testing.T) {
 
 	var ev map[string]any
 	readEvent(t, tab, &ev)
-	if ev["type"] != EventVolumeDeleted || ev["volumeId"] != float64(doomed.ID) {
+	if ev["type"] != event.TypeVolumeDeleted || ev["volumeId"] != float64(doomed.ID) {
 		t.Fatalf("event %v, want volumeDeleted of volume %d", ev, doomed.ID)
 	}
 	if _, err := e.store.Volume(ctx, doomed.ID); !errors.Is(err, store.ErrNotFound) {
@@ -80,7 +81,7 @@ func TestDeleteVolume(t *testing.T) {
 	e.get(fmt.Sprintf("/api/volumes/%d/slices/1", doomed.ID)).expect(t, http.StatusNotFound)
 	e.get(fmt.Sprintf("/api/volumes/%d/slices/1/label", doomed.ID)).expect(t, http.StatusNotFound)
 
-	var listed []volumeSummary
+	var listed []event.VolumeSummary
 	e.get(fmt.Sprintf("/api/projects/%d/volumes", p.ID)).expect(t, http.StatusOK).json(t, &listed)
 	if len(listed) != 1 || listed[0].ID != kept.ID {
 		t.Fatalf("volumes after the deletion: %+v, want only %q", listed, kept.Name)
@@ -108,13 +109,13 @@ func TestDeleteProject(t *testing.T) {
 
 	var ev map[string]any
 	readEvent(t, tab, &ev)
-	if ev["type"] != EventProjectDeleted || ev["projectId"] != float64(p.ID) {
+	if ev["type"] != event.TypeProjectDeleted || ev["projectId"] != float64(p.ID) {
 		t.Fatalf("event %v, want projectDeleted of project %d", ev, p.ID)
 	}
 	if _, err := e.store.Project(ctx, p.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("store.Project after the deletion: %v, want ErrNotFound", err)
 	}
-	for _, v := range []volumeSummary{a, b} {
+	for _, v := range []event.VolumeSummary{a, b} {
 		if _, err := e.store.Volume(ctx, v.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("volume %q after its project's deletion: %v, want ErrNotFound", v.Name, err)
 		}
@@ -180,7 +181,7 @@ func TestDeleteRefusedDuringRun(t *testing.T) {
 	e.do(http.MethodDelete, fmt.Sprintf("/api/volumes/%d", v.ID), nil, nil).expect(t, http.StatusNoContent)
 	var ev map[string]any
 	readEvent(t, tab, &ev)
-	if ev["type"] != EventVolumeDeleted {
+	if ev["type"] != event.TypeVolumeDeleted {
 		t.Fatalf("first event %v, want the volume's deletion", ev)
 	}
 	expectGone(t, file)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/mriworkbench/workbench/internal/ingest"
 	"github.com/mriworkbench/workbench/store"
 )
 
@@ -41,7 +42,7 @@ func (s *Server) classify(err error, c echo.Context) (int, errorBody) {
 		stale    *store.StaleVersionError
 		invalid  *store.ValidationError
 		tooLarge *http.MaxBytesError
-		tooBig   *tooLargeError
+		tooBig   *ingest.TooLargeError
 		httpErr  *echo.HTTPError
 	)
 	switch {
@@ -52,7 +53,7 @@ func (s *Server) classify(err error, c echo.Context) (int, errorBody) {
 		return http.StatusRequestEntityTooLarge,
 			errorBody{Error: fmt.Sprintf("request body is larger than the limit of %d bytes", tooLarge.Limit)}
 	case errors.As(err, &tooBig):
-		return http.StatusRequestEntityTooLarge, errorBody{Error: oneLine(tooBig.msg)}
+		return http.StatusRequestEntityTooLarge, errorBody{Error: oneLine(tooBig.Msg)}
 	case errors.As(err, &invalid):
 		return http.StatusBadRequest, errorBody{Error: oneLine(invalid.Msg)}
 	case errors.Is(err, store.ErrNotFound):
@@ -81,9 +82,6 @@ func (s *Server) logInternal(c echo.Context, err error) {
 
 // oneLine keeps error messages to one line, as promised to users.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// OneLine is oneLine for the CLI, whose errors make the same promise.
-func OneLine(s string) string { return oneLine(s) }
 
 // badRequest is a 400 with a reason for the user.
 func badRequest(format string, args ...any) error {

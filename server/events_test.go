@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/mriworkbench/workbench/internal/event"
 )
 
 func (e *testEnv) dialEvents(projectID int64, origin string) (*websocket.Conn, *http.Response, error) {
@@ -73,9 +75,12 @@ func TestEventsReachOtherClientsOfTheProject(t *testing.T) {
 
 	v := e.uploadVolume(p.ID, t2sPath)
 	for _, conn := range []*websocket.Conn{tabA, tabB} {
-		var ev VolumeEvent
+		var ev struct {
+			Type   string
+			Volume event.VolumeSummary
+		}
 		readEvent(t, conn, &ev)
-		if ev.Type != EventVolume || ev.Volume.ID != v.ID || ev.Volume.Name != "t2s" {
+		if ev.Type != event.TypeVolume || ev.Volume.ID != v.ID || ev.Volume.Name != "t2s" {
 			t.Fatalf("volume event %+v", ev)
 		}
 	}
@@ -83,9 +88,13 @@ func TestEventsReachOtherClientsOfTheProject(t *testing.T) {
 	mask := make([]byte, v.Shape[0]*v.Shape[1])
 	mask[0] = 2
 	e.putMask(v.ID, 4, 0, mask, map[string]string{"X-Author": "ann"}).expect(t, http.StatusOK)
-	var ev LabelEvent
+	type labelEvent struct {
+		Type string
+		event.Label
+	}
+	var ev labelEvent
 	readEvent(t, tabB, &ev)
-	want := LabelEvent{Type: EventLabel, VolumeID: v.ID, Slice: 4, Version: 1, Author: "ann", Origin: "manual"}
+	want := labelEvent{Type: event.TypeLabel, Label: event.Label{VolumeID: v.ID, Slice: 4, Version: 1, Author: "ann", Origin: "manual"}}
 	if ev != want {
 		t.Fatalf("tab B got %+v, want %+v", ev, want)
 	}
@@ -102,10 +111,10 @@ func TestEventsReachOtherClientsOfTheProject(t *testing.T) {
 	}
 
 	// The other project's client saw none of this: the first event it gets is its own project's.
-	e.srv.Hub().Publish(other.ID, map[string]string{"type": "probe"})
+	e.srv.Hub().Publish(other.ID, event.ActiveModel{ModelID: 424242})
 	var probe map[string]any
 	readEvent(t, elsewhere, &probe)
-	if probe["type"] != "probe" {
+	if probe["type"] != event.TypeActiveModel || probe["modelId"] != 424242.0 {
 		t.Fatalf("client of another project received %v", probe)
 	}
 
@@ -195,7 +204,7 @@ func TestSlowClientIsDropped(t *testing.T) {
 			t.Fatalf("a client that never reads was not dropped after %d events of 64 KiB", published)
 		}
 		start := time.Now()
-		h.Publish(p.ID, map[string]any{"n": published, "padding": padding})
+		h.Publish(p.ID, bulkyEvent{N: published, Padding: padding})
 		if d := time.Since(start); d > time.Second {
 			t.Fatalf("publishing blocked for %v", d)
 		}
@@ -230,8 +239,16 @@ func TestSlowClientIsDropped(t *testing.T) {
 		t.Fatalf("dropped client read all %d events", published)
 	}
 	// The healthy client stays connected and keeps receiving.
-	h.Publish(p.ID, map[string]any{"n": published})
+	h.Publish(p.ID, bulkyEvent{N: published})
 	if n := <-received; n != published {
 		t.Fatalf("healthy client got %d after the drop, want %d", n, published)
 	}
 }
+
+// bulkyEvent is a test event of any size, numbered.
+type bulkyEvent struct {
+	N       int    `json:"n"`
+	Padding string `json:"padding,omitempty"`
+}
+
+func (bulkyEvent) Type() string { return "test" }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/mriworkbench/workbench/internal/export"
 )
 
 // manualOnly reads the manualOnly query flag: 1/true exports only manual labels, no predictions.
@@ -37,11 +39,10 @@ func (s *Server) exportVolume(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	x, err := prepareExport(c.Request().Context(), s.store, vid, manual)
+	seg, err := export.SegmentationFile(c.Request().Context(), s.store, vid, manual)
 	if err != nil {
 		return err
 	}
-	seg := x.files[0]
 	attachment(c, seg.Name)
 	c.Response().Header().Set(echo.HeaderContentType, "application/gzip")
 	c.Response().WriteHeader(http.StatusOK)
@@ -68,14 +69,14 @@ func (s *Server) exportProjectZip(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	volumes, err := checkProjectExport(ctx, s.store, pid)
+	zip, err := export.PrepareZip(ctx, s.store, pid)
 	if err != nil {
 		return err
 	}
 	attachment(c, fmt.Sprintf("%s_segmentations.zip", p.Name))
 	c.Response().Header().Set(echo.HeaderContentType, "application/zip")
 	c.Response().WriteHeader(http.StatusOK)
-	if err := writeProjectZip(ctx, s.store, volumes, c.Response(), manual); err != nil {
+	if err := zip.Write(ctx, c.Response(), manual); err != nil {
 		s.log.Error("project export incomplete", "project", pid, "err", err)
 	}
 	return nil

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mriworkbench/workbench/internal/event"
+	"github.com/mriworkbench/workbench/internal/export"
 	"github.com/mriworkbench/workbench/nifti"
 	"github.com/mriworkbench/workbench/store"
 )
@@ -106,13 +108,13 @@ func TestExportVolumeRoundTripPSR(t *testing.T) {
 	if len(chosen) < 2 {
 		t.Fatalf("the cord mask covers too few slices: %v", chosen)
 	}
-	meta, err := ImportNIfTI(ctx, e.store, p.ID, "t2.nii.gz", readShared(t, "sct_testing_data/t2/t2.nii.gz"),
+	meta, err := importFile(ctx, e.store, p.ID, "t2.nii.gz", readShared(t, "sct_testing_data/t2/t2.nii.gz"),
 		canonicalSlices(canonical, vol.Shape, chosen), "importer")
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	paths, err := ExportVolume(ctx, e.store, meta.ID, out, false)
+	paths, err := export.Volume(ctx, e.store, meta.ID, out, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +164,7 @@ func TestExportVolumeClassesAndPredictions(t *testing.T) {
 	canonical := o.ToCanonical(classes, src.Shape())
 	manual := []int{0, vol.Shape[2] - 1}
 	predicted := vol.Shape[2] / 2
-	v, err := ImportNIfTI(ctx, e.store, p.ID, "t2s.nii.gz", readShared(t, t2sPath), canonicalSlices(canonical, vol.Shape, manual), "")
+	v, err := importFile(ctx, e.store, p.ID, "t2s.nii.gz", readShared(t, t2sPath), canonicalSlices(canonical, vol.Shape, manual), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +188,7 @@ func TestExportVolumeClassesAndPredictions(t *testing.T) {
 			chosen = append(slices.Clone(manual), predicted)
 		}
 		marks := inChosenSlices(o, vol.Shape, chosen)
-		paths, err := ExportVolume(ctx, e.store, v.ID, t.TempDir(), manualOnly)
+		paths, err := export.Volume(ctx, e.store, v.ID, t.TempDir(), manualOnly)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -333,19 +335,15 @@ func tinyImage(t testing.TB, shape [3]int) []byte {
 	like := &nifti.Header{Version: 1, Dim: [8]int64{3, int64(shape[0]), int64(shape[1]), int64(shape[2]), 1, 1, 1, 1},
 		Pixdim: [8]float64{1, 0.5, 0.5, 2, 1, 1, 1, 1}, QformCode: 1, SformCode: 1,
 		SrowX: [4]float64{0.5, 0, 0, 0}, SrowY: [4]float64{0, 0.5, 0, 0}, SrowZ: [4]float64{0, 0, 2, 0}}
-	data := make([]float32, shape[0]*shape[1]*shape[2])
+	data := make([]uint8, shape[0]*shape[1]*shape[2])
 	for i := range data {
-		data[i] = float32(i % 97)
+		data[i] = uint8(i % 97)
 	}
-	path := filepath.Join(t.TempDir(), "tiny.nii.gz")
-	if err := nifti.WriteFloat32(path, like, data); err != nil {
+	var b bytes.Buffer
+	if err := nifti.EncodeMask(&b, like, data); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return b.Bytes()
 }
 
 // Volume "a_gm" and class "gm" of volume "a" used to share a_gm_seg.nii.gz; every volume now exports into a
@@ -356,7 +354,7 @@ func TestExportNamesDoNotCollide(t *testing.T) {
 	p := e.createProject("collide", "gm")
 	img := tinyImage(t, [3]int{4, 3, 2})
 	a := e.upload(p.ID, "a.nii.gz", img).expect(t, http.StatusCreated)
-	var va volumeSummary
+	var va event.VolumeSummary
 	a.json(t, &va)
 	e.upload(p.ID, "a_gm.nii.gz", img).expect(t, http.StatusCreated)
 	mask := make([]byte, 4*3)
@@ -370,7 +368,7 @@ func TestExportNamesDoNotCollide(t *testing.T) {
 	}
 	written := map[string]bool{}
 	for _, v := range volumes {
-		paths, err := ExportVolume(ctx, e.store, v.ID, out, false)
+		paths, err := export.Volume(ctx, e.store, v.ID, out, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -442,7 +440,7 @@ func TestProjectZipFailures(t *testing.T) {
 	if err := os.WriteFile(bPath, original, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	checked, err := checkProjectExport(ctx, e.store, p.ID)
+	checked, err := export.PrepareZip(ctx, e.store, p.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,7 +448,7 @@ func TestProjectZipFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	err = writeProjectZip(ctx, e.store, checked, &buf, false)
+	err = checked.Write(ctx, &buf, false)
 	if err == nil || !strings.Contains(err.Error(), `b:`) {
 		t.Fatalf("zip with a volume failing mid-way: error %v, want one naming b", err)
 	}
@@ -473,17 +471,9 @@ func TestProjectZipFailures(t *testing.T) {
 	}
 }
 
-// Volume names come from file names; names that cannot name an export directory, and halves of .hdr/.img
-// pairs, are refused at import with a reason.
-func TestVolumeNamesAndImportNames(t *testing.T) {
-	for file, want := range map[string]string{
-		"dir/sub-01_T2w.nii.gz": "sub-01_T2w", `C:\scans\a.NII`: "a", "b.nii": "b",
-		"pair.hdr": "pair", "pair.IMG.gz": "pair", "notes.txt": "notes.txt",
-	} {
-		if got := VolumeName(file); got != want {
-			t.Errorf("VolumeName(%q) = %q, want %q", file, got, want)
-		}
-	}
+// Names that cannot name an export directory, and halves of .hdr/.img pairs, are refused at upload with a
+// reason (internal/ingest tests how names come from file names).
+func TestUploadRefusesUnusableNames(t *testing.T) {
 	e := newTestEnv(t)
 	p := e.createProject("names", "wm")
 	img := tinyImage(t, [3]int{2, 2, 2})
@@ -498,7 +488,7 @@ func TestVolumeNamesAndImportNames(t *testing.T) {
 	if msg := e.upload(p.ID, "sub-01.nii.gz", img).expect(t, http.StatusConflict).errorMessage(t); !strings.Contains(msg, "only in case") {
 		t.Errorf("upload differing in case: reason %q", msg)
 	}
-	if _, err := ImportNIfTI(context.Background(), e.store, p.ID, "SUB-01.nii", img, nil, ""); !errors.Is(err, store.ErrConflict) {
+	if _, err := importFile(context.Background(), e.store, p.ID, "SUB-01.nii", img, nil, ""); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("import differing in case: error %v, want a conflict", err)
 	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,7 +15,10 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/mriworkbench/workbench/internal/event"
+	"github.com/mriworkbench/workbench/internal/ingest"
 	"github.com/mriworkbench/workbench/internal/testenv"
+	"github.com/mriworkbench/workbench/nifti"
 	"github.com/mriworkbench/workbench/store"
 )
 
@@ -157,11 +161,22 @@ func (e *testEnv) upload(projectID int64, fileName string, data []byte) response
 		map[string]string{"Content-Type": mw.FormDataContentType()})
 }
 
-func (e *testEnv) uploadVolume(projectID int64, rel string) volumeSummary {
+func (e *testEnv) uploadVolume(projectID int64, rel string) event.VolumeSummary {
 	e.t.Helper()
-	var v volumeSummary
+	var v event.VolumeSummary
 	e.upload(projectID, filepath.Base(rel), readShared(e.t, rel)).expect(e.t, http.StatusCreated).json(e.t, &v)
 	return v
+}
+
+// importFile imports a file's bytes into a project as the upload and the CLI do.
+func importFile(ctx context.Context, st *store.Store, projectID int64, name string, data []byte, labels []store.SliceMask,
+	author string) (store.VolumeMeta, error) {
+	img, err := ingest.Decode(name, data, nifti.ReadOptions{})
+	if err != nil {
+		return store.VolumeMeta{}, err
+	}
+	v, _, err := ingest.Import(ctx, st, projectID, name, data, img, labels, author)
+	return v, err
 }
 
 // putMask saves a label through the API.

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/mriworkbench/workbench/internal/event"
 )
 
 // Websocket timings: a client must answer a ping within pongWait, and a single write may take at most writeWait.
@@ -82,9 +84,9 @@ func isLoopbackHost(h string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Publish sends event, marshalled to JSON, to every client watching projectID. It never blocks.
-func (h *Hub) Publish(projectID int64, event any) {
-	msg, err := json.Marshal(event)
+// Publish sends e, marshalled to JSON, to every client watching projectID. It never blocks.
+func (h *Hub) Publish(projectID int64, e event.Event) {
+	msg, err := json.Marshal(e)
 	if err != nil {
 		h.log.Error("cannot marshal server event", "err", err)
 		return

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/mriworkbench/workbench/internal/event"
 	"github.com/mriworkbench/workbench/store"
 )
 
@@ -140,7 +141,7 @@ func (s *Server) putVerified(c echo.Context) error {
 
 // labelChanged tells the project's other clients about a new version and answers with its metadata.
 func (s *Server) labelChanged(c echo.Context, v store.VolumeMeta, l store.Label) error {
-	s.hub.Publish(v.ProjectID, LabelEvent{Type: EventLabel, VolumeID: v.ID, Slice: l.Slice, Version: l.Version,
+	s.hub.Publish(v.ProjectID, event.Label{VolumeID: v.ID, Slice: l.Slice, Version: l.Version,
 		Author: l.Author, Origin: l.Origin, Verified: l.Verified, Deleted: l.Deleted})
 	l.Mask = nil
 	return c.JSON(http.StatusOK, l)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mriworkbench/workbench/internal/event"
 	"github.com/mriworkbench/workbench/store"
 )
 
@@ -226,7 +227,7 @@ func TestPredictionsReviewAndAccept(t *testing.T) {
 	if len(queue) != 2 || queue[0].Slice != 3 {
 		t.Fatalf("queue after accept %+v", queue)
 	}
-	var vols []volumeSummary
+	var vols []event.VolumeSummary
 	e.get(fmt.Sprintf("/api/projects/%d/volumes", p.ID)).expect(t, http.StatusOK).json(t, &vols)
 	if c := vols[0].Counts; c.Labelled != 1 || c.Predicted != 2 || c.Unlabelled != v.Shape[2]-3 {
 		t.Fatalf("counts %+v", c)

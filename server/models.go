@@ -9,8 +9,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/mriworkbench/workbench/ml"
-	"github.com/mriworkbench/workbench/ml/train"
+	"github.com/mriworkbench/workbench/internal/event"
+	"github.com/mriworkbench/workbench/internal/export"
+	"github.com/mriworkbench/workbench/internal/job"
 	"github.com/mriworkbench/workbench/store"
 )
 
@@ -20,20 +21,13 @@ type runDetail struct {
 	Events []store.RunEvent `json:"events"`
 }
 
-// trainingSettings shows what a run would use now, and the presets a form can start from.
-type trainingSettings struct {
-	Settings      RunSettings               `json:"settings"` // the project's settings resolved, as a run would get them
-	Presets       map[string]train.Settings `json:"presets"`
-	Architectures []string                  `json:"architectures"`
-}
-
 // startTraining queues a run (202) that trains in the background; 409 names the run already going.
 func (s *Server) startTraining(c echo.Context) error {
 	pid, err := pathID(c, "pid")
 	if err != nil {
 		return err
 	}
-	var req TrainRequest
+	var req job.Request
 	if c.Request().ContentLength != 0 {
 		if err := s.decodeJSON(c, &req); err != nil {
 			return err
@@ -56,16 +50,11 @@ func (s *Server) getTrainingSettings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	resolved, err := ResolveSettings(p, TrainRequest{})
+	settings, err := job.ProjectSettings(p)
 	if err != nil {
 		return err
 	}
-	k := len(p.Classes)
-	return c.JSON(http.StatusOK, trainingSettings{
-		Settings:      resolved,
-		Presets:       map[string]train.Settings{PresetDefault: train.DefaultSettings(k), PresetPaper: train.PaperSettings(k)},
-		Architectures: ml.Archs(),
-	})
+	return c.JSON(http.StatusOK, settings)
 }
 
 func (s *Server) listRuns(c echo.Context) error {
@@ -133,7 +122,7 @@ func (s *Server) listModels(c echo.Context) error {
 		return err
 	}
 	if models == nil {
-		models = []store.Model{}
+		models = []store.ModelVersion{}
 	}
 	return c.JSON(http.StatusOK, models)
 }
@@ -164,7 +153,7 @@ func (s *Server) putActiveModel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.hub.Publish(pid, ActiveModelEvent{Type: EventActiveModel, ModelID: m.ID})
+	s.hub.Publish(pid, event.ActiveModel{ModelID: m.ID})
 	return c.JSON(http.StatusOK, m)
 }
 
@@ -200,7 +189,7 @@ func (s *Server) getAreas(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	a, err := ProjectAreas(c.Request().Context(), s.store, pid)
+	a, err := export.ProjectAreas(c.Request().Context(), s.store, pid)
 	if err != nil {
 		return err
 	}
@@ -217,7 +206,7 @@ func (s *Server) getAreasCSV(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	a, err := ProjectAreas(ctx, s.store, pid)
+	a, err := export.ProjectAreas(ctx, s.store, pid)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/mriworkbench/workbench/internal/event"
 	"github.com/mriworkbench/workbench/store"
 )
 
@@ -93,15 +94,6 @@ func (s *Server) updateProject(c echo.Context) error {
 	return c.JSON(http.StatusOK, p)
 }
 
-// EventProjectDeleted is the type of ProjectDeletedEvent.
-const EventProjectDeleted = "projectDeleted"
-
-// ProjectDeletedEvent announces that a project is gone, so that its open pages leave it.
-type ProjectDeletedEvent struct {
-	Type      string `json:"type"` // EventProjectDeleted
-	ProjectID int64  `json:"projectId"`
-}
-
 // deleteProject removes a project with its volumes, labels, runs, models, predictions and their files. It is
 // refused while one of its runs is queued or running.
 func (s *Server) deleteProject(c echo.Context) error {
@@ -127,7 +119,7 @@ func (s *Server) deleteProject(c echo.Context) error {
 	for _, v := range volumes {
 		s.volumes.evict(v.ID)
 	}
-	s.hub.Publish(pid, ProjectDeletedEvent{Type: EventProjectDeleted, ProjectID: pid})
+	s.hub.Publish(pid, event.ProjectDeleted{ProjectID: pid})
 	return c.NoContent(http.StatusNoContent)
 }
 

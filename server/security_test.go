@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/mriworkbench/workbench/internal/event"
 )
 
 // request sends a request built by the test, for what e.do cannot express (the Host header).
@@ -210,7 +212,7 @@ func TestUploadVoxelLimit(t *testing.T) {
 	// At the limit it is taken.
 	e.upload(p.ID, "ok.nii.gz", tinyImage(t, [3]int{10, 10, 10})).expect(t, http.StatusCreated)
 	e.upload(p.ID, "big.nii.gz", tinyImage(t, [3]int{10, 10, 11})).expect(t, http.StatusRequestEntityTooLarge)
-	var vs []volumeSummary
+	var vs []event.VolumeSummary
 	e.get(fmt.Sprintf("/api/projects/%d/volumes", p.ID)).expect(t, http.StatusOK).json(t, &vs)
 	if len(vs) != 1 {
 		t.Fatalf("%d volumes stored, want only the one within the limit", len(vs))

@@ -1,16 +1,15 @@
 // Package server is the workbench's HTTP API and the host of the embedded web app.
 //
-// Handlers are grouped per resource (projects.go, volumes.go, labels.go, exports.go, events.go); each decodes,
-// validates, calls the store and responds. Errors travel back to one handler (errors.go) that maps them to
-// statuses and `{"error": "..."}` bodies. The import and export logic (importexport.go) is exported so the CLI
-// uses the same code.
+// Handlers are grouped per resource (projects.go, volumes.go, labels.go, models.go, exports.go, events.go);
+// each decodes, validates, calls the store or a domain package (internal/ingest, internal/job,
+// internal/export) and responds. Errors travel back to one handler (errors.go) that maps them to statuses and
+// `{"error": "..."}` bodies. The CLI calls the same domain packages; nothing here is for it.
 package server
 
 import (
 	"compress/gzip"
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -20,6 +19,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/mriworkbench/workbench/internal/ingest"
+	"github.com/mriworkbench/workbench/internal/job"
 	"github.com/mriworkbench/workbench/nifti"
 	"github.com/mriworkbench/workbench/store"
 )
@@ -64,7 +65,7 @@ type Server struct {
 	store   *store.Store
 	hub     *Hub
 	volumes *volumeCache
-	trainer *Trainer
+	trainer *job.Trainer
 	uploads chan struct{} // semaphore: one token per upload being read and decoded
 	hosts   hostPolicy
 }
@@ -95,10 +96,10 @@ func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, echo: e, log: cfg.Logger, store: cfg.Store, hub: NewHub(cfg.Logger),
 		uploads: make(chan struct{}, cfg.Uploads), hosts: newHostPolicy(cfg.Addr, cfg.AllowedHosts)}
 	s.volumes = newVolumeCache(cfg.CacheBytes, func(ctx context.Context, id int64) (*nifti.Volume, error) {
-		return loadCanonical(ctx, s.store, id)
+		return ingest.LoadCanonical(ctx, s.store, id)
 	})
 	if s.store != nil {
-		s.trainer = NewTrainer(TrainerConfig{Store: s.store, Publish: s.hub.Publish, Volume: s.volumes.get, Logger: cfg.Logger})
+		s.trainer = job.NewTrainer(job.Config{Store: s.store, Publish: s.hub.Publish, Volume: s.volumes.get, Logger: cfg.Logger})
 	}
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.Recover())
@@ -114,7 +115,7 @@ func (s *Server) Hub() *Hub { return s.hub }
 
 // Trainer runs the server's training jobs (nil without a store). Run closes it on shutdown; tests that only
 // use Handler close it themselves.
-func (s *Server) Trainer() *Trainer { return s.trainer }
+func (s *Server) Trainer() *job.Trainer { return s.trainer }
 
 func (s *Server) routes() {
 	api := s.echo.Group("/api", s.guard, middleware.GzipWithConfig(middleware.GzipConfig{
@@ -185,21 +186,6 @@ func (s *Server) routes() {
 
 func (s *Server) health(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
-}
-
-// loadCanonical decodes a stored volume's original file onto the canonical grid: for the server's volume
-// cache, and for trainers that have no cache (the CLI's).
-func loadCanonical(ctx context.Context, st *store.Store, volumeID int64) (*nifti.Volume, error) {
-	v, err := st.Volume(ctx, volumeID)
-	if err != nil {
-		return nil, err
-	}
-	img, err := nifti.Read(st.OriginalPath(v))
-	if err != nil {
-		return nil, fmt.Errorf("volume %q: %w", v.Name, err)
-	}
-	vol, _ := img.Canonical()
-	return vol, nil
 }
 
 // Run serves until ctx is cancelled, then shuts down gracefully, letting requests in flight finish and

@@ -3,12 +3,11 @@ package server
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"testing"
 	"time"
 
-	"github.com/mriworkbench/workbench/ml/train"
+	"github.com/mriworkbench/workbench/internal/event"
 	"github.com/mriworkbench/workbench/store"
 )
 
@@ -43,7 +42,7 @@ func gmcProject(b *testing.B, e *testEnv) (store.Project, store.VolumeMeta) {
 		}
 		labels = append(labels, store.SliceMask{Slice: z, Mask: mask})
 	}
-	v, err := ImportNIfTI(ctx, e.store, p.ID, "gmc.nii.gz", readShared(b, gmcImage), labels, "bench")
+	v, err := importFile(ctx, e.store, p.ID, "gmc.nii.gz", readShared(b, gmcImage), labels, "bench")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -64,7 +63,7 @@ func BenchmarkTrainToFirstLossPoint(b *testing.B) {
 		start := time.Now()
 		e.sendJSON(http.MethodPost, fmt.Sprintf("/api/projects/%d/train", p.ID), map[string]any{"fromScratch": true}).
 			expect(b, http.StatusAccepted).json(b, &run)
-		waitEvents(b, conn, 60*time.Second, func(ev wsEvent) bool { return ev.Type == EventIteration && ev.RunID == run.ID })
+		waitEvents(b, conn, 60*time.Second, func(ev wsEvent) bool { return ev.Type == event.TypeIteration && ev.RunID == run.ID })
 		total += time.Since(start)
 		runs++
 		b.StopTimer()
@@ -73,28 +72,4 @@ func BenchmarkTrainToFirstLossPoint(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(total.Seconds()/float64(runs), "s/first-point")
-}
-
-// BenchmarkPredictProject times the predictions for the 10 unlabelled slices of the 256x192x20 gm-challenge
-// volume (default-preset model; the cost does not depend on the weights). The issue's aim: under 2 s.
-func BenchmarkPredictProject(b *testing.B) {
-	e := newTestEnv(b)
-	p, _ := gmcProject(b, e)
-	m, err := train.NewModel(train.DefaultSettings(2))
-	if err != nil {
-		b.Fatal(err)
-	}
-	settings := []byte(`{}`)
-	stored, err := e.store.CreateModel(context.Background(), store.NewModel{ProjectID: p.ID, Arch: m.Info.Arch, Settings: settings,
-		Write: func(w io.Writer) error { return writeModel(m, w) }})
-	if err != nil {
-		b.Fatal(err)
-	}
-	tr := e.srv.Trainer()
-	for b.Loop() {
-		n, err := tr.PredictProject(context.Background(), p.ID, m, stored.ID)
-		if err != nil || n != 10 {
-			b.Fatalf("predicted %d slices: %v", n, err)
-		}
-	}
 }

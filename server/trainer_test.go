@@ -1,13 +1,9 @@
 package server
 
 import (
-	"context"
-	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -16,6 +12,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/mriworkbench/workbench/internal/event"
+	"github.com/mriworkbench/workbench/internal/export"
+	"github.com/mriworkbench/workbench/internal/job"
 	"github.com/mriworkbench/workbench/ml/train"
 	"github.com/mriworkbench/workbench/nifti"
 	"github.com/mriworkbench/workbench/store"
@@ -29,7 +28,7 @@ const (
 
 // t2sLabelled is a project (wm, gm) with the small t2s volume (49x54, 9 slices) and its expert masks
 // (WM = cord and not GM) on the given canonical slices.
-func (e *testEnv) t2sLabelled(name string, slices ...int) (store.Project, volumeSummary) {
+func (e *testEnv) t2sLabelled(name string, slices ...int) (store.Project, event.VolumeSummary) {
 	e.t.Helper()
 	p := e.createProject(name, "wm", "gm")
 	v := e.uploadVolume(p.ID, t2sImage)
@@ -101,7 +100,7 @@ func waitEvents(t testing.TB, conn *websocket.Conn, timeout time.Duration, done 
 }
 
 func runEnded(status string) func(wsEvent) bool {
-	return func(ev wsEvent) bool { return ev.Type == EventRun && ev.Run.Status == status }
+	return func(ev wsEvent) bool { return ev.Type == event.TypeRun && ev.Run.Status == status }
 }
 
 // Train now over HTTP: progress arrives on the websocket, the run ends done with an active model whose
@@ -121,16 +120,16 @@ func TestTrainOverHTTP(t *testing.T) {
 		t.Fatalf("started run %+v", run)
 	}
 	events := waitEvents(t, conn, 60*time.Second, func(ev wsEvent) bool {
-		return ev.Type == EventRun && (ev.Run.Status == store.RunDone || ev.Run.Status == store.RunFailed)
+		return ev.Type == event.TypeRun && (ev.Run.Status == store.RunDone || ev.Run.Status == store.RunFailed)
 	})
 	counts := map[string]int{}
 	var predictions wsEvent
 	for _, ev := range events {
 		counts[ev.Type]++
-		if ev.Type == EventIteration && (ev.RunID != run.ID || !(ev.TrainLoss > 0)) {
+		if ev.Type == event.TypeIteration && (ev.RunID != run.ID || !(ev.TrainLoss > 0)) {
 			t.Fatalf("iteration event %+v", ev)
 		}
-		if ev.Type == EventPredictions {
+		if ev.Type == event.TypePredictions {
 			predictions = ev
 		}
 	}
@@ -138,7 +137,7 @@ func TestTrainOverHTTP(t *testing.T) {
 	if last.Status != store.RunDone || last.ModelID == nil {
 		t.Fatalf("run ended %+v", last)
 	}
-	if counts[EventIteration] < 2 || counts[EventEpoch] < 1 || counts[EventRun] < 3 || counts[EventPredictions] != 1 {
+	if counts[event.TypeIteration] < 2 || counts[event.TypeEpoch] < 1 || counts[event.TypeRun] < 3 || counts[event.TypePredictions] != 1 {
 		t.Fatalf("event counts %v", counts)
 	}
 	unlabelled := v.Shape[2] - len(labelled)
@@ -149,23 +148,23 @@ func TestTrainOverHTTP(t *testing.T) {
 	// The run's stored history holds every progress event, for a redraw after a reload.
 	var detail runDetail
 	e.get(fmt.Sprintf("/api/runs/%d", run.ID)).expect(t, http.StatusOK).json(t, &detail)
-	if len(detail.Events) != counts[EventIteration]+counts[EventEpoch] || detail.Status != store.RunDone {
+	if len(detail.Events) != counts[event.TypeIteration]+counts[event.TypeEpoch] || detail.Status != store.RunDone {
 		t.Fatalf("run detail: status %s, %d events; %v published", detail.Status, len(detail.Events), counts)
 	}
-	var settings RunSettings
+	var settings job.RunSettings
 	if err := json.Unmarshal(detail.Settings, &settings); err != nil || settings.Train.Epochs != 3 || settings.Train.CropW != 32 ||
 		settings.WarmStartModelID != nil || strings.Join(settings.Train.ClassNames, ",") != "wm,gm" {
 		t.Fatalf("run settings %s (%v)", detail.Settings, err)
 	}
 
-	var models []store.Model
+	var models []store.ModelVersion
 	e.get(fmt.Sprintf("/api/projects/%d/models", p.ID)).expect(t, http.StatusOK).json(t, &models)
 	if len(models) != 1 || !models[0].Active || models[0].ID != *last.ModelID || models[0].RunID == nil || *models[0].RunID != run.ID {
 		t.Fatalf("models %+v", models)
 	}
-	var mm modelMetrics
+	var mm job.ModelMetrics
 	if err := json.Unmarshal(models[0].Metrics, &mm); err != nil || mm.Iterations < 2 || mm.EvalSlices != 1 || len(mm.Classes) != 2 ||
-		mm.Classes[1].Name != "gm" || mm.Classes[1].Dice == nil {
+		mm.Classes[1].Name != "gm" || !strings.Contains(string(models[0].Metrics), `"dice":`) {
 		t.Fatalf("model metrics %s (%v)", models[0].Metrics, err)
 	}
 
@@ -194,7 +193,7 @@ func TestTrainOverHTTP(t *testing.T) {
 	}
 
 	// Areas: manual slices measure the expert masks exactly.
-	var areas Areas
+	var areas export.Areas
 	e.get(fmt.Sprintf("/api/projects/%d/areas", p.ID)).expect(t, http.StatusOK).json(t, &areas)
 	if len(areas.Volumes) != 1 || len(areas.Volumes[0].Slices) != v.Shape[2] || strings.Join(areas.Classes, ",") != "wm,gm" {
 		t.Fatalf("areas %+v", areas)
@@ -230,13 +229,13 @@ func TestTrainOverHTTP(t *testing.T) {
 	}
 
 	// Roll back to the first model: it is active again, and clients hear of it.
-	var m store.Model
+	var m store.ModelVersion
 	e.sendJSON(http.MethodPut, fmt.Sprintf("/api/projects/%d/active-model", p.ID), map[string]any{"modelId": models[1].ID}).
 		expect(t, http.StatusOK).json(t, &m)
 	if !m.Active || m.ID != models[1].ID {
 		t.Fatalf("rolled back to %+v", m)
 	}
-	waitEvents(t, conn, 5*time.Second, func(ev wsEvent) bool { return ev.Type == EventActiveModel && ev.ModelID == models[1].ID })
+	waitEvents(t, conn, 5*time.Second, func(ev wsEvent) bool { return ev.Type == event.TypeActiveModel && ev.ModelID == models[1].ID })
 	other := e.createProject("other", "gm")
 	e.sendJSON(http.MethodPut, fmt.Sprintf("/api/projects/%d/active-model", other.ID), map[string]any{"modelId": models[1].ID}).
 		expect(t, http.StatusNotFound)
@@ -252,7 +251,7 @@ func TestTrainConflictAndCancel(t *testing.T) {
 	long := map[string]any{"settings": map[string]any{"epochs": 0, "budget_seconds": 120, "crop_w": 32, "crop_h": 32, "batch_size": 2}}
 	var run store.Run
 	e.sendJSON(http.MethodPost, fmt.Sprintf("/api/projects/%d/train", p.ID), long).expect(t, http.StatusAccepted).json(t, &run)
-	waitEvents(t, conn, 30*time.Second, func(ev wsEvent) bool { return ev.Type == EventIteration })
+	waitEvents(t, conn, 30*time.Second, func(ev wsEvent) bool { return ev.Type == event.TypeIteration })
 
 	msg := e.sendJSON(http.MethodPost, fmt.Sprintf("/api/projects/%d/train", p.ID), long).expect(t, http.StatusConflict).errorMessage(t)
 	if !strings.Contains(msg, fmt.Sprintf("run %d", run.ID)) {
@@ -265,7 +264,7 @@ func TestTrainConflictAndCancel(t *testing.T) {
 	}
 	waitEvents(t, conn, 5*time.Second, runEnded(store.RunCancelled))
 	e.do(http.MethodPost, fmt.Sprintf("/api/runs/%d/cancel", run.ID), nil, nil).expect(t, http.StatusConflict)
-	var models []store.Model
+	var models []store.ModelVersion
 	e.get(fmt.Sprintf("/api/projects/%d/models", p.ID)).expect(t, http.StatusOK).json(t, &models)
 	if len(models) != 0 {
 		t.Fatalf("a cancelled run stored models %+v", models)
@@ -310,123 +309,9 @@ func TestTrainRefusals(t *testing.T) {
 		t.Fatalf("failed run %+v", r)
 	}
 
-	var ts trainingSettings
+	var ts job.Settings
 	e.get(fmt.Sprintf("/api/projects/%d/training-settings", p.ID)).expect(t, http.StatusOK).json(t, &ts)
-	if ts.Settings.Preset != PresetDefault || ts.Settings.Train.Classes != 1 || ts.Presets[PresetPaper].BatchSize != 11 {
+	if ts.Settings.Preset != job.PresetDefault || ts.Settings.Train.Classes != 1 || ts.Presets[job.PresetPaper].BatchSize != 11 {
 		t.Fatalf("training settings %+v", ts)
-	}
-}
-
-// A run left "running" by a process that stopped beating (hung, or crashed on another host) is marked
-// interrupted once its heartbeat is stale; the previous model stays active and the database is intact.
-func TestInterruptedRunKeepsPreviousModel(t *testing.T) {
-	dir := t.TempDir()
-	ctx := context.Background()
-	st, err := store.Open(dir, os.DirFS("../migrations"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := st.CreateProject(ctx, "crash", []store.Class{{Name: "gm", Color: "#00ff00"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := train.NewModel(train.DefaultSettings(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	settings, _ := json.Marshal(m.Info.Settings)
-	prev, err := st.CreateModel(ctx, store.NewModel{ProjectID: p.ID, Arch: m.Info.Arch, Settings: settings, Activate: true,
-		Write: func(w io.Writer) error { return writeModel(m, w) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	run, err := st.CreateRun(ctx, p.ID, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.StartRun(ctx, run.ID); err != nil {
-		t.Fatal(err)
-	}
-	st.Close() // the run's process goes silent here
-
-	st, err = store.Open(dir, os.DirFS("../migrations"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if n, err := st.MarkInterruptedRuns(ctx); err != nil || n != 0 {
-		t.Fatalf("MarkInterruptedRuns with a fresh heartbeat: %d, %v", n, err)
-	}
-	st.SetRunStaleAfter(20 * time.Millisecond)
-	time.Sleep(40 * time.Millisecond)
-	if n, err := st.MarkInterruptedRuns(ctx); err != nil || n != 1 {
-		t.Fatalf("MarkInterruptedRuns: %d, %v", n, err)
-	}
-	if r, err := st.Run(ctx, run.ID); err != nil || r.Status != store.RunInterrupted {
-		t.Fatalf("run after restart: %+v, %v", r, err)
-	}
-	if a, err := st.ActiveModel(ctx, p.ID); err != nil || a.ID != prev.ID {
-		t.Fatalf("active model after restart: %+v, %v", a, err)
-	}
-	if _, err := train.Load(st.ModelPath(prev)); err != nil {
-		t.Fatalf("previous model file: %v", err)
-	}
-	checkIntegrity(t, dir)
-
-	// The trainer takes the project again.
-	tr := NewTrainer(TrainerConfig{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	defer tr.Close()
-	if _, err := tr.Start(ctx, p.ID, TrainRequest{}); err != nil {
-		t.Fatalf("start after an interrupted run: %v", err)
-	}
-}
-
-// checkIntegrity runs SQLite's integrity check on a data directory's database.
-func checkIntegrity(t *testing.T, dataDir string) {
-	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+dataDir+"/workbench.db?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var res string
-	if err := db.QueryRow("PRAGMA integrity_check").Scan(&res); err != nil || res != "ok" {
-		t.Fatalf("integrity_check: %q, %v", res, err)
-	}
-}
-
-// A panicking job fails its run with the reason instead of crashing the server or leaving the run running.
-func TestTrainerSurvivesAPanickingJob(t *testing.T) {
-	e := newTestEnv(t)
-	e.closeTrainer()
-	p, _ := e.t2sLabelled("panic", 0, 4)
-	tr := NewTrainer(TrainerConfig{Store: e.store, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Volume: func(context.Context, int64) (*nifti.Volume, error) { panic("volume reader bug") }})
-	defer tr.Close()
-	out, err := tr.Train(context.Background(), p.ID, TrainRequest{})
-	if err == nil || !strings.Contains(err.Error(), "volume reader bug") {
-		t.Fatalf("Train: %v", err)
-	}
-	if out.Run.Status != store.RunFailed || !strings.Contains(out.Run.Error, "internal error: volume reader bug") {
-		t.Fatalf("run %+v", out.Run)
-	}
-	if _, err := e.store.ActiveRun(context.Background(), p.ID); err == nil {
-		t.Fatal("the project still has an active run")
-	}
-}
-
-// The training crop is the project's, unless a run's settings override it; every preset trains on it.
-func TestResolveSettingsTakesTheProjectCrop(t *testing.T) {
-	p := store.Project{Classes: []store.Class{{Name: "gm", Color: "#00ff00"}}, CropW: 64, CropH: 40, Settings: []byte(`{"preset":"paper"}`)}
-	rs, err := ResolveSettings(p, TrainRequest{})
-	if err != nil || rs.Preset != PresetPaper || rs.Train.CropW != 64 || rs.Train.CropH != 40 || rs.Train.BatchSize != 11 {
-		t.Fatalf("project crop: %+v, %v", rs, err)
-	}
-	rs, err = ResolveSettings(p, TrainRequest{Settings: []byte(`{"crop_w":32}`)})
-	if err != nil || rs.Train.CropW != 32 || rs.Train.CropH != 40 {
-		t.Fatalf("request crop: %+v, %v", rs.Train, err)
-	}
-	if _, err := ResolveSettings(p, TrainRequest{Settings: []byte(`{"crop_w":36}`)}); err == nil || !strings.Contains(err.Error(), "multiples of 8") {
-		t.Fatalf("crop 36: %v", err)
 	}
 }

@@ -13,26 +13,11 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/mriworkbench/workbench/internal/event"
+	"github.com/mriworkbench/workbench/internal/ingest"
 	"github.com/mriworkbench/workbench/nifti"
 	"github.com/mriworkbench/workbench/store"
 )
-
-// volumeSummary is a volume as listed: enough to show it and its progress, without its geometry details.
-type volumeSummary struct {
-	ID           int64             `json:"id"`
-	ProjectID    int64             `json:"projectId"`
-	Name         string            `json:"name"`
-	OriginalName string            `json:"originalName"`
-	Shape        [3]int            `json:"shape"`
-	Spacing      [3]float64        `json:"spacing"`
-	Counts       store.SliceCounts `json:"counts"`
-	CreatedAt    time.Time         `json:"createdAt"`
-}
-
-func summaryOf(v store.VolumeMeta, counts store.SliceCounts) volumeSummary {
-	return volumeSummary{ID: v.ID, ProjectID: v.ProjectID, Name: v.Name, OriginalName: v.OriginalName,
-		Shape: v.Shape, Spacing: v.Spacing, Counts: counts, CreatedAt: v.CreatedAt}
-}
 
 // axisLetters name the patient directions at the edges of an axial slice of the canonical grid drawn in
 // radiological convention (patient's right on the screen's left, anterior up).
@@ -79,9 +64,9 @@ func (s *Server) listVolumes(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]volumeSummary, len(volumes))
+	out := make([]event.VolumeSummary, len(volumes))
 	for i, v := range volumes {
-		out[i] = summaryOf(v.VolumeMeta, v.Counts)
+		out[i] = event.SummaryOf(v.VolumeMeta, v.Counts)
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -132,18 +117,18 @@ func (s *Server) uploadVolume(c echo.Context) error {
 		if err != nil {
 			return uploadReadError(err)
 		}
-		img, err := decodeImport(part.FileName(), data, nifti.ReadOptions{MaxVoxels: s.cfg.MaxVoxels})
+		img, err := ingest.Decode(part.FileName(), data, nifti.ReadOptions{MaxVoxels: s.cfg.MaxVoxels})
 		if err != nil {
 			return err
 		}
-		v, vol, err := importImage(ctx, s.store, pid, part.FileName(), data, img, nil, author)
+		v, vol, err := ingest.Import(ctx, s.store, pid, part.FileName(), data, img, nil, author)
 		if err != nil {
 			return err
 		}
 		// Whoever uploads a volume usually opens it next.
 		s.volumes.put(v.ID, vol)
-		summary := summaryOf(v, store.SliceCounts{Unlabelled: v.Shape[2]})
-		s.hub.Publish(pid, VolumeEvent{Type: EventVolume, Volume: summary})
+		summary := event.SummaryOf(v, store.SliceCounts{Unlabelled: v.Shape[2]})
+		s.hub.Publish(pid, event.Volume{Volume: summary})
 		c.Response().Header().Set(echo.HeaderLocation, "/api/volumes/"+strconv.FormatInt(v.ID, 10))
 		return c.JSON(http.StatusCreated, summary)
 	}
@@ -247,15 +232,6 @@ func (s *Server) getSlice(c echo.Context) error {
 	return c.Blob(http.StatusOK, echo.MIMEOctetStream, buf)
 }
 
-// EventVolumeDeleted is the type of VolumeDeletedEvent.
-const EventVolumeDeleted = "volumeDeleted"
-
-// VolumeDeletedEvent announces that a volume and its labels are gone, so that other tabs drop it.
-type VolumeDeletedEvent struct {
-	Type     string `json:"type"` // EventVolumeDeleted
-	VolumeID int64  `json:"volumeId"`
-}
-
 // deleteVolume removes a volume with its labels, predictions and original file. It is refused while a
 // training run of its project is queued or running: the run reads the project's volumes as it goes.
 func (s *Server) deleteVolume(c echo.Context) error {
@@ -275,7 +251,7 @@ func (s *Server) deleteVolume(c echo.Context) error {
 		return err
 	}
 	s.volumes.evict(vid)
-	s.hub.Publish(v.ProjectID, VolumeDeletedEvent{Type: EventVolumeDeleted, VolumeID: vid})
+	s.hub.Publish(v.ProjectID, event.VolumeDeleted{VolumeID: vid})
 	return c.NoContent(http.StatusNoContent)
 }
 
@@ -291,22 +267,4 @@ func (s *Server) refuseDuringRun(ctx context.Context, projectID int64, what stri
 	}
 	return echo.NewHTTPError(http.StatusConflict, fmt.Sprintf(
 		"cannot delete %s while training run %d is %s; cancel the run or wait until it ends", what, run.ID, run.Status))
-}
-
-// evict drops a deleted volume from the cache. A decode of it in flight is waited for and dropped too, so it
-// cannot put the volume back afterwards; later loads fail because the volume's row is gone.
-func (c *volumeCache) evict(id int64) {
-	c.mu.Lock()
-	pending := c.loading[id]
-	c.mu.Unlock()
-	if pending != nil {
-		<-pending.done
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if el, ok := c.entries[id]; ok {
-		c.order.Remove(el)
-		delete(c.entries, id)
-		c.size -= volumeBytes(el.Value.(*cacheEntry).vol)
-	}
 }

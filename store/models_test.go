@@ -12,7 +12,7 @@ import (
 	"testing"
 )
 
-func createModel(t *testing.T, s *Store, projectID int64, activate bool) Model {
+func createModel(t *testing.T, s *Store, projectID int64, activate bool) ModelVersion {
 	t.Helper()
 	m, err := s.CreateModel(ctx, NewModel{ProjectID: projectID, Arch: "smallunet", Activate: activate,
 		Write: func(w io.Writer) error { _, err := io.WriteString(w, "weights"); return err }})
@@ -62,15 +62,6 @@ func TestCreateModel(t *testing.T) {
 	}
 	if got, err := s.Model(ctx, m.ID); err != nil || got.File != m.File {
 		t.Errorf("Model = %+v, %v", got, err)
-	}
-	if err := s.SetModelMetrics(ctx, m.ID, json.RawMessage(`{"dice":0.85}`)); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := s.Model(ctx, m.ID); string(got.Metrics) != `{"dice":0.85}` {
-		t.Errorf("metrics %s", got.Metrics)
-	}
-	if err := s.SetModelMetrics(ctx, 999, nil); !errors.Is(err, ErrNotFound) {
-		t.Errorf("SetModelMetrics(999): %v", err)
 	}
 	ms, err := s.Models(ctx, p.ID)
 	if err != nil || len(ms) != 2 || ms[0].ID != m.ID {
@@ -231,7 +222,7 @@ func TestPredictionsAndReviewQueue(t *testing.T) {
 	checkIntegrity(t, s)
 }
 
-func TestSegmentationVolumePrecedence(t *testing.T) {
+func TestSegmentationPrecedence(t *testing.T) {
 	s := newStore(t)
 	p := newProject(t, s, "p")
 	v := importVolume(t, s, p.ID, "v",
@@ -243,7 +234,7 @@ func TestSegmentationVolumePrecedence(t *testing.T) {
 	n := testGeometry.SliceLen()
 	slice := func(seg []uint8, z int) []uint8 { return seg[z*n : (z+1)*n] }
 
-	noModel, err := s.SegmentationVolume(ctx, v.ID, false)
+	noModel, err := classesOf(s, v.ID, false)
 	if err != nil || len(noModel) != n*5 {
 		t.Fatalf("without a model: %d values, %v", len(noModel), err)
 	}
@@ -261,7 +252,7 @@ func TestSegmentationVolumePrecedence(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	seg, err := s.SegmentationVolume(ctx, v.ID, false)
+	seg, err := classesOf(s, v.ID, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,21 +261,21 @@ func TestSegmentationVolumePrecedence(t *testing.T) {
 			t.Errorf("slice %d = %v, want %v", z, slice(seg, z), want)
 		}
 	}
-	manual, err := s.SegmentationVolume(ctx, v.ID, true)
+	manual, err := classesOf(s, v.ID, true)
 	if err != nil || !bytes.Equal(manual, noModel) {
 		t.Errorf("manual only should ignore predictions: %v", err)
 	}
-	// The snapshot's statuses agree with its class map, and with SliceStatuses.
+	// The snapshot's statuses agree with its class map, and with SliceStates.
 	snap, err := s.Segmentation(ctx, v.ID, false)
 	if err != nil || !bytes.Equal(snap.Classes, seg) || snap.Volume.ID != v.ID {
 		t.Fatalf("Segmentation: %v", err)
 	}
-	statuses, _ := s.SliceStatuses(ctx, v.ID)
+	statuses, _ := statusesOf(s, v.ID)
 	want := []string{StatusLabelled, StatusUnlabelled, StatusPredicted, StatusPredicted, StatusUnlabelled}
 	if strings.Join(snap.Statuses, ",") != strings.Join(want, ",") || strings.Join(statuses, ",") != strings.Join(want, ",") {
-		t.Errorf("statuses %v (SliceStatuses %v), want %v", snap.Statuses, statuses, want)
+		t.Errorf("statuses %v (SliceStates %v), want %v", snap.Statuses, statuses, want)
 	}
-	if _, err := s.SegmentationVolume(ctx, 999, false); !errors.Is(err, ErrNotFound) {
+	if _, err := classesOf(s, 999, false); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown volume: %v", err)
 	}
 }
@@ -329,4 +320,23 @@ func TestSegmentationIsOneSnapshot(t *testing.T) {
 			t.Fatalf("statuses mix two models: %v", seg.Statuses)
 		}
 	}
+}
+
+// classesOf is a volume's combined class map, as exports read it.
+func classesOf(s *Store, volumeID int64, manualOnly bool) ([]uint8, error) {
+	seg, err := s.Segmentation(ctx, volumeID, manualOnly)
+	return seg.Classes, err
+}
+
+// statusesOf is each slice's status, by slice.
+func statusesOf(s *Store, volumeID int64) ([]string, error) {
+	states, err := s.SliceStates(ctx, volumeID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(states))
+	for i, st := range states {
+		out[i] = st.Status
+	}
+	return out, nil
 }

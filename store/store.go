@@ -9,21 +9,9 @@
 // label write returns a *StaleVersionError carrying the current version; invalid input returns a
 // *ValidationError whose message is one user-facing line.
 //
-// API:
-//
-//	Open(dataDir string, migrations fs.FS) (*Store, error); Close() error; DataDir() string
-//
-//	Projects: CreateProject, Project, ProjectByName, Projects (with counts), UpdateProject
-//	Volumes:  ImportVolume (file + rows + initial labels, atomic), Volume, Volumes (with slice status counts),
-//	          SliceStates (per-slice metadata, no masks), SliceStatuses, OriginalPath, DeleteVolume;
-//	          GeometryOf and ComputeStats build an ImportRequest
-//	Labels:   SaveLabel, DeleteLabel, SetVerified (each a new version, refused when stale), Label, Labels,
-//	          LabelHistory (metadata only), LabelVersion, ProjectLabels
-//	Runs:     CreateRun, StartRun, FinishRun, HeartbeatRun, Run, Runs, ActiveRun, MarkInterruptedRuns,
-//	          AppendRunEvents, RunEvents; SetRunStaleAfter
-//	Models:   CreateModel (file written atomically), Model, Models, ModelPath, SetActiveModel, ActiveModel,
-//	          SetModelMetrics
-//	Predictions: SavePredictions, Prediction, Predictions, ReviewQueue, SegmentationVolume, Segmentation
+// Files: projects.go, volumes.go (originals and slice states), labels.go (versions), runs.go, models.go
+// (model versions and their files), predictions.go (predictions, the review queue and the combined
+// segmentation that exports read).
 //
 // Runs and partial files are owned by the process that makes them (Process: pid, host, start identity), since
 // a server and CLI commands may share a data directory: a run is taken for dead only when its owner on this

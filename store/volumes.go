@@ -346,19 +346,6 @@ func (s *Store) Volumes(ctx context.Context, projectID int64) ([]VolumeSummary, 
 	return out, rows.Err()
 }
 
-// SliceStatuses returns the status of each axial slice of a volume (index = slice); see SliceStates.
-func (s *Store) SliceStatuses(ctx context.Context, volumeID int64) ([]string, error) {
-	states, err := s.SliceStates(ctx, volumeID)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]string, len(states))
-	for i, st := range states {
-		out[i] = st.Status
-	}
-	return out, nil
-}
-
 // DeleteVolume deletes a volume, its labels and predictions, and its original file.
 func (s *Store) DeleteVolume(ctx context.Context, id int64) error {
 	v, err := s.Volume(ctx, id)

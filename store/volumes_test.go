@@ -198,7 +198,7 @@ func TestVolumesAndStatuses(t *testing.T) {
 	if want := (SliceCounts{Unlabelled: 1, Predicted: 2, Labelled: 1, Verified: 1}); vs[1].Counts != want {
 		t.Errorf("b counts %+v, want %+v", vs[1].Counts, want)
 	}
-	st, err := s.SliceStatuses(ctx, b.ID)
+	st, err := statusesOf(s, b.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,8 +209,8 @@ func TestVolumesAndStatuses(t *testing.T) {
 	if _, err := s.Volumes(ctx, 999); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Volumes of unknown project: %v", err)
 	}
-	if _, err := s.SliceStatuses(ctx, 999); !errors.Is(err, ErrNotFound) {
-		t.Errorf("SliceStatuses of unknown volume: %v", err)
+	if _, err := statusesOf(s, 999); !errors.Is(err, ErrNotFound) {
+		t.Errorf("statuses of unknown volume: %v", err)
 	}
 	if _, err := s.SliceStates(ctx, 999); !errors.Is(err, ErrNotFound) {
 		t.Errorf("SliceStates of unknown volume: %v", err)

@@ -6,7 +6,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/mriworkbench/workbench/server"
+	"github.com/mriworkbench/workbench/internal/export"
 )
 
 const exportUsage = "export --project P --out DIR [--manual-only] [--data DIR]"
@@ -40,7 +40,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	for i, v := range volumes {
-		paths, err := server.ExportVolume(ctx, st, v.ID, *outDir, *manualOnly)
+		paths, err := export.Volume(ctx, st, v.ID, *outDir, *manualOnly)
 		if err != nil {
 			return fmt.Errorf("volume %q: %w", v.Name, err)
 		}

@@ -5,15 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/mriworkbench/workbench/internal/ingest"
 	"github.com/mriworkbench/workbench/nifti"
-	"github.com/mriworkbench/workbench/server"
 	"github.com/mriworkbench/workbench/store"
 )
 
@@ -23,9 +22,7 @@ const importUsage = "import --project P [--classes wm,gm] [--data DIR] IMAGE [--
 var palette = []string{"#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#bcf60c", "#fabebe"}
 
 // maskFlag collects repeated --mask CLASS=FILE in order: where masks overlap, the later class wins.
-type maskFlag []classMask
-
-type classMask struct{ class, path string }
+type maskFlag []ingest.ClassMask
 
 func (m *maskFlag) String() string { return fmt.Sprint(*m) }
 
@@ -34,7 +31,7 @@ func (m *maskFlag) Set(v string) error {
 	if !ok || class == "" || path == "" {
 		return fmt.Errorf("want CLASS=FILE, got %q", v)
 	}
-	*m = append(*m, classMask{class, path})
+	*m = append(*m, ingest.ClassMask{Class: class, Path: path})
 	return nil
 }
 
@@ -65,8 +62,8 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if !importable(imagePath) {
-		return fmt.Errorf("%s: only .nii and .nii.gz files can be imported (convert a .hdr/.img pair to .nii first)", imagePath)
+	if err := ingest.CheckFileName(imagePath); err != nil {
+		return err
 	}
 
 	st, err := openStore(*dataDir)
@@ -77,7 +74,7 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 	ctx := context.Background()
 
 	// Everything that can be refused is checked before a new project is created, so a refused import leaves
-	// nothing behind; the store has no project deletion to undo one.
+	// nothing behind.
 	project, exists, err := findProject(ctx, st, *projectName, classes)
 	if err != nil {
 		return err
@@ -90,7 +87,7 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", imagePath, err)
 	}
-	labels, err := maskLabels(img, project.Classes, masks, *sliceList)
+	labels, err := maskLabels(img, project, masks, *sliceList)
 	if err != nil {
 		return err
 	}
@@ -98,10 +95,10 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 		if project, err = st.CreateProject(ctx, project.Name, project.Classes, nil); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "created project %q with classes %s\n", project.Name, strings.Join(classNames(project.Classes), ","))
+		fmt.Fprintf(stdout, "created project %q with classes %s\n", project.Name, strings.Join(project.ClassNames(), ","))
 	}
 	fmt.Fprintf(stdout, "importing %s into project %q (%d labelled slices)\n", imagePath, project.Name, len(labels))
-	meta, err := server.ImportImage(ctx, st, project.ID, imagePath, data, img, labels, *author)
+	meta, _, err := ingest.Import(ctx, st, project.ID, imagePath, data, img, labels, *author)
 	if err != nil {
 		if !exists {
 			// Nothing half-imported stays: the project this command created goes with the failed volume.
@@ -131,13 +128,6 @@ func parseClassList(list string) ([]string, error) {
 	return names, nil
 }
 
-// importable reports whether the store can keep the file as a volume's original: one file holding the whole
-// image, so not half of an Analyze/NIfTI pair.
-func importable(path string) bool {
-	lower := strings.ToLower(path)
-	return strings.HasSuffix(lower, ".nii") || strings.HasSuffix(lower, ".nii.gz")
-}
-
 // findProject returns the named project, checking that given classes match its own; when it does not exist and
 // classes are given, it returns the project to create (exists false), which the caller creates once the import
 // has passed its checks.
@@ -145,9 +135,9 @@ func findProject(ctx context.Context, st *store.Store, name string, classes []st
 	p, err = st.ProjectByName(ctx, name)
 	switch {
 	case err == nil:
-		if classes != nil && !slices.Equal(classNames(p.Classes), classes) {
+		if classes != nil && !slices.Equal(p.ClassNames(), classes) {
 			return p, true, fmt.Errorf("project %q has classes %s, not %s", name,
-				strings.Join(classNames(p.Classes), ","), strings.Join(classes, ","))
+				strings.Join(p.ClassNames(), ","), strings.Join(classes, ","))
 		}
 		return p, true, nil
 	case !errors.Is(err, store.ErrNotFound):
@@ -164,76 +154,22 @@ func findProject(ctx context.Context, st *store.Store, name string, classes []st
 	return p, false, nil
 }
 
-func classNames(classes []store.Class) []string {
-	names := make([]string, len(classes))
-	for i, c := range classes {
-		names[i] = c.Name
-	}
-	return names
-}
-
-// maskLabels merges per-class binary masks (in the image's source grid) into one class-index map, puts it on
-// the canonical grid as the image is, and cuts the chosen axial slices.
-func maskLabels(img *nifti.Image, classes []store.Class, masks maskFlag, sliceList string) ([]store.SliceMask, error) {
+// maskLabels merges per-class binary masks (in the image's source grid) into one class-index map on the
+// canonical grid and cuts the chosen axial slices.
+func maskLabels(img *nifti.Image, p store.Project, masks maskFlag, sliceList string) ([]store.SliceMask, error) {
 	if len(masks) == 0 {
 		return nil, nil
 	}
-	srcShape := img.Header.Shape()
-	affine := img.Affine()
-	orientation := img.Orientation()
-	merged := make([]uint8, srcShape[0]*srcShape[1]*srcShape[2])
-	for _, m := range masks {
-		class := classIndex(classes, m.class)
-		if class == 0 {
-			return nil, fmt.Errorf("--mask %s: unknown class %q (project classes: %s)", m.path, m.class, strings.Join(classNames(classes), ","))
-		}
-		mask, err := nifti.Read(m.path)
-		if err != nil {
-			return nil, fmt.Errorf("mask %s: %w", m.path, err)
-		}
-		if got := mask.Header.Shape(); got != srcShape {
-			return nil, fmt.Errorf("mask %s: shape %v differs from the image's %v", m.path, got, srcShape)
-		}
-		if d := maxAbsDiff(mask.Affine(), affine); d > 1e-3 {
-			return nil, fmt.Errorf("mask %s: affine differs from the image's (by up to %.3g mm)", m.path, d)
-		}
-		for i, v := range mask.Data {
-			if v >= 0.5 { // binary masks; a probabilistic one is thresholded at one half
-				merged[i] = class
-			}
-		}
-	}
-	canonicalShape := orientation.CanonicalShape(srcShape)
-	canonical := orientation.ToCanonical(merged, srcShape)
-	slices, err := parseSlices(sliceList, canonicalShape[2])
+	classMap, err := ingest.MergeMasks(img, p, masks)
 	if err != nil {
 		return nil, err
 	}
-	plane := canonicalShape[0] * canonicalShape[1]
-	labels := make([]store.SliceMask, len(slices))
-	for i, z := range slices {
-		labels[i] = store.SliceMask{Slice: z, Mask: canonical[z*plane : (z+1)*plane]}
+	shape := img.Orientation().CanonicalShape(img.Header.Shape())
+	chosen, err := parseSlices(sliceList, shape[2])
+	if err != nil {
+		return nil, err
 	}
-	return labels, nil
-}
-
-func classIndex(classes []store.Class, name string) uint8 {
-	for i, c := range classes {
-		if c.Name == name {
-			return uint8(i + 1)
-		}
-	}
-	return 0
-}
-
-func maxAbsDiff(a, b [4][4]float64) float64 {
-	var d float64
-	for i := range a {
-		for j := range a[i] {
-			d = math.Max(d, math.Abs(a[i][j]-b[i][j]))
-		}
-	}
-	return d
+	return ingest.SliceLabels(classMap, shape, chosen), nil
 }
 
 // parseSlices reads "0,3,7" (empty: every slice), checking each index is an axial slice of the volume.

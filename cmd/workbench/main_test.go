@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,9 +96,7 @@ func TestImportExportBigEndian(t *testing.T) {
 	}
 	dir, data, out := t.TempDir(), t.TempDir(), t.TempDir()
 	maskPath := filepath.Join(dir, "bright.nii.gz")
-	if err := nifti.WriteMask(maskPath, &img.Header, mask); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, maskPath, encoded(t, func(w io.Writer) error { return nifti.EncodeMask(w, &img.Header, mask) }))
 	mustRun(t, "import", "--data", data, "--project", "be", "--classes", "bright", image, "--mask", "bright="+maskPath, "--slices", "0,3")
 	mustRun(t, "export", "--data", data, "--project", "be", "--out", out)
 	checkExport(t, image, out, "anatomical", "bright="+maskPath, "0,3")
@@ -136,9 +135,7 @@ func TestImportRefusals(t *testing.T) {
 	for i, v := range img.Data {
 		mask[i] = uint8(v)
 	}
-	if err := nifti.WriteMask(moved, &shifted, mask); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, moved, encoded(t, func(w io.Writer) error { return nifti.EncodeMask(w, &shifted, mask) }))
 
 	cases := []struct {
 		name string
@@ -234,6 +231,16 @@ func writeFile(t *testing.T, path string, data []byte) {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// encoded is what write writes, e.g. a mask file's bytes from nifti.EncodeMask.
+func encoded(t *testing.T, write func(io.Writer) error) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := write(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
 
 func TestExportRefusals(t *testing.T) {

@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
-	"github.com/mriworkbench/workbench/ml/train"
-	"github.com/mriworkbench/workbench/server"
-	"github.com/mriworkbench/workbench/store"
+	"github.com/mriworkbench/workbench/internal/export"
+	"github.com/mriworkbench/workbench/internal/job"
 )
 
 const predictUsage = "predict --project P [--areas FILE.csv] [--data DIR]"
@@ -38,50 +36,24 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	active, err := st.ActiveModel(ctx, p.ID)
-	if errors.Is(err, store.ErrNotFound) {
+	start := time.Now()
+	active, n, err := job.PredictActive(ctx, st, p.ID)
+	if errors.Is(err, job.ErrNoModel) {
 		return fmt.Errorf("project %q has no trained model yet (run workbench train first)", p.Name)
 	}
 	if err != nil {
 		return err
 	}
-	m, err := train.Load(st.ModelPath(active))
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	trainer := server.NewTrainer(server.TrainerConfig{Store: st})
-	defer trainer.Close()
-	n, err := trainer.PredictProject(ctx, p.ID, m, active.ID)
-	if err != nil {
-		return err
-	}
 	fmt.Fprintf(stdout, "model %d predicted %d unlabelled slices of project %q in %.2f s\n", active.ID, n, p.Name, time.Since(start).Seconds())
 	if *areasPath != "" {
-		if err := writeProjectAreas(ctx, st, p.ID, *areasPath); err != nil {
+		a, err := export.ProjectAreas(ctx, st, p.ID)
+		if err != nil {
+			return err
+		}
+		if err := a.WriteCSVFile(*areasPath); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "areas: %s\n", *areasPath)
 	}
 	return nil
-}
-
-func writeProjectAreas(ctx context.Context, st *store.Store, projectID int64, path string) error {
-	a, err := server.ProjectAreas(ctx, st, projectID)
-	if err != nil {
-		return err
-	}
-	return writeAreasFile(a, path)
-}
-
-func writeAreasFile(a server.Areas, path string) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := a.WriteCSV(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

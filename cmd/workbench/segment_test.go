@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,20 +21,16 @@ func TestSegmentBatchesWithProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	modelPath := filepath.Join(dir, "m.model")
-	if err := m.Save(modelPath); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, modelPath, encoded(t, func(w io.Writer) error { _, err := m.WriteTo(w); return err }))
 	const slices = 20 // a full batch and a partial one
 	like := &nifti.Header{Version: 1, Dim: [8]int64{3, 16, 16, slices, 1, 1, 1, 1}, Pixdim: [8]float64{1, 1, 1, 1},
 		SformCode: 1, SrowX: [4]float64{1, 0, 0, 0}, SrowY: [4]float64{0, 1, 0, 0}, SrowZ: [4]float64{0, 0, 1, 0}}
-	voxels := make([]float32, 16*16*slices)
+	voxels := make([]uint8, 16*16*slices)
 	for i := range voxels {
-		voxels[i] = float32(i % 37)
+		voxels[i] = uint8(i % 37)
 	}
 	input := filepath.Join(dir, "tiny.nii.gz")
-	if err := nifti.WriteFloat32(input, like, voxels); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, input, encoded(t, func(w io.Writer) error { return nifti.EncodeMask(w, like, voxels) }))
 	out := filepath.Join(dir, "out")
 	var stdout, stderr bytes.Buffer
 	if err := runSegment([]string{"--model", modelPath, "--input", input, "--output", out}, &stdout, &stderr); err != nil {

@@ -13,8 +13,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/mriworkbench/workbench/ml/train"
-	"github.com/mriworkbench/workbench/server"
+	"github.com/mriworkbench/workbench/internal/event"
+	"github.com/mriworkbench/workbench/internal/job"
 	"github.com/mriworkbench/workbench/store"
 )
 
@@ -52,9 +52,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	defer st.Close()
 
 	progress := newProgressPrinter(stdout)
-	trainer := server.NewTrainer(server.TrainerConfig{Store: st, Publish: func(_ int64, ev any) { progress.event(ev) }})
+	trainer := job.NewTrainer(job.Config{Store: st, Publish: func(_ int64, e event.Event) { progress.event(e) }})
 	defer trainer.Close()
-	out, err := trainer.Train(ctx, p.ID, server.TrainRequest{Preset: *preset, Settings: overrides, FromScratch: *fromScratch})
+	out, err := trainer.Train(ctx, p.ID, job.Request{Preset: *preset, Settings: overrides, FromScratch: *fromScratch})
 	progress.end()
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
@@ -127,11 +127,11 @@ func newProgressPrinter(w io.Writer) *progressPrinter {
 
 const progressEvery = 5 * time.Second
 
-func (p *progressPrinter) event(ev any) {
+func (p *progressPrinter) event(ev event.Event) {
 	switch e := ev.(type) {
-	case server.RunEvent:
+	case event.Run:
 		if e.Run.Status == store.RunRunning {
-			var s server.RunSettings
+			var s job.RunSettings
 			if json.Unmarshal(e.Run.Settings, &s) == nil {
 				p.classes = s.Train.ClassNames
 				from := "from scratch"
@@ -139,39 +139,37 @@ func (p *progressPrinter) event(ev any) {
 					from = fmt.Sprintf("warm start from model %d", *s.WarmStartModelID)
 				}
 				fmt.Fprintf(p.w, "run %d: %s, %s preset, %s, crop %dx%d, batch %d, lr %g %s, loss %s, %s\n", e.Run.ID,
-					s.Train.Arch, s.Preset, limits(s.Train), s.Train.CropW, s.Train.CropH, s.Train.BatchSize,
+					s.Train.Arch, s.Preset, limits(s), s.Train.CropW, s.Train.CropH, s.Train.BatchSize,
 					s.Train.LearningRate, s.Train.Schedule, s.Train.Loss, from)
 			}
 		}
-	case server.ProgressEvent:
-		if e.Type == server.EventEpoch {
-			// Small training sets make epochs of a step or two: report a validation every few seconds at most.
-			if time.Since(p.lastEpoch) < progressEvery {
-				return
-			}
-			p.lastEpoch = time.Now()
-			p.clear()
-			fmt.Fprintf(p.w, "epoch %d (iteration %d): train loss %.4f", e.Epoch, e.Iteration, e.TrainLoss)
-			if e.ValLoss != nil {
-				fmt.Fprintf(p.w, ", validation loss %.4f", *e.ValLoss)
-			}
-			for i, d := range e.ValDice {
-				fmt.Fprintf(p.w, ", %s Dice %.3f", className(p.classes, i), d)
-			}
-			if e.Best {
-				fmt.Fprint(p.w, " (best)")
-			}
-			fmt.Fprintln(p.w)
+	case event.Epoch:
+		// Small training sets make epochs of a step or two: report a validation every few seconds at most.
+		if time.Since(p.lastEpoch) < progressEvery {
 			return
 		}
+		p.lastEpoch = time.Now()
+		p.clear()
+		fmt.Fprintf(p.w, "epoch %d (iteration %d): train loss %.4f", e.Epoch, e.Iteration, e.TrainLoss)
+		if e.ValLoss != nil {
+			fmt.Fprintf(p.w, ", validation loss %.4f", *e.ValLoss)
+		}
+		for i, d := range e.ValDice {
+			fmt.Fprintf(p.w, ", %s Dice %.3f", className(p.classes, i), d)
+		}
+		if e.Best {
+			fmt.Fprint(p.w, " (best)")
+		}
+		fmt.Fprintln(p.w)
+	case event.Iteration:
 		if p.terminal {
-			fmt.Fprintf(p.w, "\r%s", progressLine(e))
+			fmt.Fprintf(p.w, "\r%s", progressLine(e.Progress))
 			p.drawn = true
 		} else if time.Since(p.last) >= progressEvery {
-			fmt.Fprintln(p.w, strings.TrimSpace(progressLine(e)))
+			fmt.Fprintln(p.w, strings.TrimSpace(progressLine(e.Progress)))
 			p.last = time.Now()
 		}
-	case server.PredictionsEvent:
+	case event.Predictions:
 		p.clear()
 		fmt.Fprintf(p.w, "model %d: predicted %d unlabelled slices\n", e.ModelID, e.Slices)
 	}
@@ -186,13 +184,14 @@ func (p *progressPrinter) clear() {
 
 func (p *progressPrinter) end() { p.clear() }
 
-func limits(s train.Settings) string {
+// limits says when a run ends, e.g. "20 epochs or 2m0s budget".
+func limits(s job.RunSettings) string {
 	var parts []string
-	if s.Epochs > 0 {
-		parts = append(parts, fmt.Sprintf("%d epochs", s.Epochs))
+	if s.Train.Epochs > 0 {
+		parts = append(parts, fmt.Sprintf("%d epochs", s.Train.Epochs))
 	}
-	if s.BudgetSeconds > 0 {
-		parts = append(parts, fmt.Sprintf("%s budget", time.Duration(s.BudgetSeconds*float64(time.Second))))
+	if s.Train.BudgetSeconds > 0 {
+		parts = append(parts, fmt.Sprintf("%s budget", time.Duration(s.Train.BudgetSeconds*float64(time.Second))))
 	}
 	return strings.Join(parts, " or ")
 }
@@ -205,7 +204,7 @@ func className(names []string, i int) string {
 }
 
 // progressLine is a 20-character bar with the iteration, loss, speed and time left.
-func progressLine(e server.ProgressEvent) string {
+func progressLine(e event.Progress) string {
 	frac := 0.0
 	if e.ETA >= 0 && e.Elapsed+e.ETA > 0 {
 		frac = e.Elapsed / (e.Elapsed + e.ETA)
@@ -221,19 +220,18 @@ func progressLine(e server.ProgressEvent) string {
 }
 
 // printOutcome reports the finished run: time, model, and the evaluation metrics per class.
-func printOutcome(w io.Writer, out server.Outcome) {
-	res := out.Result
+func printOutcome(w io.Writer, out job.Outcome) {
+	m := out.Metrics
 	fmt.Fprintf(w, "run %d done: %d iterations, %d epochs in %.1f s (stopped by %s); model %d is active\n",
-		out.Run.ID, res.Iterations, res.Epochs, res.Elapsed, res.Stopped, out.Model.ID)
-	if len(res.Metrics) == 0 {
+		out.Run.ID, m.Iterations, m.Epochs, m.TrainSeconds, m.Stopped, out.Model.ID)
+	if len(m.Classes) == 0 {
 		fmt.Fprintln(w, "no evaluation slices (label more slices to get metrics)")
 		return
 	}
-	info := res.Best.Info
-	fmt.Fprintf(w, "evaluation on %d held-out labelled slices (best model by validation loss, iteration %d):\n", len(res.EvalKeys), res.BestIteration)
+	fmt.Fprintf(w, "evaluation on %d held-out labelled slices (best model by validation loss, iteration %d):\n", m.EvalSlices, m.BestIteration)
 	fmt.Fprintf(w, "  %-12s %6s %7s %9s %6s %11s %13s %14s\n", "class", "Dice", "Jaccard", "precision", "recall", "specificity", "Hausdorff mm", "mean surf. mm")
-	for _, c := range res.Metrics {
-		fmt.Fprintf(w, "  %-12s %6.3f %7.3f %9.3f %6.3f %11.4f %13.2f %14.2f\n", info.ClassName(c.Class), c.Dice, c.Jaccard,
+	for _, c := range m.Classes {
+		fmt.Fprintf(w, "  %-12s %6.3f %7.3f %9.3f %6.3f %11.4f %13.2f %14.2f\n", c.Name, c.Dice, c.Jaccard,
 			c.Precision, c.Recall, c.Specificity, c.HausdorffMM, c.MeanSurfaceMM)
 	}
 }

@@ -254,7 +254,7 @@ func TestServeKilledDuringTraining(t *testing.T) {
 	if after.Status != store.RunInterrupted || after.ModelID != nil {
 		t.Fatalf("run after restart: %+v", after)
 	}
-	var models []store.Model
+	var models []store.ModelVersion
 	srv.getJSON(t, "/api/projects/1/models", &models)
 	if len(models) != 1 || !models[0].Active || models[0].ID != 1 {
 		t.Fatalf("models after restart: %+v", models)

@@ -1,4 +1,4 @@
-package server
+package export
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/mriworkbench/workbench/internal/atomicfile"
 	"github.com/mriworkbench/workbench/store"
 )
 
@@ -40,10 +41,7 @@ func ProjectAreas(ctx context.Context, st *store.Store, projectID int64) (Areas,
 	if err != nil {
 		return Areas{}, err
 	}
-	a := Areas{Classes: make([]string, len(p.Classes)), Volumes: []VolumeAreas{}}
-	for i, c := range p.Classes {
-		a.Classes[i] = c.Name
-	}
+	a := Areas{Classes: p.ClassNames(), Volumes: []VolumeAreas{}}
 	volumes, err := st.Volumes(ctx, projectID)
 	if err != nil {
 		return Areas{}, err
@@ -110,4 +108,9 @@ func (a Areas) WriteCSV(w io.Writer) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// WriteCSVFile writes the table to path atomically.
+func (a Areas) WriteCSVFile(path string) error {
+	return atomicfile.Write(path, 0o644, a.WriteCSV)
 }

@@ -115,3 +115,21 @@ func (c *volumeCache) put(id int64, v *nifti.Volume) {
 		c.insertLocked(id, v)
 	}
 }
+
+// evict drops a deleted volume from the cache. A decode of it in flight is waited for and dropped too, so it
+// cannot put the volume back afterwards; later loads fail because the volume's row is gone.
+func (c *volumeCache) evict(id int64) {
+	c.mu.Lock()
+	pending := c.loading[id]
+	c.mu.Unlock()
+	if pending != nil {
+		<-pending.done
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[id]; ok {
+		c.order.Remove(el)
+		delete(c.entries, id)
+		c.size -= volumeBytes(el.Value.(*cacheEntry).vol)
+	}
+}

@@ -1,0 +1,46 @@
+package job
+
+import (
+	"math"
+
+	"github.com/mriworkbench/workbench/ml/metrics"
+	"github.com/mriworkbench/workbench/ml/train"
+)
+
+// ModelMetrics are a model's stored metrics (store.ModelVersion.Metrics): how it was trained and its scores on the
+// evaluation split.
+type ModelMetrics struct {
+	Iterations    int      `json:"iterations"`
+	Epochs        int      `json:"epochs"`
+	TrainSeconds  float64  `json:"trainSeconds"`
+	Stopped       string   `json:"stopped"`
+	BestIteration int      `json:"bestIteration"`
+	BestValLoss   *float64 `json:"bestValLoss,omitempty"`
+	TrainSlices   int      `json:"trainSlices"`
+	ValSlices     int      `json:"valSlices"`
+	EvalSlices    int      `json:"evalSlices"`
+	// Classes are the scores of classes 1..K, named; empty without an evaluation split. Their JSON writes
+	// infinite distances and conformity as null.
+	Classes []metrics.ClassMetrics `json:"classes"`
+}
+
+func metricsOf(res *train.Result) ModelMetrics {
+	m := ModelMetrics{
+		Iterations: res.Iterations, Epochs: res.Epochs, TrainSeconds: res.Elapsed, Stopped: res.Stopped,
+		BestIteration: res.BestIteration, BestValLoss: finite(res.BestValLoss),
+		TrainSlices: len(res.TrainKeys), ValSlices: len(res.ValKeys), EvalSlices: len(res.EvalKeys),
+		Classes: []metrics.ClassMetrics{},
+	}
+	for _, c := range res.Metrics {
+		c.Name = res.Best.Info.ClassName(c.Class)
+		m.Classes = append(m.Classes, c)
+	}
+	return m
+}
+
+func finite(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}

@@ -1,0 +1,164 @@
+package job
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mriworkbench/workbench/ml"
+	"github.com/mriworkbench/workbench/ml/train"
+	"github.com/mriworkbench/workbench/store"
+)
+
+// Setting presets: the base that project settings and request overrides change.
+const (
+	PresetDefault = "default" // train.DefaultSettings: a useful first model within a minute or two on a CPU
+	PresetPaper   = "paper"   // train.PaperSettings: the published pipeline's values
+)
+
+// Request asks for a training run.
+type Request struct {
+	// Preset picks the base settings (PresetDefault or PresetPaper); empty: the project's "preset" setting, else
+	// PresetDefault.
+	Preset string `json:"preset,omitempty"`
+	// Settings override the project's settings for this run only, field by field (train.Settings JSON names,
+	// e.g. {"epochs": 20, "budget_seconds": 0}).
+	Settings json.RawMessage `json:"settings,omitempty"`
+	// FromScratch trains fresh weights instead of warm-starting from the project's active model.
+	FromScratch bool `json:"fromScratch,omitempty"`
+}
+
+// RunSettings is what a run records as its settings: the resolved training settings and how the run starts.
+type RunSettings struct {
+	Preset           string         `json:"preset"`
+	FromScratch      bool           `json:"fromScratch"`
+	WarmStartModelID *int64         `json:"warmStartModelId,omitempty"`
+	Train            train.Settings `json:"train"`
+}
+
+// Settings is what a run would use now and what a settings form can start from.
+type Settings struct {
+	Settings      RunSettings               `json:"settings"` // the project's settings resolved, as a run would get them
+	Presets       map[string]train.Settings `json:"presets"`
+	Architectures []string                  `json:"architectures"`
+}
+
+// ProjectSettings resolves the project's settings as a run would get them, with the presets and architectures.
+func ProjectSettings(p store.Project) (Settings, error) {
+	resolved, err := ResolveSettings(p, Request{})
+	if err != nil {
+		return Settings{}, err
+	}
+	k := len(p.Classes)
+	return Settings{
+		Settings:      resolved,
+		Presets:       map[string]train.Settings{PresetDefault: train.DefaultSettings(k), PresetPaper: train.PaperSettings(k)},
+		Architectures: ml.Archs(),
+	}, nil
+}
+
+// ResolveSettings layers a run's settings: the preset's values, then the project's crop, then the project's
+// settings (train.Settings JSON names, plus "preset"), then the request's overrides; the class count and names
+// always come from the project. Invalid settings are a *store.ValidationError naming the setting.
+func ResolveSettings(p store.Project, req Request) (RunSettings, error) {
+	var projectSettings map[string]json.RawMessage
+	if len(p.Settings) > 0 {
+		if err := json.Unmarshal(p.Settings, &projectSettings); err != nil {
+			return RunSettings{}, invalidSettings("project settings: %v", err)
+		}
+	}
+	preset := req.Preset
+	if raw, ok := projectSettings["preset"]; ok && preset == "" {
+		if err := json.Unmarshal(raw, &preset); err != nil {
+			return RunSettings{}, invalidSettings("project setting preset must be a string")
+		}
+	}
+	delete(projectSettings, "preset")
+	if preset == "" {
+		preset = PresetDefault
+	}
+	k := len(p.Classes)
+	var s train.Settings
+	switch preset {
+	case PresetDefault:
+		s = train.DefaultSettings(k)
+	case PresetPaper:
+		s = train.PaperSettings(k)
+	default:
+		return RunSettings{}, invalidSettings("unknown preset %q (want %q or %q)", preset, PresetDefault, PresetPaper)
+	}
+	// The crop is the project's (store.Project.CropW/CropH); project or request settings may override it.
+	if p.CropW > 0 && p.CropH > 0 {
+		s.CropW, s.CropH = p.CropW, p.CropH
+	}
+	// Project settings may hold keys of other owners (e.g. the web app's); only known fields are taken.
+	if len(projectSettings) > 0 {
+		raw, _ := json.Marshal(projectSettings)
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return RunSettings{}, invalidSettings("project settings: %v", err)
+		}
+	}
+	if len(req.Settings) > 0 && string(req.Settings) != "null" {
+		dec := json.NewDecoder(bytes.NewReader(req.Settings))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&s); err != nil {
+			return RunSettings{}, invalidSettings("settings: %v", err)
+		}
+	}
+	s.Classes = k
+	s.ClassNames = p.ClassNames()
+	if err := s.Validate(); err != nil {
+		return RunSettings{}, invalidSettings("%v", err)
+	}
+	return RunSettings{Preset: preset, FromScratch: req.FromScratch, Train: s}, nil
+}
+
+func invalidSettings(format string, args ...any) error {
+	return &store.ValidationError{Msg: oneLine(strings.TrimPrefix(fmt.Sprintf(format, args...), "json: "))}
+}
+
+// plan is a job resolved before its run is created.
+type plan struct {
+	ctx      context.Context // the job's: cancelled by Cancel, by Close, or by the caller of Train
+	project  store.Project
+	settings RunSettings
+	warm     *store.ModelVersion
+}
+
+// planRun resolves a run's settings and the model it warm-starts from: the project's active model, unless the
+// request asks for fresh weights or that model cannot seed this architecture and class count.
+func planRun(ctx context.Context, st *store.Store, project store.Project, req Request) (plan, error) {
+	settings, err := ResolveSettings(project, req)
+	if err != nil {
+		return plan{}, err
+	}
+	p := plan{project: project, settings: settings}
+	if req.FromScratch {
+		return p, nil
+	}
+	m, err := st.ActiveModel(ctx, project.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return plan{}, err
+	case m.Arch == settings.Train.Arch && modelClasses(m) == settings.Train.Classes:
+		p.warm = &m
+		p.settings.WarmStartModelID = &m.ID
+	default:
+		// The active model cannot seed this architecture or class count: train from scratch, and say so.
+		p.settings.FromScratch = true
+	}
+	return p, nil
+}
+
+// modelClasses reads the class count from a stored model's settings (RunSettings.Train).
+func modelClasses(m store.ModelVersion) int {
+	var s train.Settings
+	if json.Unmarshal(m.Settings, &s) != nil {
+		return 0
+	}
+	return s.Classes
+}
