@@ -78,5 +78,7 @@ golden: deps-golden
 		echo "== $$f"; (cd $$(dirname $$(dirname $$f)) && /usr/bin/python3 testdata/$$(basename $$f)) || exit 1; \
 	done
 
+# web/dist/.gitignore is tracked (it lets Go build before the app is), so only the build output goes.
 clean:
-	rm -rf bin web/dist
+	rm -rf bin
+	find web/dist -mindepth 1 -not -name .gitignore -exec rm -rf {} +

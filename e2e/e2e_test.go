@@ -41,6 +41,9 @@ const brushSize = 5
 func TestAnnotationFlow(t *testing.T) {
 	chromium := testenv.RequireChromium(t)
 	volumePath := testenv.SharedData(t, volumeFile)
+	if !workbench.WebAppBuilt() {
+		testenv.Missing(t, "the web app is not built into this test binary (make web, or make test, builds it)")
+	}
 	artifacts := "artifacts"
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
 		t.Fatal(err)
@@ -702,7 +705,11 @@ func deleteWrongUpload(t *testing.T, browserCtx context.Context, tab1 *tab, api 
 		Pixdim: [8]float64{1, 1, 1, 1, 1, 1, 1, 1}, SformCode: 1,
 		SrowX: [4]float64{1, 0, 0, 0}, SrowY: [4]float64{0, 1, 0, 0}, SrowZ: [4]float64{0, 0, 1, 0}}
 	wrong := filepath.Join(t.TempDir(), "wrong_upload.nii.gz")
-	if err := nifti.WriteFloat32(wrong, like, make([]float32, shape[0]*shape[1]*shape[2])); err != nil {
+	var image bytes.Buffer
+	if err := nifti.EncodeMask(&image, like, make([]uint8, shape[0]*shape[1]*shape[2])); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(wrong, image.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tab1.do(chromedp.SetUploadFiles(chromedp.CSS("#file-input"), []string{wrong}))

@@ -1,9 +1,12 @@
 // Bundles the app into dist/, which the Go binary embeds (//go:embed all:web/dist).
 import { build } from "esbuild";
-import { cpSync, mkdirSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 
-rmSync("dist", { recursive: true, force: true });
+// Empty dist/ but for its tracked .gitignore, which keeps the directory (and the Go build) in a fresh clone.
 mkdirSync("dist", { recursive: true });
+for (const name of readdirSync("dist")) {
+  if (name !== ".gitignore") rmSync(`dist/${name}`, { recursive: true, force: true });
+}
 cpSync("public", "dist", { recursive: true });
 await build({
   entryPoints: ["src/main.ts"],

@@ -34,6 +34,9 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	} else if n > 0 {
 		fmt.Fprintf(stderr, "workbench: %d training run(s) were interrupted: the process running them stopped\n", n)
 	}
+	if !workbench.WebAppBuilt() {
+		fmt.Fprintln(stderr, "workbench: this binary has no web app (make run builds it); the API still answers")
+	}
 	srv := server.New(server.Config{Addr: *addr, WebApp: workbench.WebApp(), Store: st, AllowedHosts: allowHosts})
 	return srv.Run(ctx, func(a string) {
 		fmt.Fprintf(stdout, "workbench serving http://%s (data in %s); Ctrl+C stops\n", a, st.DataDir())
