@@ -23,9 +23,6 @@ func NewAdam(params []*Param, lr float32, be Backend) *Adam {
 	return a
 }
 
-// Steps is the number of updates applied so far.
-func (a *Adam) Steps() int { return a.t }
-
 // ZeroGrad clears every parameter's gradient before a new backward pass.
 func (a *Adam) ZeroGrad() {
 	for _, p := range a.params {

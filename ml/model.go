@@ -45,9 +45,6 @@ func (m *Model) SetTrain() { m.train = true }
 // SetEval selects evaluation mode for Forward (running statistics, no dropout).
 func (m *Model) SetEval() { m.train = false }
 
-// Training reports whether Forward runs in training mode.
-func (m *Model) Training() bool { return m.train }
-
 // SetLearningRate changes Adam's learning rate for the following steps.
 func (m *Model) SetLearningRate(lr float32) { m.Opt.LR = lr }
 

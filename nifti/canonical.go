@@ -210,6 +210,3 @@ func (v *Volume) Slice(z int) []float32 {
 
 // Index is the position of voxel (x, y, z) in Data.
 func (v *Volume) Index(x, y, z int) int { return x + v.Shape[0]*(y+v.Shape[1]*z) }
-
-// At is the value of voxel (x, y, z).
-func (v *Volume) At(x, y, z int) float32 { return v.Data[v.Index(x, y, z)] }

@@ -1,12 +1,13 @@
-// Package nifti reads and writes NIfTI-1 and NIfTI-2 images and puts them on the canonical RAS+ grid.
-// It depends on the standard library only.
+// Package nifti reads and encodes NIfTI-1 and NIfTI-2 images and puts them on the canonical RAS+ grid.
+// It depends on the standard library only, and writes no files: callers put what EncodeMask streams into
+// files through the program's one atomic writer (internal/atomicfile).
 //
 // Reading (Read, ReadBytes, Decode; ReadWith and ReadBytesWith with a voxel limit for untrusted input;
 // ReadHeader for the header alone) follows nibabel: the same affine choice (sform, else qform, else the
 // pixdim diagonal), the same scaling rules and the same header fixes, checked against nibabel on real files
 // by the golden tests. Import puts an image on the canonical grid with (*Image).Canonical, keeping the
 // returned Orientation; masks drawn there go back to the source grid with Orientation.ToSource and are
-// written with WriteMask using the source's Header, so exports keep the source's grid, affine, qform/sform
+// encoded with EncodeMask using the source's Header, so exports keep the source's grid, affine, qform/sform
 // codes and pixdim. Masks that come in the source grid go the other way with Orientation.ToCanonical.
 package nifti
 

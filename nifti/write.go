@@ -1,48 +1,22 @@
 package nifti
 
 import (
-	"bufio"
 	"compress/gzip"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
-	"strings"
 )
 
-// WriteMask writes a uint8 label map (source file order, x fastest) as a NIfTI-1 file with the geometry of
-// like (see outputHeader). The file is gzipped when path ends in .nii.gz, plain for .nii, and written
-// atomically: a temporary file in the same directory is synced, then renamed over path.
-func WriteMask(path string, like *Header, data []uint8) error {
-	h, err := outputHeader(like, DTUint8, len(data))
-	if err != nil {
-		return err
-	}
-	return writeAtomic(path, encodeNifti1(h, binary.LittleEndian), data)
-}
-
-// EncodeMask writes what WriteMask would put in a .nii.gz file to w, e.g. an HTTP response or a zip entry.
+// EncodeMask writes a uint8 label map (source file order, x fastest) as a gzipped single-file NIfTI-1 image
+// (the content of a .nii.gz file) with the geometry of like (see outputHeader) to w: a file through the
+// program's atomic writer, an HTTP response or a zip entry. The package writes no files itself.
 func EncodeMask(w io.Writer, like *Header, data []uint8) error {
 	h, err := outputHeader(like, DTUint8, len(data))
 	if err != nil {
 		return err
 	}
 	return encode(w, true, encodeNifti1(h, binary.LittleEndian), data)
-}
-
-// WriteFloat32 is WriteMask for float32 data (e.g. probability maps), with datatype FLOAT32.
-func WriteFloat32(path string, like *Header, data []float32) error {
-	h, err := outputHeader(like, DTFloat32, len(data))
-	if err != nil {
-		return err
-	}
-	payload := make([]byte, 4*len(data))
-	for i, v := range data {
-		binary.LittleEndian.PutUint32(payload[4*i:], math.Float32bits(v))
-	}
-	return writeAtomic(path, encodeNifti1(h, binary.LittleEndian), payload)
 }
 
 // outputHeader builds the little-endian single-file NIfTI-1 header of an image with like's geometry: dim,
@@ -165,52 +139,6 @@ func encodeNifti1(h *Header, o binary.ByteOrder) []byte {
 	str(328, 16, h.IntentName)
 	str(344, 4, h.Magic)
 	return b
-}
-
-// writeAtomic writes header, the 4-byte extension flag (no extensions) and payload to path, gzipped for
-// .nii.gz, through a synced temporary file renamed into place, so readers never see a partial file.
-func writeAtomic(path string, header, payload []byte) (err error) {
-	lower := strings.ToLower(path)
-	gzipped := strings.HasSuffix(lower, ".nii.gz")
-	if !gzipped && !strings.HasSuffix(lower, ".nii") {
-		return fmt.Errorf("cannot write %s: the file name must end in .nii or .nii.gz", path)
-	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	if err = encode(bw, gzipped, header, payload); err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	if err = bw.Flush(); err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	if err = tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("cannot write %s: %w", path, err)
-	}
-	// Sync the directory so the rename itself survives a crash; not every file system allows it.
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }
 
 // encode writes a single-file image: header, the 4-byte extension flag (no extensions) and payload,

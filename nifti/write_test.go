@@ -72,7 +72,7 @@ func TestWriteMaskRoundTrip(t *testing.T) {
 	for _, c := range cases {
 		shape := c.header.Shape()
 		data := maskPattern(shape[0] * shape[1] * shape[2])
-		if err := WriteMask(c.out, c.header, data); err != nil {
+		if err := writeMask(c.out, c.header, data); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		back, err := Read(c.out)
@@ -144,23 +144,23 @@ for c in checks:
 print("ok", len(checks))
 `
 
-// TestWriteErrors checks the refusals of WriteMask: wrong data length, names it cannot write, dimensions
+// TestWriteErrors checks the refusals of the mask encoder (through writeMask): wrong data length, names it cannot write, dimensions
 // NIfTI-1 cannot hold; and that a failed write leaves nothing behind.
 func TestWriteErrors(t *testing.T) {
 	dir := t.TempDir()
 	h := &Header{Version: 1, Dim: [8]int64{3, 4, 3, 2, 1, 1, 1, 1}, Pixdim: [8]float64{1, 1, 1, 1}}
-	if err := WriteMask(filepath.Join(dir, "a.nii.gz"), h, make([]uint8, 23)); err == nil || !strings.Contains(err.Error(), "23 values") {
+	if err := writeMask(filepath.Join(dir, "a.nii.gz"), h, make([]uint8, 23)); err == nil || !strings.Contains(err.Error(), "23 values") {
 		t.Errorf("wrong length: %v", err)
 	}
-	if err := WriteMask(filepath.Join(dir, "a.png"), h, make([]uint8, 24)); err == nil || !strings.Contains(err.Error(), ".nii") {
+	if err := writeMask(filepath.Join(dir, "a.png"), h, make([]uint8, 24)); err == nil || !strings.Contains(err.Error(), ".nii") {
 		t.Errorf("bad extension: %v", err)
 	}
 	big := *h
 	big.Version, big.Dim[1] = 2, 40000
-	if err := WriteMask(filepath.Join(dir, "big.nii"), &big, make([]uint8, 40000*6)); err == nil || !strings.Contains(err.Error(), "dim[1] = 40000") {
+	if err := writeMask(filepath.Join(dir, "big.nii"), &big, make([]uint8, 40000*6)); err == nil || !strings.Contains(err.Error(), "dim[1] = 40000") {
 		t.Errorf("NIfTI-2 dimension above int16: %v", err)
 	}
-	if err := WriteMask(filepath.Join(dir, "missing", "a.nii"), h, make([]uint8, 24)); err == nil {
+	if err := writeMask(filepath.Join(dir, "missing", "a.nii"), h, make([]uint8, 24)); err == nil {
 		t.Error("writing into a missing directory succeeded")
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
@@ -170,7 +170,7 @@ func TestWriteErrors(t *testing.T) {
 	vals := []float32{0, 0.25, -1.5, 3e7}
 	small := &Header{Version: 1, Dim: [8]int64{3, 2, 2, 1, 1, 1, 1, 1}, Pixdim: [8]float64{1, 2, 2, 2}}
 	p := filepath.Join(dir, "p.nii")
-	if err := WriteFloat32(p, small, vals); err != nil {
+	if err := writeFloat32(p, small, vals); err != nil {
 		t.Fatal(err)
 	}
 	img, err := Read(p)
@@ -182,13 +182,13 @@ func TestWriteErrors(t *testing.T) {
 	}
 }
 
-// EncodeMask streams the same image WriteMask writes to a .nii.gz file.
+// EncodeMask streams the same image writeMask writes to a .nii.gz file.
 func TestEncodeMaskMatchesWriteMask(t *testing.T) {
 	like := &Header{Version: 1, Dim: [8]int64{3, 4, 3, 2, 1, 1, 1, 1}, Pixdim: [8]float64{-1, 0.5, 0.5, 2},
 		QformCode: 1, SformCode: 2, SrowX: [4]float64{0.5, 0, 0, 1}, SrowY: [4]float64{0, 0.5, 0, 2}, SrowZ: [4]float64{0, 0, 2, 3}}
 	data := maskPattern(4 * 3 * 2)
 	path := filepath.Join(t.TempDir(), "m.nii.gz")
-	if err := WriteMask(path, like, data); err != nil {
+	if err := writeMask(path, like, data); err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer

@@ -10,7 +10,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/mriworkbench/workbench/ml"
@@ -45,23 +44,8 @@ type fileHeader struct {
 	TensorBytes int64  `json:"tensor_bytes"` // length of the tensor section (count included)
 }
 
-// Save writes the model to path atomically: a temporary file in the same directory is written, synced and
-// renamed over path, and the directory is synced, so a crash leaves either the old file or the new one.
-func (m *Model) Save(path string) error {
-	m.mu.Lock()
-	b, err := m.encode()
-	m.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("save model %s: %w", path, err)
-	}
-	if err := writeAtomic(path, b); err != nil {
-		return fmt.Errorf("save model %s: %w", path, err)
-	}
-	return nil
-}
-
-// WriteTo writes the model file's contents to w (for streaming a model to a store or a download; Save is the
-// atomic way to a path).
+// WriteTo writes the model file's contents to w: into the store's model file (the store writes it atomically),
+// a download, or any file. The package writes no files itself.
 func (m *Model) WriteTo(w io.Writer) (int64, error) {
 	m.mu.Lock()
 	b, err := m.encode()
@@ -122,42 +106,7 @@ func (m *Model) encode() ([]byte, error) {
 	return le.AppendUint32(out, crc32.Checksum(out, crcTable)), nil
 }
 
-func writeAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(b); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
-// Load reads a model file written by Save. A file that is not a model, truncated, corrupt, of a newer format
+// Load reads a model file written by WriteTo. A file that is not a model, truncated, corrupt, of a newer format
 // version or whose tensors do not fit its architecture gives a one-line error saying which.
 func Load(path string) (*Model, error) {
 	b, err := os.ReadFile(path)

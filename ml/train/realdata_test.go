@@ -67,9 +67,7 @@ func TestTrainOnRealVolume(t *testing.T) {
 
 	// The model file carries everything needed to segment the held-back slices again, identically.
 	path := filepath.Join(t.TempDir(), "gm.wbm")
-	if err := res.Best.Save(path); err != nil {
-		t.Fatal(err)
-	}
+	saveModel(t, res.Best, path)
 	loaded, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
