@@ -17,6 +17,7 @@ run: build
 	$(BIN) serve --data $(DATA) --addr $(ADDR)
 
 build: deps-build web
+	@echo "building $(BIN) (the first build downloads Go modules and compiles SQLite: about a minute and a half)"
 	CGO_ENABLED=1 $(GO) build -o $(BIN) ./cmd/workbench
 
 web: web/dist/index.html
