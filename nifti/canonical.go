@@ -43,17 +43,19 @@ func (h *Header) Orientation() Orientation {
 // The voxel data are copied; the image is unchanged.
 func (img *Image) Canonical() (*Volume, Orientation) {
 	o := img.Orientation()
-	src := img.Shape()
-	aff := o.CanonicalAffine(img.Affine(), src)
-	v := &Volume{
-		Shape:  o.CanonicalShape(src),
-		Affine: aff,
-		Data:   o.ToCanonicalFloat32(img.Data, src),
-	}
+	return canonicalVolume(&img.Header, o, o.ToCanonicalFloat32(img.Data, img.Shape())), o
+}
+
+// canonicalVolume is the Volume of an image with header h whose voxels data are already on the canonical grid
+// of orientation o (h's own).
+func canonicalVolume(h *Header, o Orientation, data []float32) *Volume {
+	src := h.Shape()
+	aff := o.CanonicalAffine(h.Affine(), src)
+	v := &Volume{Shape: o.CanonicalShape(src), Affine: aff, Data: data}
 	for j := range 3 {
 		v.Spacing[j] = math.Sqrt(aff[0][j]*aff[0][j] + aff[1][j]*aff[1][j] + aff[2][j]*aff[2][j])
 	}
-	return v, o
+	return v
 }
 
 // Validate reports whether Perm is a permutation of 0, 1, 2 (the zero Orientation is not valid; the identity

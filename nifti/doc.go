@@ -5,8 +5,9 @@
 // Reading (Read, ReadBytes, Decode; ReadWith and ReadBytesWith with a voxel limit for untrusted input;
 // ReadHeader for the header alone) follows nibabel: the same affine choice (sform, else qform, else the
 // pixdim diagonal), the same scaling rules and the same header fixes, checked against nibabel on real files
-// by the golden tests. Import puts an image on the canonical grid with (*Image).Canonical, keeping the
-// returned Orientation; masks drawn there go back to the source grid with Orientation.ToSource and are
+// by the golden tests. DecodeCanonical reads straight onto the canonical grid, holding the voxels once (what
+// an import needs); (*Image).Canonical puts an image read in file order there, with a copy. Either way the
+// Orientation is kept; masks drawn there go back to the source grid with Orientation.ToSource and are
 // encoded with EncodeMask using the source's Header, so exports keep the source's grid, affine, qform/sform
 // codes and pixdim. Masks that come in the source grid go the other way with Orientation.ToCanonical.
 package nifti

@@ -123,6 +123,9 @@ func checkGolden(t *testing.T, path string, want goldenFile) {
 	if back := o.ToSourceFloat32(vol.Data, vol.Shape); !equalSlices(back, img.Data) {
 		t.Error("ToSourceFloat32(canonical data) differs from the file's data")
 	}
+	if want.Volumes <= 1 && !h.IsPair() {
+		checkDecodeCanonical(t, path, img, vol)
+	}
 }
 
 func equalSlices[T comparable](a, b []T) bool {

@@ -246,28 +246,7 @@ func decode(r io.Reader, name string, opts readOptions) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, raw, err := readHeader(src)
-	if err != nil {
-		return nil, err
-	}
-	if h.IsPair() {
-		return nil, fmt.Errorf("header-only NIfTI file (magic %q): the voxel data are in the .img file of a .hdr/.img pair %s", h.Magic, pairHint(name))
-	}
-	if err := checkVolumes(h, opts); err != nil {
-		return nil, err
-	}
-	// Everything between the header and the voxel data: the extender bytes and any extensions. The buffer
-	// grows with the bytes actually present, whatever vox_offset claims, and is bounded like a pair's.
-	offset := h.dataOffset()
-	want := offset - int64(len(raw))
-	var between bytes.Buffer
-	if n, err := io.CopyN(&between, src, min(want, maxExtensionBytes+1)); err != nil {
-		return nil, src.fail(fmt.Errorf("vox_offset %d is past the end of the data (%d bytes)", offset, int64(len(raw))+n))
-	}
-	if want > maxExtensionBytes {
-		return nil, fmt.Errorf("unsupported image: vox_offset %d leaves more than %d MiB for header extensions", offset, maxExtensionBytes>>20)
-	}
-	exts, err := parseExtensions(between.Bytes(), h.BigEndian)
+	h, exts, err := decodeHeader(src, name, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -279,6 +258,37 @@ func decode(r io.Reader, name string, opts readOptions) (*Image, error) {
 		return nil, err
 	}
 	return &Image{Header: *h, Extensions: exts, Data: data}, nil
+}
+
+// decodeHeader reads what comes before the voxel data of a single file: the header, then the extender bytes
+// and any extensions, leaving src at the first voxel.
+func decodeHeader(src *source, name string, opts readOptions) (*Header, []Extension, error) {
+	h, raw, err := readHeader(src)
+	if err != nil {
+		return nil, nil, err
+	}
+	if h.IsPair() {
+		return nil, nil, fmt.Errorf("header-only NIfTI file (magic %q): the voxel data are in the .img file of a .hdr/.img pair %s", h.Magic, pairHint(name))
+	}
+	if err := checkVolumes(h, opts); err != nil {
+		return nil, nil, err
+	}
+	// Everything between the header and the voxel data: the extender bytes and any extensions. The buffer
+	// grows with the bytes actually present, whatever vox_offset claims, and is bounded like a pair's.
+	offset := h.dataOffset()
+	want := offset - int64(len(raw))
+	var between bytes.Buffer
+	if n, err := io.CopyN(&between, src, min(want, maxExtensionBytes+1)); err != nil {
+		return nil, nil, src.fail(fmt.Errorf("vox_offset %d is past the end of the data (%d bytes)", offset, int64(len(raw))+n))
+	}
+	if want > maxExtensionBytes {
+		return nil, nil, fmt.Errorf("unsupported image: vox_offset %d leaves more than %d MiB for header extensions", offset, maxExtensionBytes>>20)
+	}
+	exts, err := parseExtensions(between.Bytes(), h.BigEndian)
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, exts, nil
 }
 
 func pairHint(name string) string {
@@ -389,9 +399,26 @@ const voxelChunk = 1 << 16
 
 // readVoxels reads one volume of voxel data from src and returns it scaled, as float32.
 func readVoxels(src *source, h *Header) ([]float32, error) {
-	slope, inter, err := h.scaling()
+	shape := h.Shape()
+	nvox := shape[0] * shape[1] * shape[2]
+	// Grow the output as data arrive rather than trusting the header's size up front.
+	out := make([]float32, 0, min(nvox, 4*voxelChunk))
+	err := readChunks(src, h, func(start, n int) []float32 {
+		out = slices.Grow(out, n)[:start+n]
+		return out[start:]
+	}, nil)
 	if err != nil {
 		return nil, err
+	}
+	return out, nil
+}
+
+// readChunks reads one volume of voxels from src chunk by chunk, in file order: each chunk of n voxels
+// starting at voxel start is converted, scaled, into into(start, n), then handed to placed when it is not nil.
+func readChunks(src *source, h *Header, into func(start, n int) []float32, placed func(start int, chunk []float32)) error {
+	slope, inter, err := h.scaling()
+	if err != nil {
+		return err
 	}
 	shape := h.Shape()
 	nvox := shape[0] * shape[1] * shape[2]
@@ -400,23 +427,30 @@ func readVoxels(src *source, h *Header) ([]float32, error) {
 	if h.BigEndian {
 		order = binary.BigEndian
 	}
-	// Grow the output as data arrive rather than trusting the header's size up front.
-	out := make([]float32, 0, min(nvox, 4*voxelChunk))
 	buf := make([]byte, min(nvox, voxelChunk)*bpv)
 	scratch := make([]float64, min(nvox, voxelChunk))
-	for len(out) < nvox {
-		n := min(nvox-len(out), voxelChunk)
+	for start := 0; start < nvox; {
+		n := min(nvox-start, voxelChunk)
 		chunk := buf[:n*bpv]
 		if got, err := io.ReadFull(src, chunk); err != nil {
-			have := int64(len(out)*bpv + got)
-			return nil, src.fail(fmt.Errorf("truncated file: %d voxels of %s need %d bytes of data, only %d present",
-				nvox, DatatypeName(h.Datatype), int64(nvox)*int64(bpv), have))
+			return src.fail(truncatedError(h, int64(start*bpv+got)))
 		}
-		start := len(out)
-		out = slices.Grow(out, n)[:start+n]
-		convert(out[start:], scratch, chunk, h.Datatype, order, slope, inter)
+		dst := into(start, n)[:n]
+		convert(dst, scratch, chunk, h.Datatype, order, slope, inter)
+		if placed != nil {
+			placed(start, dst)
+		}
+		start += n
 	}
-	return out, nil
+	return nil
+}
+
+// truncatedError is the refusal of a volume whose voxel data stop after have bytes.
+func truncatedError(h *Header, have int64) error {
+	shape := h.Shape()
+	nvox := int64(shape[0]) * int64(shape[1]) * int64(shape[2])
+	return fmt.Errorf("truncated file: %d voxels of %s need %d bytes of data, only %d present",
+		nvox, DatatypeName(h.Datatype), nvox*int64(bytesPerVoxel(h.Datatype)), have)
 }
 
 // convert decodes len(dst) voxels of the given datatype from src into scratch (float64, so that 64-bit values

@@ -24,7 +24,8 @@ type errorBody struct {
 }
 
 // handleError is echo's central error handler: it maps the store's and the request's errors to statuses, and
-// logs the detail of unexpected failures while answering with a generic message.
+// logs the detail of unexpected failures while answering with a generic message. Messages never name the
+// data directory's absolute path.
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
@@ -38,7 +39,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 }
 
 func (s *Server) classify(err error, c echo.Context) (int, errorBody) {
+	if s.store != nil {
+		err = s.store.Fault(err) // a full disk, a read-only directory, a missing file
+	}
 	var (
+		fault    *store.FaultError
 		stale    *store.StaleVersionError
 		invalid  *store.ValidationError
 		tooLarge *http.MaxBytesError
@@ -46,20 +51,25 @@ func (s *Server) classify(err error, c echo.Context) (int, errorBody) {
 		httpErr  *echo.HTTPError
 	)
 	switch {
+	case errors.As(err, &fault):
+		req := c.Request()
+		s.log.Error("request failed: data directory fault", "method", req.Method, "path", req.URL.Path,
+			"fault", fault.Msg, "err", fault.Err)
+		return faultStatus(fault), errorBody{Error: s.userMessage(fault.Error())}
 	case errors.As(err, &stale):
 		current := stale.Current
-		return http.StatusConflict, errorBody{Error: oneLine(err.Error()), CurrentVersion: &current}
+		return http.StatusConflict, errorBody{Error: s.userMessage(err.Error()), CurrentVersion: &current}
 	case errors.As(err, &tooLarge):
 		return http.StatusRequestEntityTooLarge,
 			errorBody{Error: fmt.Sprintf("request body is larger than the limit of %d bytes", tooLarge.Limit)}
 	case errors.As(err, &tooBig):
-		return http.StatusRequestEntityTooLarge, errorBody{Error: oneLine(tooBig.Msg)}
+		return http.StatusRequestEntityTooLarge, errorBody{Error: s.userMessage(tooBig.Msg)}
 	case errors.As(err, &invalid):
-		return http.StatusBadRequest, errorBody{Error: oneLine(invalid.Msg)}
+		return http.StatusBadRequest, errorBody{Error: s.userMessage(invalid.Msg)}
 	case errors.Is(err, store.ErrNotFound):
-		return http.StatusNotFound, errorBody{Error: oneLine(err.Error())}
+		return http.StatusNotFound, errorBody{Error: s.userMessage(err.Error())}
 	case errors.Is(err, store.ErrConflict):
-		return http.StatusConflict, errorBody{Error: oneLine(err.Error())}
+		return http.StatusConflict, errorBody{Error: s.userMessage(err.Error())}
 	case errors.As(err, &httpErr):
 		if httpErr.Code >= 500 {
 			s.logInternal(c, err)
@@ -69,15 +79,36 @@ func (s *Server) classify(err error, c echo.Context) (int, errorBody) {
 		if m, ok := httpErr.Message.(string); ok {
 			msg = m
 		}
-		return httpErr.Code, errorBody{Error: oneLine(msg)}
+		return httpErr.Code, errorBody{Error: s.userMessage(msg)}
 	}
 	s.logInternal(c, err)
 	return http.StatusInternalServerError, errorBody{Error: "internal server error (details in the server log)"}
 }
 
+// faultStatus is the status of a data directory fault: 507 for a full disk (the server cannot store what was
+// sent), 503 for a read-only directory (nothing can be saved until an administrator fixes it; reads still
+// work), 500 for a file missing from the directory (the server's data is damaged, the request was fine).
+func faultStatus(f *store.FaultError) int {
+	switch {
+	case errors.Is(f.Kind, store.ErrDiskFull):
+		return http.StatusInsufficientStorage
+	case errors.Is(f.Kind, store.ErrReadOnly):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
 func (s *Server) logInternal(c echo.Context, err error) {
 	req := c.Request()
 	s.log.Error("request failed", "method", req.Method, "path", req.URL.Path, "err", err)
+}
+
+// userMessage is msg as users may see it: one line, without the data directory's absolute path.
+func (s *Server) userMessage(msg string) string {
+	if s.store != nil {
+		msg = s.store.Redact(msg)
+	}
+	return oneLine(msg)
 }
 
 // oneLine keeps error messages to one line, as promised to users.

@@ -47,7 +47,13 @@ const testIndexHTML = "<!doctype html><title>workbench test app</title>"
 
 func newTestEnv(t testing.TB, configure ...func(*Config)) *testEnv {
 	t.Helper()
-	st, err := store.Open(t.TempDir(), os.DirFS("../migrations"))
+	return newTestEnvIn(t, t.TempDir(), configure...)
+}
+
+// newTestEnvIn is newTestEnv on the data directory dataDir.
+func newTestEnvIn(t testing.TB, dataDir string, configure ...func(*Config)) *testEnv {
+	t.Helper()
+	st, err := store.Open(dataDir, os.DirFS("../migrations"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,8 @@ type runDetail struct {
 	Events []store.RunEvent `json:"events"`
 }
 
-// startTraining queues a run (202) that trains in the background; 409 names the run already going.
+// startTraining queues a run (202) that trains in the background in a worker process; 409 names the run
+// already going, 400 an invalid setting or one whose memory estimate exceeds the budget.
 func (s *Server) startTraining(c echo.Context) error {
 	pid, err := pathID(c, "pid")
 	if err != nil {
@@ -41,16 +42,14 @@ func (s *Server) startTraining(c echo.Context) error {
 	return c.JSON(http.StatusAccepted, run)
 }
 
+// getTrainingSettings sends the settings a run would use now, the presets, and the run's memory estimate
+// against the training budget (with its model, so a form can check other values).
 func (s *Server) getTrainingSettings(c echo.Context) error {
 	pid, err := pathID(c, "pid")
 	if err != nil {
 		return err
 	}
-	p, err := s.store.Project(c.Request().Context(), pid)
-	if err != nil {
-		return err
-	}
-	settings, err := job.ProjectSettings(p)
+	settings, err := s.trainer.Settings(c.Request().Context(), pid)
 	if err != nil {
 		return err
 	}

@@ -31,11 +31,16 @@ const (
 	DefaultMaxUploadBytes = 2 << 30   // one NIfTI upload
 	DefaultCacheBytes     = 512 << 20 // canonical volumes kept decoded in memory (four 320x320x300 volumes)
 	// DefaultMaxVoxels bounds one uploaded volume: 256 Mi voxels (e.g. 1024x1024x256; a large MRI volume is
-	// 512x512x300 = 75 Mi). Decoding holds it about three times as float32 (image, canonical copy, sorted
-	// copy for the statistics), 3 GiB at the limit, plus the upload itself; with DefaultUploads at once that
-	// stays under about 8 GiB, which a 24 GiB laptop survives next to the browser and a training run.
+	// 512x512x300 = 75 Mi). Decoding holds it once as float32 (decoded straight onto the canonical grid, the
+	// statistics take no copy), 1 GiB at the limit, plus the upload itself; with DefaultUploads decoding at
+	// once and the upload budget (UploadBufferBytes) full, that is about 6 GiB, which a 24 GiB laptop
+	// survives next to the browser and a training run.
 	DefaultMaxVoxels = 256 << 20
-	DefaultUploads   = 2 // uploads read and decoded at once; more wait
+	DefaultUploads   = 2 // uploads decoded at once (their bytes have arrived); more wait
+
+	DefaultHeaderTimeout   = 10 * time.Second // to receive a request's headers
+	DefaultBodyIdleTimeout = time.Minute      // a request body that delivers nothing for this long fails
+	DefaultIdleTimeout     = 2 * time.Minute  // a keep-alive connection with no request for this long closes
 )
 
 // Config is what the server needs from its caller.
@@ -49,7 +54,19 @@ type Config struct {
 	MaxUploadBytes int64 // NIfTI uploads
 	CacheBytes     int64 // decoded canonical volumes held for slice requests
 	MaxVoxels      int64 // voxels of one uploaded volume, refused (413) from its header before decoding
-	Uploads        int   // uploads read and decoded concurrently
+	Uploads        int   // uploads decoded concurrently, once received; receiving takes no slot
+	// UploadBufferBytes bounds the upload bytes held in memory at once, across the uploads being received
+	// and those waiting to decode; an upload that would exceed it is refused (429, retry). Default: twice
+	// MaxUploadBytes.
+	UploadBufferBytes int64
+
+	HeaderTimeout   time.Duration // to receive a request's headers
+	BodyIdleTimeout time.Duration // a request body that delivers no byte for this long fails (an upload: 408)
+	IdleTimeout     time.Duration // a keep-alive connection with no request for this long is closed
+
+	// Training sets up the training worker process: its command (the workbench binary's `worker`), the memory
+	// budget runs must fit, and the worker's own memory limit (job.WorkerConfig; zero values: the defaults).
+	Training job.WorkerConfig
 
 	// AllowedHosts are the host names, besides loopback names and IP addresses, that requests may address
 	// the server by (the Host header), e.g. "lab-server.local" for a deliberate LAN deployment. Other names
@@ -66,7 +83,8 @@ type Server struct {
 	hub     *Hub
 	volumes *volumeCache
 	trainer *job.Trainer
-	uploads chan struct{} // semaphore: one token per upload being read and decoded
+	uploads chan struct{} // semaphore: one token per upload being decoded
+	budget  *uploadBudget // upload bytes held in memory
 	hosts   hostPolicy
 }
 
@@ -90,18 +108,33 @@ func New(cfg Config) *Server {
 	if cfg.Uploads <= 0 {
 		cfg.Uploads = DefaultUploads
 	}
+	if cfg.UploadBufferBytes <= 0 {
+		cfg.UploadBufferBytes = 2 * cfg.MaxUploadBytes
+	}
+	if cfg.HeaderTimeout <= 0 {
+		cfg.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if cfg.BodyIdleTimeout <= 0 {
+		cfg.BodyIdleTimeout = DefaultBodyIdleTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	s := &Server{cfg: cfg, echo: e, log: cfg.Logger, store: cfg.Store, hub: NewHub(cfg.Logger),
-		uploads: make(chan struct{}, cfg.Uploads), hosts: newHostPolicy(cfg.Addr, cfg.AllowedHosts)}
+		uploads: make(chan struct{}, cfg.Uploads), budget: &uploadBudget{limit: cfg.UploadBufferBytes},
+		hosts: newHostPolicy(cfg.Addr, cfg.AllowedHosts)}
 	s.volumes = newVolumeCache(cfg.CacheBytes, func(ctx context.Context, id int64) (*nifti.Volume, error) {
 		return ingest.LoadCanonical(ctx, s.store, id)
 	})
 	if s.store != nil {
-		s.trainer = job.NewTrainer(job.Config{Store: s.store, Publish: s.hub.Publish, Volume: s.volumes.get, Logger: cfg.Logger})
+		s.trainer = job.NewTrainer(job.Config{Store: s.store, Publish: s.hub.Publish, Volume: s.volumes.get, Logger: cfg.Logger,
+			Worker: cfg.Training})
 	}
 	e.HTTPErrorHandler = s.handleError
+	e.Pre(bodyIdleDeadline(cfg.BodyIdleTimeout))
 	e.Use(middleware.Recover())
 	s.routes()
 	return s
@@ -191,7 +224,7 @@ func (s *Server) health(c echo.Context) error {
 // Run serves until ctx is cancelled, then shuts down gracefully, letting requests in flight finish and
 // closing websocket clients.
 func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
-	srv := &http.Server{Addr: s.cfg.Addr, Handler: s.echo, ReadHeaderTimeout: 10 * time.Second}
+	srv := s.httpServer()
 	srv.RegisterOnShutdown(s.hub.Close)
 	ln, err := listen(s.cfg.Addr)
 	if err != nil {

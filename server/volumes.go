@@ -71,19 +71,35 @@ func (s *Server) listVolumes(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-// uploadVolume imports the NIfTI file in the multipart field "file". The part is read as a stream (no
-// temporary files) under the upload size limit.
+// uploadResult answers an upload: the new volume's summary, and what the import replaced (NaN and infinite
+// voxels), with a notice for the user.
+type uploadResult struct {
+	event.VolumeSummary
+	NonFinite *ingest.NonFinite `json:"nonFinite,omitempty"`
+	Notice    string            `json:"notice,omitempty"`
+}
+
+// uploadVolume imports the NIfTI file in the multipart field "file". The part is received into memory (no
+// temporary files) under the upload size limit and the upload budget, without a decode slot: a client that
+// stalls holds only what it sent, until the body idle timeout fails it. Only a received file waits for one of
+// the few decode slots.
 func (s *Server) uploadVolume(c echo.Context) error {
+	req := c.Request()
+	if req.ContentLength > s.cfg.MaxUploadBytes {
+		// Refused from the headers, before reading any of it; closing the connection stops the client sending.
+		c.Response().Header().Set(echo.HeaderConnection, "close")
+		return uploadTooLarge(req.ContentLength, s.cfg.MaxUploadBytes)
+	}
 	pid, err := pathID(c, "pid")
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
+	ctx := req.Context()
 	if _, err := s.store.Project(ctx, pid); err != nil {
 		return err
 	}
-	req := c.Request()
-	req.Body = http.MaxBytesReader(c.Response(), req.Body, s.cfg.MaxUploadBytes)
+	// The original writer, so that a body over the limit makes net/http close the connection after the 413.
+	req.Body = http.MaxBytesReader(rawWriter(c), req.Body, s.cfg.MaxUploadBytes)
 	mr, err := req.MultipartReader()
 	if err != nil {
 		return badRequest("upload must be multipart/form-data with a field named file: %v", err)
@@ -94,7 +110,7 @@ func (s *Server) uploadVolume(c echo.Context) error {
 			return badRequest("upload has no field named file")
 		}
 		if err != nil {
-			return uploadReadError(err)
+			return uploadReadError(c, err, s.budget.limit)
 		}
 		if part.FormName() != "file" {
 			continue
@@ -106,22 +122,24 @@ func (s *Server) uploadVolume(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		// Reading and decoding an upload holds it several times over in memory: only a few at a time.
+		counted := &budgetReader{r: part, budget: s.budget}
+		defer counted.release()
+		var data ingest.Buffer
+		if _, err := data.ReadFrom(counted); err != nil {
+			return uploadReadError(c, err, s.budget.limit)
+		}
+		// Decoding holds the volume as float32: only a few at a time.
 		select {
 		case s.uploads <- struct{}{}:
 			defer func() { <-s.uploads }()
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		data, err := io.ReadAll(part)
-		if err != nil {
-			return uploadReadError(err)
-		}
-		img, err := ingest.Decode(part.FileName(), data, nifti.ReadOptions{MaxVoxels: s.cfg.MaxVoxels})
+		dec, err := ingest.DecodeBuffer(part.FileName(), &data, nifti.ReadOptions{MaxVoxels: s.cfg.MaxVoxels})
 		if err != nil {
 			return err
 		}
-		v, vol, err := ingest.Import(ctx, s.store, pid, part.FileName(), data, img, nil, author)
+		v, vol, err := ingest.ImportBuffer(ctx, s.store, pid, part.FileName(), &data, dec, nil, author)
 		if err != nil {
 			return err
 		}
@@ -130,17 +148,12 @@ func (s *Server) uploadVolume(c echo.Context) error {
 		summary := event.SummaryOf(v, store.SliceCounts{Unlabelled: v.Shape[2]})
 		s.hub.Publish(pid, event.Volume{Volume: summary})
 		c.Response().Header().Set(echo.HeaderLocation, "/api/volumes/"+strconv.FormatInt(v.ID, 10))
-		return c.JSON(http.StatusCreated, summary)
+		result := uploadResult{VolumeSummary: summary}
+		if dec.NonFinite.Count > 0 {
+			result.NonFinite, result.Notice = &dec.NonFinite, dec.NonFinite.String()
+		}
+		return c.JSON(http.StatusCreated, result)
 	}
-}
-
-// uploadReadError keeps the size limit's error (413) and words the rest as a bad upload.
-func uploadReadError(err error) error {
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
-		return err
-	}
-	return badRequest("cannot read the upload: %v", err)
 }
 
 // getVolume answers every viewer open and websocket reconnect, so it reads slice states in one metadata-only

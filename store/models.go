@@ -4,10 +4,14 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,12 +41,26 @@ type NewModel struct {
 	Arch      string
 	Settings  json.RawMessage
 	Metrics   json.RawMessage
-	Activate  bool // make it the project's active model
-	Write     func(io.Writer) error
+	// Predictions are the model's predictions (their ModelID is ignored), stored in the model's transaction;
+	// those of a volume deleted meanwhile are dropped with it.
+	Predictions []Prediction
+	Activate    bool // make it the project's active model
+	Write       func(io.Writer) error
 }
 
-// CreateModel writes the model file (temporary file, fsync, rename) and inserts its row in one transaction;
-// on failure neither remains.
+// pendingPrefix marks a model file renamed into place by a transaction that has not committed yet: the
+// marker models/.pending-NAME lives from just before the rename of models/NAME until just after the commit, so
+// that Open can remove a file whose transaction a crash lost (recoverModelFiles).
+const pendingPrefix = ".pending-"
+
+// pauseBeforeModelCommitEnv is a test hook: when it names a file, CreateModel creates that file just before
+// committing and then waits forever, so a test can kill the process at that point (kill -9 during activation).
+const pauseBeforeModelCommitEnv = "WORKBENCH_TEST_PAUSE_BEFORE_MODEL_COMMIT"
+
+// CreateModel writes the model file and stores it with its row, its predictions and (with Activate) its
+// activation in one transaction: the file is written to a temporary file and synced first, and renamed into
+// place just before the commit. On failure, or after a crash at any point, none of it remains and the
+// project's previous active model and its predictions are untouched.
 func (s *Store) CreateModel(ctx context.Context, nm NewModel) (ModelVersion, error) {
 	if nm.Arch == "" || len(nm.Arch) > 64 || strings.ContainsFunc(nm.Arch, isControl) {
 		return ModelVersion{}, invalid("model architecture %q is empty, too long or has control characters", nm.Arch)
@@ -58,6 +76,10 @@ func (s *Store) CreateModel(ctx context.Context, nm NewModel) (ModelVersion, err
 	if err != nil {
 		return ModelVersion{}, err
 	}
+	packed, err := s.packPredictions(ctx, nm.ProjectID, nm.Predictions)
+	if err != nil {
+		return ModelVersion{}, err
+	}
 	tmp, _, err := s.writePartialFunc(modelsDir, nm.Write)
 	if err != nil {
 		return ModelVersion{}, err
@@ -65,7 +87,7 @@ func (s *Store) CreateModel(ctx context.Context, nm NewModel) (ModelVersion, err
 	defer os.Remove(tmp) // a no-op once renamed
 
 	var id int64
-	var final string
+	var final, marker string
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := projectByID(ctx, tx, nm.ProjectID); err != nil {
 			return err
@@ -92,27 +114,89 @@ func (s *Store) CreateModel(ctx context.Context, nm NewModel) (ModelVersion, err
 			return fmt.Errorf("insert model: %w", err)
 		}
 		id, _ = res.LastInsertId()
-		final = path.Join(modelsDir, fmt.Sprintf("%d.model", id))
+		final = storedFileName(modelsDir, id, ".model")
 		if _, err := tx.ExecContext(ctx, `UPDATE models SET file = ? WHERE id = ?`, final, id); err != nil {
 			return fmt.Errorf("insert model: %w", err)
+		}
+		if err := insertPredictions(ctx, tx, nm.ProjectID, id, packed, s.stamp()); err != nil {
+			return err
 		}
 		if nm.Activate {
 			if err := activate(ctx, tx, nm.ProjectID, id); err != nil {
 				return err
 			}
 		}
+		marker = s.abs(path.Join(modelsDir, pendingPrefix+path.Base(final)))
+		if err := os.WriteFile(marker, nil, 0o444); err != nil {
+			marker = ""
+			return fmt.Errorf("store model file: %w", err)
+		}
+		// The rename syncs the directory, which makes the marker durable with it.
 		if err := atomicfile.Rename(tmp, s.abs(final)); err != nil {
 			return fmt.Errorf("store model file: %w", err)
 		}
+		pauseBeforeModelCommit()
 		return nil
 	})
 	if err != nil {
 		if final != "" {
 			os.Remove(s.abs(final))
 		}
+	}
+	if marker != "" {
+		os.Remove(marker) // committed: the row holds the file; rolled back: the file is gone
+	}
+	if err != nil {
 		return ModelVersion{}, err
 	}
 	return s.Model(ctx, id)
+}
+
+// pauseBeforeModelCommit is the test hook of pauseBeforeModelCommitEnv.
+func pauseBeforeModelCommit() {
+	if flag := os.Getenv(pauseBeforeModelCommitEnv); flag != "" {
+		os.WriteFile(flag, nil, 0o644)
+		select {}
+	}
+}
+
+// recoverModelFiles removes the model files of transactions that a crash cut short (see pendingPrefix): each
+// marker's file stays only if a model row names it. It holds the write lock while it looks, so a live writer's
+// transaction has either committed or not begun.
+func (s *Store) recoverModelFiles(ctx context.Context) error {
+	dir := s.abs(modelsDir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", modelsDir, err)
+	}
+	if !slices.ContainsFunc(entries, func(e os.DirEntry) bool { return strings.HasPrefix(e.Name(), pendingPrefix) }) {
+		return nil
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", modelsDir, err)
+		}
+		for _, e := range entries {
+			name, ok := strings.CutPrefix(e.Name(), pendingPrefix)
+			if !ok {
+				continue
+			}
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM models WHERE file = ?`, path.Join(modelsDir, name)).Scan(&n); err != nil {
+				return fmt.Errorf("recover model files: %w", err)
+			}
+			if n == 0 {
+				if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("remove the model file of an unfinished save: %w", err)
+				}
+			}
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("recover model files: %w", err)
+			}
+		}
+		return atomicfile.SyncDir(dir)
+	})
 }
 
 func activate(ctx context.Context, tx *sql.Tx, projectID, modelID int64) error {

@@ -340,3 +340,70 @@ func statusesOf(s *Store, volumeID int64) ([]string, error) {
 	}
 	return out, nil
 }
+
+// A model created with its predictions and Activate is, in one transaction, the active model with all of them;
+// a prediction that does not fit its volume leaves the previous model active with its predictions, no new row
+// and no new file.
+func TestCreateModelWithPredictionsIsOneStep(t *testing.T) {
+	s := newStore(t)
+	p := newProject(t, s, "p")
+	v := importVolume(t, s, p.ID, "v")
+	first := createModel(t, s, p.ID, true)
+	savePredictions(t, s, first.ID, v.ID, map[int]float64{0: 0.5, 1: 0.2})
+	files := modelFiles(t, s)
+
+	bad := []Prediction{{VolumeID: v.ID, Slice: 0, Mask: filled(2, 1)}, {VolumeID: v.ID, Slice: 1, Mask: []uint8{1}}}
+	if _, err := s.CreateModel(ctx, NewModel{ProjectID: p.ID, Arch: "smallunet", Activate: true, Predictions: bad,
+		Write: func(w io.Writer) error { _, err := io.WriteString(w, "weights"); return err }}); err == nil {
+		t.Fatal("a prediction of the wrong size was stored")
+	}
+	if a, err := s.ActiveModel(ctx, p.ID); err != nil || a.ID != first.ID {
+		t.Fatalf("active model after a failed save: %+v, %v", a, err)
+	}
+	if q, err := s.ReviewQueue(ctx, p.ID, 10); err != nil || len(q) != 2 {
+		t.Fatalf("review queue after a failed save: %+v, %v", q, err)
+	}
+	if got := modelFiles(t, s); strings.Join(got, ",") != strings.Join(files, ",") {
+		t.Fatalf("model files %v, want %v", got, files)
+	}
+
+	good := []Prediction{{VolumeID: v.ID, Slice: 2, Mask: filled(2, 1), Uncertainty: 0.9}}
+	m, err := s.CreateModel(ctx, NewModel{ProjectID: p.ID, Arch: "smallunet", Activate: true, Predictions: good,
+		Write: func(w io.Writer) error { _, err := io.WriteString(w, "weights"); return err }})
+	if err != nil || !m.Active {
+		t.Fatalf("CreateModel: %+v, %v", m, err)
+	}
+	if q, err := s.ReviewQueue(ctx, p.ID, 10); err != nil || len(q) != 1 || q[0].Slice != 2 {
+		t.Fatalf("review queue of the new model: %+v, %v", q, err)
+	}
+	for _, name := range modelFiles(t, s) {
+		if strings.HasPrefix(name, ".") {
+			t.Fatalf("left in models/: %s", name)
+		}
+	}
+}
+
+// Open removes the model file of a save that a crash cut short between the file's rename and the commit (its
+// marker remains, no row names the file), and keeps a committed one whose marker a crash left behind.
+func TestOpenRemovesModelFilesOfUnfinishedSaves(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir)
+	p := newProject(t, s, "p")
+	kept := createModel(t, s, p.ID, true)
+	models := filepath.Join(dir, "models")
+	orphan := "7-0123456789abcdef.model"
+	for _, name := range []string{orphan, pendingPrefix + orphan, pendingPrefix + filepath.Base(kept.File)} {
+		if err := os.WriteFile(filepath.Join(models, name), []byte("x"), 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+
+	s = openStore(t, dir)
+	if got := modelFiles(t, s); len(got) != 1 || got[0] != filepath.Base(kept.File) {
+		t.Fatalf("models/ after reopening: %v, want only %s", got, filepath.Base(kept.File))
+	}
+	if _, err := os.ReadFile(s.ModelPath(kept)); err != nil {
+		t.Fatalf("the committed model's file: %v", err)
+	}
+}

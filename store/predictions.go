@@ -25,45 +25,107 @@ type QueueItem struct {
 }
 
 // SavePredictions stores a model's predictions in one transaction, replacing any it had for the same slices.
-// Each prediction's ModelID is ignored in favour of modelID.
+// Each prediction's ModelID is ignored in favour of modelID. Predictions of a volume deleted meanwhile are
+// dropped with it.
 func (s *Store) SavePredictions(ctx context.Context, modelID int64, preds []Prediction) error {
+	m, err := s.Model(ctx, modelID)
+	if err != nil {
+		return err
+	}
+	packed, err := s.packPredictions(ctx, m.ProjectID, preds)
+	if err != nil {
+		return err
+	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		m, err := modelByID(ctx, tx, modelID)
-		if err != nil {
+		if _, err := modelByID(ctx, tx, modelID); err != nil {
 			return err
 		}
-		p, err := projectByID(ctx, tx, m.ProjectID)
-		if err != nil {
-			return err
-		}
-		volumes := map[int64]VolumeMeta{}
-		now := s.stamp()
-		for _, pr := range preds {
-			v, ok := volumes[pr.VolumeID]
-			if !ok {
-				if v, err = volumeByID(ctx, tx, pr.VolumeID); err != nil {
-					return err
-				}
-				if v.ProjectID != m.ProjectID {
-					return invalid("volume %d is not in model %d's project", pr.VolumeID, modelID)
-				}
-				volumes[pr.VolumeID] = v
-			}
-			packed, err := checkMask(v.Geometry, len(p.Classes), pr.Slice, pr.Mask)
-			if err != nil {
-				return err
-			}
-			if math.IsNaN(pr.Uncertainty) || math.IsInf(pr.Uncertainty, 0) {
-				return invalid("volume %d slice %d: uncertainty is not finite", pr.VolumeID, pr.Slice)
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO predictions
-				(model_id, volume_id, slice, mask, uncertainty, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-				modelID, pr.VolumeID, pr.Slice, packed, pr.Uncertainty, now); err != nil {
-				return fmt.Errorf("save predictions: %w", err)
-			}
-		}
-		return nil
+		return insertPredictions(ctx, tx, m.ProjectID, modelID, packed, s.stamp())
 	})
+}
+
+// packedPrediction is a checked prediction, its mask packed for storage.
+type packedPrediction struct {
+	volumeID    int64
+	slice       int
+	mask        []byte
+	uncertainty float64
+}
+
+// packPredictions checks predictions against their volumes (in the project) and packs their masks, outside
+// any transaction: compressing is the slow part, and a write transaction holds up every label save.
+func (s *Store) packPredictions(ctx context.Context, projectID int64, preds []Prediction) ([]packedPrediction, error) {
+	if len(preds) == 0 {
+		return nil, nil
+	}
+	p, err := s.Project(ctx, projectID)
+	if err != nil {
+		return nil, err
+	}
+	volumes := map[int64]VolumeMeta{}
+	out := make([]packedPrediction, 0, len(preds))
+	for _, pr := range preds {
+		v, ok := volumes[pr.VolumeID]
+		if !ok {
+			if v, err = volumeByID(ctx, s.db, pr.VolumeID); err != nil {
+				return nil, err
+			}
+			if v.ProjectID != projectID {
+				return nil, invalid("volume %d is not in project %d", pr.VolumeID, projectID)
+			}
+			volumes[pr.VolumeID] = v
+		}
+		packed, err := checkMask(v.Geometry, len(p.Classes), pr.Slice, pr.Mask)
+		if err != nil {
+			return nil, err
+		}
+		if math.IsNaN(pr.Uncertainty) || math.IsInf(pr.Uncertainty, 0) {
+			return nil, invalid("volume %d slice %d: uncertainty is not finite", pr.VolumeID, pr.Slice)
+		}
+		out = append(out, packedPrediction{volumeID: pr.VolumeID, slice: pr.Slice, mask: packed, uncertainty: pr.Uncertainty})
+	}
+	return out, nil
+}
+
+// insertPredictions stores packed predictions of the project's volumes under modelID, replacing any the model
+// had for the same slices; those of volumes no longer in the project (deleted since they were packed) are
+// left out.
+func insertPredictions(ctx context.Context, tx *sql.Tx, projectID, modelID int64, preds []packedPrediction, now int64) error {
+	if len(preds) == 0 {
+		return nil
+	}
+	live := map[int64]bool{}
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM volumes WHERE project_id = ?`, projectID)
+	if err != nil {
+		return fmt.Errorf("save predictions: %w", err)
+	}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("save predictions: %w", err)
+		}
+		live[id] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("save predictions: %w", err)
+	}
+	stmt, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO predictions
+		(model_id, volume_id, slice, mask, uncertainty, created_at) VALUES (?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("save predictions: %w", err)
+	}
+	defer stmt.Close()
+	for _, pr := range preds {
+		if !live[pr.volumeID] {
+			continue
+		}
+		if _, err := stmt.ExecContext(ctx, modelID, pr.volumeID, pr.slice, pr.mask, pr.uncertainty, now); err != nil {
+			return fmt.Errorf("save predictions: %w", err)
+		}
+	}
+	return nil
 }
 
 func scanPrediction(row rowScanner) (Prediction, error) {

@@ -1,5 +1,6 @@
 // Package store keeps the workbench's state in SQLite (DATA/workbench.db) and its files under the data directory:
-// immutable original uploads in DATA/volumes/ and model files in DATA/models/.
+// immutable original uploads in DATA/volumes/, model files in DATA/models/, and the directory's identity in
+// DATA/IDENTITY.
 //
 // Open applies the numbered migrations (NNNN_name.sql) in one transaction, tracking the schema version in
 // PRAGMA user_version, and refuses a database written by a newer binary. Every connection runs in WAL mode with
@@ -11,7 +12,8 @@
 //
 // Files: projects.go, volumes.go (originals and slice states), labels.go (versions), runs.go, models.go
 // (model versions and their files), predictions.go (predictions, the review queue and the combined
-// segmentation that exports read).
+// segmentation that exports read), identity.go (the data directory's identity, the checks Open makes before
+// using a directory, and the names of stored files), backup.go (backup archives and restore).
 //
 // Runs and partial files are owned by the process that makes them (Process: pid, host, start identity), since
 // a server and CLI commands may share a data directory: a run is taken for dead only when its owner on this
@@ -90,26 +92,49 @@ type Store struct {
 	// owner is this process, recorded on the runs it creates and on the partial files it writes.
 	owner         Process
 	runStaleAfter time.Duration
+	info          OpenInfo // what Open found (identity.go)
+	writeIdentity bool     // Open is to write DATA/IDENTITY after its transaction commits
+
+	writes writeQueue // this process's write transactions take turns (labels.go)
 }
 
-// Open opens (creating if needed) the data directory and its database, and migrates the schema to the latest
-// of migrations (files NNNN_name.sql at the root of the FS).
-func Open(dataDir string, migrations fs.FS) (*Store, error) {
+// Option changes how Open opens a store.
+type Option func(*openOptions)
+
+type openOptions struct{ fullCheck bool }
+
+// WithFullIntegrityCheck makes Open run PRAGMA integrity_check, which also checks every index against its
+// table, instead of quick_check; it reads the whole database either way, and takes longer.
+func WithFullIntegrityCheck() Option { return func(o *openOptions) { o.fullCheck = true } }
+
+// Open opens (creating if needed) the data directory and its database, checks the database (PRAGMA
+// quick_check, or integrity_check WithFullIntegrityCheck), migrates the schema to the latest of migrations
+// (files NNNN_name.sql at the root of the FS) and checks the directory's identity (identity.go). A directory
+// it refuses (its database lost, emptied, another directory's or damaged) gives a *RefusedError, and is left
+// as it was.
+func Open(dataDir string, migrations fs.FS, opts ...Option) (*Store, error) {
+	var o openOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	abs, err := filepath.Abs(dataDir)
 	if err != nil {
 		return nil, fmt.Errorf("data directory %s: %w", dataDir, err)
+	}
+	steps, err := loadMigrations(migrations)
+	if err != nil {
+		return nil, err
+	}
+	if err := refuseLostDatabase(abs); err != nil {
+		return nil, err
+	}
+	if err := checkWritable(abs); err != nil {
+		return nil, err
 	}
 	for _, dir := range []string{abs, filepath.Join(abs, volumesDir), filepath.Join(abs, modelsDir)} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("create data directory: %w", err)
 		}
-		if err := removePartialFiles(dir); err != nil {
-			return nil, err
-		}
-	}
-	steps, err := loadMigrations(migrations)
-	if err != nil {
-		return nil, err
 	}
 
 	// Parameters in the DSN apply to every connection the pool opens, not just the first.
@@ -117,7 +142,8 @@ func Open(dataDir string, migrations fs.FS) (*Store, error) {
 	params.Set("_journal_mode", "WAL")
 	params.Set("_foreign_keys", "on")
 	params.Set("_busy_timeout", "10000")
-	params.Set("_synchronous", "NORMAL")
+	// FULL (see synchronous): an acknowledged save survives a power cut.
+	params.Set("_synchronous", synchronous)
 	params.Set("_txlock", "immediate") // writers queue at BEGIN instead of failing on lock upgrade
 	dsn := (&url.URL{Scheme: "file", Path: filepath.Join(abs, dbFile), RawQuery: params.Encode()}).String()
 	db, err := sql.Open("sqlite3", dsn)
@@ -125,11 +151,33 @@ func Open(dataDir string, migrations fs.FS) (*Store, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	s := &Store{db: db, dataDir: abs, owner: CurrentProcess(), runStaleAfter: DefaultRunStaleAfter}
-	if err := s.migrate(steps); err != nil {
+	if err := s.open(steps, o); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// open checks and migrates the database, then completes the identity and removes what crashed writers left.
+func (s *Store) open(steps []migration, o openOptions) error {
+	ctx := context.Background()
+	if err := s.checkIntegrity(ctx, o.fullCheck); err != nil {
+		return err
+	}
+	if err := s.migrate(steps); err != nil {
+		return err
+	}
+	if s.writeIdentity {
+		if err := writeIdentityFile(s.dataDir, s.info.Identity); err != nil {
+			return fmt.Errorf("record identity: %w", err)
+		}
+	}
+	for _, dir := range []string{s.dataDir, s.abs(volumesDir), s.abs(modelsDir)} {
+		if err := removePartialFiles(dir); err != nil {
+			return err
+		}
+	}
+	return s.recoverModelFiles(ctx) // models.go: model files of saves a crash cut short
 }
 
 // Close closes the database.
@@ -141,14 +189,18 @@ func (s *Store) DataDir() string { return s.dataDir }
 // removePartialFiles removes the partial files that a crash left behind: those whose writer (the pid in the
 // name) no longer runs, and those older than partialMaxAge. Another live process's files stay, since it may be
 // about to rename them into place.
-func removePartialFiles(dir string) error {
+func removePartialFiles(dir string) error { return removeStaleFiles(dir, tempPrefix) }
+
+// removeStaleFiles removes the entries of dir named PREFIX + PID + "-..." (files, or a restore's staging
+// directory) whose writer is gone, as removePartialFiles says.
+func removeStaleFiles(dir, prefix string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", dir, err)
 	}
 	host, _ := os.Hostname()
 	for _, e := range entries {
-		name, ok := strings.CutPrefix(e.Name(), tempPrefix)
+		name, ok := strings.CutPrefix(e.Name(), prefix)
 		if !ok {
 			continue
 		}
@@ -165,7 +217,7 @@ func removePartialFiles(dir string) error {
 		if !writerGone && time.Since(info.ModTime()) < partialMaxAge {
 			continue
 		}
-		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove partial file: %w", err)
 		}
 	}
@@ -206,7 +258,8 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 	return steps, nil
 }
 
-// migrate applies the migrations newer than the database's user_version, all in one transaction.
+// migrate applies the migrations newer than the database's user_version and checks the directory's identity
+// (identify), all in one transaction: a refusal leaves the database as it was.
 func (s *Store) migrate(steps []migration) error {
 	ctx := context.Background()
 	return s.inTx(ctx, func(tx *sql.Tx) error {
@@ -222,16 +275,26 @@ func (s *Store) migrate(steps []migration) error {
 				return fmt.Errorf("migration %s: %w", m.name, err)
 			}
 		}
-		// PRAGMA takes no bound parameters; the value is an integer we produced.
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(steps))); err != nil {
-			return fmt.Errorf("set schema version: %w", err)
+		// PRAGMA takes no bound parameters; the value is an integer we produced. Set only when it changes, so
+		// that an Open of a current database writes nothing.
+		if current != len(steps) {
+			if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(steps))); err != nil {
+				return fmt.Errorf("set schema version: %w", err)
+			}
 		}
-		return nil
+		return s.identify(ctx, tx)
 	})
 }
 
 // inTx runs fn in a write transaction, committing if it returns nil.
-func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+// A disk fault comes back as a *FaultError (faults.go).
+func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
+	defer func() { err = s.Fault(err) }()
+	done, err := s.writes.wait(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)

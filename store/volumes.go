@@ -14,7 +14,6 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -221,7 +220,7 @@ func (s *Store) ImportVolume(ctx context.Context, req ImportRequest) (VolumeMeta
 			return fmt.Errorf("insert volume: %w", err)
 		}
 		id, _ = res.LastInsertId()
-		final = path.Join(volumesDir, fmt.Sprintf("%d%s", id, storedExt(req.OriginalName)))
+		final = storedFileName(volumesDir, id, storedExt(req.OriginalName))
 		if _, err := tx.ExecContext(ctx, `UPDATE volumes SET original_file = ? WHERE id = ?`, final, id); err != nil {
 			return fmt.Errorf("insert volume: %w", err)
 		}
@@ -363,45 +362,6 @@ func (s *Store) DeleteVolume(ctx context.Context, id int64) error {
 		return fmt.Errorf("remove volume file: %w", err)
 	}
 	return nil
-}
-
-// ComputeStats returns the intensity statistics of voxel values, ignoring NaN and infinities.
-func ComputeStats(data []float32) IntensityStats {
-	finite := make([]float32, 0, len(data))
-	var sum float64
-	for _, v := range data {
-		if f := float64(v); !math.IsNaN(f) && !math.IsInf(f, 0) {
-			finite = append(finite, v)
-			sum += f
-		}
-	}
-	if len(finite) == 0 {
-		return IntensityStats{}
-	}
-	mean := sum / float64(len(finite))
-	var ss float64
-	for _, v := range finite {
-		d := float64(v) - mean
-		ss += d * d
-	}
-	slices.Sort(finite)
-	return IntensityStats{
-		Min:  float64(finite[0]),
-		Max:  float64(finite[len(finite)-1]),
-		Mean: mean,
-		Std:  math.Sqrt(ss / float64(len(finite))),
-		P1:   percentile(finite, 1),
-		P99:  percentile(finite, 99),
-	}
-}
-
-// percentile interpolates linearly between order statistics, as numpy.percentile does by default.
-func percentile(sorted []float32, p float64) float64 {
-	pos := p / 100 * float64(len(sorted)-1)
-	lo := int(math.Floor(pos))
-	hi := min(lo+1, len(sorted)-1)
-	frac := pos - float64(lo)
-	return float64(sorted[lo])*(1-frac) + float64(sorted[hi])*frac
 }
 
 // SliceState is what a viewer needs to know of one axial slice, without its masks.

@@ -83,11 +83,11 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("image: %w", err)
 	}
-	img, err := nifti.ReadBytes(imagePath, data)
+	dec, err := ingest.Decode(imagePath, data, nifti.ReadOptions{})
 	if err != nil {
-		return fmt.Errorf("%s: %w", imagePath, err)
+		return err
 	}
-	labels, err := maskLabels(img, project, masks, *sliceList)
+	labels, err := maskLabels(dec.Image, project, masks, *sliceList)
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "created project %q with classes %s\n", project.Name, strings.Join(project.ClassNames(), ","))
 	}
 	fmt.Fprintf(stdout, "importing %s into project %q (%d labelled slices)\n", imagePath, project.Name, len(labels))
-	meta, _, err := ingest.Import(ctx, st, project.ID, imagePath, data, img, labels, *author)
+	meta, _, err := ingest.Import(ctx, st, project.ID, imagePath, data, dec, labels, *author)
 	if err != nil {
 		if !exists {
 			// Nothing half-imported stays: the project this command created goes with the failed volume.
@@ -110,6 +110,9 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "volume %d %q: canonical shape %dx%dx%d, spacing %.4gx%.4gx%.4g mm\n", meta.ID, meta.Name,
 		meta.Shape[0], meta.Shape[1], meta.Shape[2], meta.Spacing[0], meta.Spacing[1], meta.Spacing[2])
+	if notice := dec.NonFinite.String(); notice != "" {
+		fmt.Fprintf(stdout, "volume %d %q: %s\n", meta.ID, meta.Name, notice)
+	}
 	return nil
 }
 

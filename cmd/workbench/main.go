@@ -24,6 +24,9 @@ var commands = map[string]command{
 	"train":   {"train a model on the project's labelled slices, then predict the rest", runTrain},
 	"predict": {"predict every unlabelled slice with the project's active model", runPredict},
 	"segment": {"segment a NIfTI image with a model file, without a project", runSegment},
+	"worker":  {"internal: the training process that serve and train start (not for direct use)", runWorker},
+	"backup":  {"write a backup archive of a data directory, while the server runs", runBackup},
+	"restore": {"restore a backup archive into a new data directory", runRestore},
 }
 
 // usageError marks errors caused by how the command was called (exit status 2).

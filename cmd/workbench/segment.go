@@ -43,6 +43,14 @@ func runSegment(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("input: %w", err)
 	}
 	vol, orientation := img.Canonical()
+	// As at import: NaN backgrounds (common after registration) read as the lowest finite value.
+	nonFinite, err := ingest.ReplaceNonFinite(vol.Data)
+	if err != nil {
+		return fmt.Errorf("input: %w", err)
+	}
+	if notice := nonFinite.String(); notice != "" {
+		fmt.Fprintf(stderr, "workbench segment: %s\n", notice)
+	}
 	if warning := m.SpacingWarning(vol); warning != "" {
 		fmt.Fprintf(stderr, "workbench segment: warning: %s\n", warning)
 	}

@@ -6,25 +6,42 @@ import (
 	"io"
 	"os/signal"
 	"syscall"
+	"time"
 
 	workbench "github.com/mriworkbench/workbench"
+	"github.com/mriworkbench/workbench/internal/job"
 	"github.com/mriworkbench/workbench/server"
+	"github.com/mriworkbench/workbench/store"
 )
 
 func runServe(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "serve [--data DIR] [--addr 127.0.0.1:8080] [--allow-host NAME]...", stderr)
+	fs := newFlagSet("serve", "serve [--data DIR] [--addr 127.0.0.1:8080] [--allow-host NAME]... [--integrity-check] [--train-memory SIZE]", stderr)
 	dataDir := dataFlag(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	var allowHosts listFlag
 	fs.Var(&allowHosts, "allow-host", "host name browsers may use to reach a LAN deployment, besides loopback and IP addresses (repeatable)")
+	integrityCheck := fs.Bool("integrity-check", false, "check the whole database at start with PRAGMA integrity_check "+
+		"(every index against its table) instead of quick_check; slower on a large database")
+	var trainMemory sizeFlag
+	fs.Var(&trainMemory, "train-memory", "memory budget of a training run, e.g. 8GiB: runs estimated above it are refused (default: half of the machine's memory, at most 64GiB)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	st, err := openStore(*dataDir)
+	worker, err := trainingWorker()
+	if err != nil {
+		return err
+	}
+	var opts []store.Option
+	if *integrityCheck {
+		opts = append(opts, store.WithFullIntegrityCheck())
+	}
+	// Open refuses a damaged database, or one that is not this directory's, naming the way to recover.
+	st, err := store.Open(*dataDir, workbench.Migrations(), opts...)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	reportOpen(stderr, st)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	// A run whose process died (a killed server or CLI train) cannot resume: say so instead of showing it
@@ -37,8 +54,19 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if !workbench.WebAppBuilt() {
 		fmt.Fprintln(stderr, "workbench: this binary has no web app (make run builds it); the API still answers")
 	}
-	srv := server.New(server.Config{Addr: *addr, WebApp: workbench.WebApp(), Store: st, AllowedHosts: allowHosts})
+	srv := server.New(server.Config{Addr: *addr, WebApp: workbench.WebApp(), Store: st, AllowedHosts: allowHosts,
+		Training: job.WorkerConfig{Command: worker, MemoryBudget: int64(trainMemory)}})
 	return srv.Run(ctx, func(a string) {
 		fmt.Fprintf(stdout, "workbench serving http://%s (data in %s); Ctrl+C stops\n", a, st.DataDir())
 	})
+}
+
+// reportOpen says at start which data directory this is and what its check found.
+func reportOpen(w io.Writer, st *store.Store) {
+	info := st.OpenInfo()
+	if info.Adopted {
+		fmt.Fprintf(w, "workbench: %s had no identity (it was made before identities): recorded %s\n", st.DataDir(), info.Identity.ID)
+	}
+	fmt.Fprintf(w, "workbench: data directory %s (created %s): %s ok in %s\n", info.Identity.ID,
+		info.Identity.CreatedAt.Local().Format("2006-01-02"), info.Check, info.CheckTook.Round(time.Millisecond))
 }

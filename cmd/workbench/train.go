@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -18,7 +19,7 @@ import (
 	"github.com/mriworkbench/workbench/store"
 )
 
-const trainUsage = "train --project P [--epochs N] [--time 5m] [--arch NAME] [--preset default|paper] [--from-scratch] [--settings JSON] [--data DIR]"
+const trainUsage = "train --project P [--epochs N] [--time 5m] [--arch NAME] [--preset default|paper] [--from-scratch] [--settings JSON] [--memory SIZE] [--data DIR]"
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("train", trainUsage, stderr)
@@ -30,6 +31,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	preset := fs.String("preset", "", `base settings: "default" (fast first model on a CPU) or "paper" (the published pipeline)`)
 	fromScratch := fs.Bool("from-scratch", false, "start from fresh weights instead of the project's active model")
 	extra := fs.String("settings", "", `more setting overrides as a JSON object, e.g. '{"crop_w":96,"crop_h":96}'`)
+	var memory sizeFlag
+	fs.Var(&memory, "memory", "memory budget of the run, e.g. 8GiB: a run estimated above it is refused (default: half of the machine's memory, at most 64GiB)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -51,8 +54,13 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	defer st.Close()
 
+	worker, err := trainingWorker()
+	if err != nil {
+		return err
+	}
 	progress := newProgressPrinter(stdout)
-	trainer := job.NewTrainer(job.Config{Store: st, Publish: func(_ int64, e event.Event) { progress.event(e) }})
+	trainer := job.NewTrainer(job.Config{Store: st, Publish: func(_ int64, e event.Event) { progress.event(e) },
+		Worker: job.WorkerConfig{Command: worker, MemoryBudget: int64(memory)}})
 	defer trainer.Close()
 	out, err := trainer.Train(ctx, p.ID, job.Request{Preset: *preset, Settings: overrides, FromScratch: *fromScratch})
 	progress.end()
@@ -64,6 +72,35 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	}
 	printOutcome(stdout, out)
 	return nil
+}
+
+// sizeFlag is a byte size such as 8GiB, 512MiB, 2G or 1048576.
+type sizeFlag int64
+
+func (f *sizeFlag) String() string { return strconv.FormatInt(int64(*f), 10) }
+
+func (f *sizeFlag) Set(v string) error {
+	n, err := parseSize(v)
+	if err != nil {
+		return err
+	}
+	*f = sizeFlag(n)
+	return nil
+}
+
+// parseSize reads a positive byte count with an optional unit: KiB, MiB, GiB, TiB (or K, M, G, T, KB, MB,
+// GB, TB, all powers of 1024).
+func parseSize(v string) (int64, error) {
+	s := strings.TrimSpace(v)
+	num := strings.TrimRightFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	unit := strings.ToUpper(strings.TrimSpace(s[len(num):]))
+	unit = strings.TrimSuffix(strings.TrimSuffix(unit, "B"), "I")
+	shift, ok := map[string]uint{"": 0, "K": 10, "M": 20, "G": 30, "T": 40}[unit]
+	n, err := strconv.ParseInt(num, 10, 64)
+	if !ok || err != nil || n <= 0 || n > (1<<62)>>shift {
+		return 0, fmt.Errorf("size %q: want a positive number with an optional unit, e.g. 8GiB or 512MiB", v)
+	}
+	return n << shift, nil
 }
 
 // trainOverrides turns the flags into setting overrides. --epochs alone lifts the time budget and --time alone
@@ -224,6 +261,9 @@ func printOutcome(w io.Writer, out job.Outcome) {
 	m := out.Metrics
 	fmt.Fprintf(w, "run %d done: %d iterations, %d epochs in %.1f s (stopped by %s); model %d is active\n",
 		out.Run.ID, m.Iterations, m.Epochs, m.TrainSeconds, m.Stopped, out.Model.ID)
+	if out.PeakMemory > 0 {
+		fmt.Fprintf(w, "the training process used at most %d MiB of memory\n", (out.PeakMemory+(1<<20)-1)>>20)
+	}
 	if len(m.Classes) == 0 {
 		fmt.Fprintln(w, "no evaluation slices (label more slices to get metrics)")
 		return

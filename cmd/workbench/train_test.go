@@ -19,14 +19,18 @@ import (
 	"time"
 
 	workbench "github.com/mriworkbench/workbench"
+	"github.com/mriworkbench/workbench/internal/job"
 	"github.com/mriworkbench/workbench/nifti"
 	"github.com/mriworkbench/workbench/store"
 )
 
 // TestMain lets the test binary stand in for the workbench binary: with WORKBENCH_TEST_MAIN=1 it runs the
 // command line it was given, so tests can run `workbench serve` as a real process (and kill it) without a
-// separate go build.
+// separate go build; with job.WorkerEnv set it is the training worker that serve and train start.
 func TestMain(m *testing.M) {
+	if os.Getenv(job.WorkerEnv) == "1" {
+		os.Exit(job.WorkerMain())
+	}
 	if os.Getenv("WORKBENCH_TEST_MAIN") == "1" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
@@ -89,7 +93,7 @@ func TestTrainPredictExportSegment(t *testing.T) {
 	}
 	readLike(t, filepath.Join(out, "t2s", "t2s_seg.nii.gz"), src) // exports go to a directory per volume
 
-	stdout = mustRun(t, "segment", "--model", filepath.Join(data, "models", "2.model"), "--input", image, "--output", seg)
+	stdout = mustRun(t, "segment", "--model", onlyMatch(t, filepath.Join(data, "models", "2-*.model")), "--input", image, "--output", seg)
 	if !strings.Contains(stdout, "segmented 9 slices of t2s.nii.gz") {
 		t.Fatalf("segment output %q", stdout)
 	}
@@ -143,6 +147,8 @@ func TestTrainPredictSegmentRefusals(t *testing.T) {
 		{[]string{"train", "--data", data, "--project", "empty", "--arch", "resnet"}, "architecture"},
 		{[]string{"train", "--data", data, "--project", "empty", "--settings", "[1]"}, "JSON object"},
 		{[]string{"train", "--data", data, "--project", "empty", "--epochs", "1"}, "no labelled slices"},
+		{[]string{"train", "--data", data, "--project", "empty", "--memory", "64MiB"}, "over the training budget of 64 MiB"},
+		{[]string{"train", "--data", data, "--project", "empty", "--memory", "8 parsecs"}, "flag -memory"},
 		{[]string{"predict", "--data", data, "--project", "empty"}, "no trained model"},
 		{[]string{"segment", "--model", notModel}, "required"},
 		{[]string{"segment", "--model", notModel, "--input", "x.nii", "--output", t.TempDir()}, "not a workbench model"},
@@ -267,7 +273,7 @@ func TestServeKilledDuringTraining(t *testing.T) {
 		t.Fatalf("restart did not report the interrupted run: %q", srv.stderr)
 	}
 	entries, err := os.ReadDir(filepath.Join(data, "models"))
-	if err != nil || len(entries) != 1 || entries[0].Name() != "1.model" {
+	if err != nil || len(entries) != 1 || !regexp.MustCompile(`^1-[0-9a-f]{16}\.model$`).MatchString(entries[0].Name()) {
 		t.Fatalf("models directory: %v %v", entries, err)
 	}
 	db, err := sql.Open("sqlite3", "file:"+filepath.Join(data, "workbench.db")+"?mode=ro")

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/mriworkbench/workbench/internal/atomicfile"
 	"github.com/mriworkbench/workbench/store"
@@ -85,19 +86,21 @@ func MeasureAreas(volumeID int64, name string, seg []uint8, shape [3]int, spacin
 }
 
 // WriteCSV writes the table: volume, slice, position along the volume in mm, status, then one
-// CLASS_area_mm2 column per class.
+// CLASS_area_mm2 column per class. Volume and class names are user text: see textCell. The other cells are
+// the fixed status words and numbers that are never negative (slice indices, positions from a non-negative
+// slice spacing, areas), so no cell but a name can start with a formula character.
 func (a Areas) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
 	header := []string{"volume", "slice", "position_mm", "status"}
 	for _, c := range a.Classes {
-		header = append(header, c+"_area_mm2")
+		header = append(header, textCell(c+"_area_mm2"))
 	}
 	if err := cw.Write(header); err != nil {
 		return err
 	}
 	for _, v := range a.Volumes {
 		for _, s := range v.Slices {
-			row := []string{v.Name, strconv.Itoa(s.Slice), strconv.FormatFloat(float64(s.Slice)*v.SliceMM, 'f', 3, 64), s.Status}
+			row := []string{textCell(v.Name), strconv.Itoa(s.Slice), strconv.FormatFloat(float64(s.Slice)*v.SliceMM, 'f', 3, 64), s.Status}
 			for _, area := range s.AreasMM2 {
 				row = append(row, strconv.FormatFloat(area, 'f', 4, 64))
 			}
@@ -108,6 +111,16 @@ func (a Areas) WriteCSV(w io.Writer) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// textCell neutralises a text cell that a spreadsheet would run as a formula (CSV injection: a volume named
+// "=HYPERLINK(...)" or "@SUM(...)"): a cell starting with = + - @, a tab or a carriage return gets a leading
+// single quote, which spreadsheets show as text and do not evaluate (OWASP's advice).
+func textCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 // WriteCSVFile writes the table to path atomically.

@@ -53,7 +53,7 @@ func (z *Zip) Write(ctx context.Context, w io.Writer, manualOnly bool) error {
 				// The archive itself cannot be written (the client went away): nothing more can be added.
 				return fmt.Errorf("export volume %q: %w", v.Name, err)
 			}
-			failures = append(failures, fmt.Sprintf("%s: %s", v.Name, strings.Join(strings.Fields(err.Error()), " ")))
+			failures = append(failures, fmt.Sprintf("%s: %s", v.Name, z.st.UserMessage(err)))
 		}
 	}
 	if len(failures) > 0 {

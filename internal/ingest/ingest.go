@@ -1,13 +1,13 @@
 // Package ingest turns files into stored volumes: a file's name and bytes are checked, decoded as NIfTI, put
 // on the canonical grid and stored with their intensity statistics and any initial labels; the original bytes
-// are kept verbatim. The server's upload and the CLI's import both go through Import.
+// are kept verbatim. The server's upload and the CLI's import both go through DecodeBuffer and ImportBuffer.
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/mriworkbench/workbench/nifti"
@@ -53,26 +53,53 @@ func CheckFileName(fileName string) error {
 	return store.ValidateVolumeName(VolumeName(fileName))
 }
 
-// Decode checks a file's name and decodes its bytes under opts; a refusal is a *store.ValidationError
-// carrying the reader's one-line reason, or a *TooLargeError for an image over the voxel limit.
-func Decode(fileName string, data []byte, opts nifti.ReadOptions) (*nifti.Image, error) {
+// Decoded is an image file decoded for import: its header, and its voxels on the canonical grid with any NaN
+// and infinite values replaced.
+type Decoded struct {
+	Image       *nifti.Image      // the file's header and extensions; no Data (the voxels are in Volume)
+	Volume      *nifti.Volume     // canonical voxels
+	Orientation nifti.Orientation // maps Volume back onto the file's grid
+	NonFinite   NonFinite         // the NaN and infinite voxels replaced in Volume
+}
+
+// Decode checks a file's name and decodes its bytes under opts; see DecodeBuffer.
+func Decode(fileName string, data []byte, opts nifti.ReadOptions) (*Decoded, error) {
+	return DecodeBuffer(fileName, BufferOf(data), opts)
+}
+
+// DecodeBuffer checks a file's name and decodes its bytes under opts straight onto the canonical grid (the
+// voxels are held once, as float32), replacing NaN and infinite voxels (see NonFinite). A refusal is a
+// *store.ValidationError carrying the reader's one-line reason, or a *TooLargeError for an image over the
+// voxel limit.
+func DecodeBuffer(fileName string, data *Buffer, opts nifti.ReadOptions) (*Decoded, error) {
 	if err := CheckFileName(fileName); err != nil {
 		return nil, err
 	}
-	img, err := nifti.ReadBytesWith(fileName, data, opts)
+	img, vol, err := nifti.DecodeCanonical(data.Reader(), data.Len(), opts)
 	if errors.Is(err, nifti.ErrTooManyVoxels) {
 		return nil, &TooLargeError{Msg: oneLine(fmt.Sprintf("%s: %v", baseName(fileName), err))}
 	}
 	if err != nil {
 		return nil, &store.ValidationError{Msg: oneLine(fmt.Sprintf("%s: %v", baseName(fileName), err))}
 	}
-	return img, nil
+	nonFinite, err := ReplaceNonFinite(vol.Data)
+	if err != nil {
+		return nil, &store.ValidationError{Msg: fmt.Sprintf("%s: %v", baseName(fileName), err)}
+	}
+	return &Decoded{Image: img, Volume: vol, Orientation: img.Orientation(), NonFinite: nonFinite}, nil
 }
 
-// Import stores a decoded image (img, from Decode of data) as a new volume of the project, named after the
-// file, with labels as manual masks of canonical axial slices; it returns the stored volume and its canonical
-// voxels (the server caches them for the first slice requests). Nothing is stored when it fails.
-func Import(ctx context.Context, st *store.Store, projectID int64, fileName string, data []byte, img *nifti.Image,
+// Import stores a decoded image (dec, from Decode of data) as a new volume of the project; see ImportBuffer.
+func Import(ctx context.Context, st *store.Store, projectID int64, fileName string, data []byte, dec *Decoded,
+	labels []store.SliceMask, author string) (store.VolumeMeta, *nifti.Volume, error) {
+	return ImportBuffer(ctx, st, projectID, fileName, BufferOf(data), dec, labels, author)
+}
+
+// ImportBuffer stores a decoded image (dec, from DecodeBuffer of data) as a new volume of the project, named
+// after the file, with labels as manual masks of canonical axial slices; the original bytes are stored
+// verbatim. It returns the stored volume and its canonical voxels (the server caches them for the first slice
+// requests). Nothing is stored when it fails.
+func ImportBuffer(ctx context.Context, st *store.Store, projectID int64, fileName string, data *Buffer, dec *Decoded,
 	labels []store.SliceMask, author string) (store.VolumeMeta, *nifti.Volume, error) {
 	if err := CheckFileName(fileName); err != nil {
 		return store.VolumeMeta{}, nil, err
@@ -80,21 +107,20 @@ func Import(ctx context.Context, st *store.Store, projectID int64, fileName stri
 	if err := checkNameCase(ctx, st, projectID, VolumeName(fileName)); err != nil {
 		return store.VolumeMeta{}, nil, err
 	}
-	vol, orientation := img.Canonical()
 	meta, err := st.ImportVolume(ctx, store.ImportRequest{
 		ProjectID:    projectID,
 		Name:         VolumeName(fileName),
 		OriginalName: baseName(fileName),
-		Original:     bytes.NewReader(data),
-		Geometry:     store.GeometryOf(vol, orientation),
-		Stats:        store.ComputeStats(vol.Data),
+		Original:     data.Reader(),
+		Geometry:     store.GeometryOf(dec.Volume, dec.Orientation),
+		Stats:        store.ComputeStats(dec.Volume.Data),
 		Labels:       labels,
 		Author:       author,
 	})
 	if err != nil {
 		return store.VolumeMeta{}, nil, err
 	}
-	return meta, vol, nil
+	return meta, dec.Volume, nil
 }
 
 // checkNameCase refuses a volume name that differs from another of the project's only in case: their export
@@ -113,18 +139,31 @@ func checkNameCase(ctx context.Context, st *store.Store, projectID int64, name s
 	return nil
 }
 
-// LoadCanonical decodes a stored volume's original file onto the canonical grid: for the server's volume
-// cache, and for jobs that have no cache (the CLI's).
+// LoadCanonical decodes a stored volume's original file onto the canonical grid, with NaN and infinite
+// voxels replaced as at import: for the server's volume cache, and for jobs that have no cache (the CLI's).
 func LoadCanonical(ctx context.Context, st *store.Store, volumeID int64) (*nifti.Volume, error) {
 	v, err := st.Volume(ctx, volumeID)
 	if err != nil {
 		return nil, err
 	}
-	img, err := nifti.Read(st.OriginalPath(v))
+	f, err := os.Open(st.OriginalPath(v))
 	if err != nil {
 		return nil, fmt.Errorf("volume %q: %w", v.Name, err)
 	}
-	vol, _ := img.Canonical()
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("volume %q: %w", v.Name, err)
+	}
+	// The stored file was checked at import: its voxel count bounds the buffer should it have been replaced.
+	voxels := int64(v.Shape[0]) * int64(v.Shape[1]) * int64(v.Shape[2])
+	_, vol, err := nifti.DecodeCanonical(f, info.Size(), nifti.ReadOptions{MaxVoxels: voxels})
+	if err != nil {
+		return nil, fmt.Errorf("volume %q: %w", v.Name, err)
+	}
+	if _, err := ReplaceNonFinite(vol.Data); err != nil {
+		return nil, fmt.Errorf("volume %q: %w", v.Name, err)
+	}
 	return vol, nil
 }
 

@@ -104,8 +104,13 @@ func canonicalVolume(t testing.TB, rel string) *nifti.Volume {
 // newTrainer is a trainer whose events the test reads from the returned channel (a full channel drops them:
 // tests read only as far as they need). It is closed when the test ends.
 func newTrainer(t testing.TB, st *store.Store) (*Trainer, <-chan event.Event) {
+	return newTrainerWith(t, st, WorkerConfig{})
+}
+
+// newTrainerWith is newTrainer with its worker set up by w.
+func newTrainerWith(t testing.TB, st *store.Store, w WorkerConfig) (*Trainer, <-chan event.Event) {
 	events := make(chan event.Event, 1024)
-	tr := NewTrainer(Config{Store: st, Logger: quiet, Publish: func(_ int64, e event.Event) {
+	tr := NewTrainer(Config{Store: st, Logger: quiet, Worker: w, Publish: func(_ int64, e event.Event) {
 		select {
 		case events <- e:
 		default:

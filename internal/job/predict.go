@@ -45,15 +45,38 @@ func PredictActive(ctx context.Context, st *store.Store, projectID int64) (store
 // predicted.
 func predictProject(ctx context.Context, st *store.Store, volume func(context.Context, int64) (*nifti.Volume, error),
 	projectID int64, m *train.Model, modelID int64) (int, error) {
+	total := 0
+	err := forUnlabelledSlices(ctx, st, volume, projectID, func(v store.VolumeMeta, vol *nifti.Volume, slices []int) error {
+		preds := make([]store.Prediction, 0, len(slices))
+		err := predictSlices(ctx, m, vol, v.ID, slices, func(zs []int, ps []train.Prediction) {
+			for i, p := range ps {
+				preds = append(preds, store.Prediction{VolumeID: v.ID, Slice: zs[i], Mask: p.ClassMap, Uncertainty: p.Uncertainty})
+			}
+		})
+		if err == nil {
+			err = st.SavePredictions(ctx, modelID, preds)
+		}
+		if err != nil {
+			return fmt.Errorf("volume %q: %w", v.Name, err)
+		}
+		total += len(preds)
+		return nil
+	})
+	return total, err
+}
+
+// forUnlabelledSlices calls each with every volume of the project, its canonical voxels and its slices that
+// have no current label, as the store has them now.
+func forUnlabelledSlices(ctx context.Context, st *store.Store, volume func(context.Context, int64) (*nifti.Volume, error),
+	projectID int64, each func(v store.VolumeMeta, vol *nifti.Volume, slices []int) error) error {
 	volumes, err := st.Volumes(ctx, projectID)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	total := 0
 	for _, v := range volumes {
 		states, err := st.SliceStates(ctx, v.ID)
 		if err != nil {
-			return total, err
+			return err
 		}
 		labelled := make(map[int]bool, len(states))
 		for _, state := range states {
@@ -61,7 +84,7 @@ func predictProject(ctx context.Context, st *store.Store, volume func(context.Co
 		}
 		vol, err := volume(ctx, v.ID)
 		if err != nil {
-			return total, fmt.Errorf("volume %q: %w", v.Name, err)
+			return fmt.Errorf("volume %q: %w", v.Name, err)
 		}
 		var slices []int
 		for z := range vol.NumSlices() {
@@ -69,21 +92,11 @@ func predictProject(ctx context.Context, st *store.Store, volume func(context.Co
 				slices = append(slices, z)
 			}
 		}
-		preds := make([]store.Prediction, 0, len(slices))
-		err = predictSlices(ctx, m, vol, v.ID, slices, func(zs []int, ps []train.Prediction) {
-			for i, p := range ps {
-				preds = append(preds, store.Prediction{VolumeID: v.ID, Slice: zs[i], Mask: p.ClassMap, Uncertainty: p.Uncertainty})
-			}
-		})
-		if err != nil {
-			return total, fmt.Errorf("volume %q: %w", v.Name, err)
+		if err := each(v.VolumeMeta, vol, slices); err != nil {
+			return err
 		}
-		if err := st.SavePredictions(ctx, modelID, preds); err != nil {
-			return total, fmt.Errorf("volume %q: %w", v.Name, err)
-		}
-		total += len(preds)
 	}
-	return total, nil
+	return nil
 }
 
 // predictSlices predicts the given axial slices of vol a batch at a time, handing each batch's slices and

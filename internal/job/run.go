@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime/debug"
 	"time"
 
@@ -20,12 +21,14 @@ import (
 type Outcome struct {
 	Run         store.Run
 	Model       *store.ModelVersion // nil unless the run is done
-	Result      *train.Result       // nil when training did not start
 	Metrics     ModelMetrics        // the model's stored metrics, when it is done
 	Predictions int                 // slices predicted
+	// PeakMemory is the training process's peak resident memory in bytes, when known.
+	PeakMemory int64
 }
 
-// execute is the job: labelled slices -> training -> model file -> predictions -> active model.
+// execute is the job: labelled slices -> training and predictions in a worker process -> model file,
+// predictions and activation in one transaction.
 func (t *Trainer) execute(j *job, p plan) (out Outcome, err error) {
 	st := t.cfg.Store
 	pid := p.project.ID
@@ -58,7 +61,7 @@ func (t *Trainer) execute(j *job, p plan) (out Outcome, err error) {
 			out.Run, _ = t.finish(j, store.RunCancelled, msg, nil)
 			return out, fmt.Errorf("run %d: %w", j.run.ID, context.Canceled)
 		}
-		out.Run, _ = t.finish(j, store.RunFailed, oneLine(err.Error()), nil)
+		out.Run, _ = t.finish(j, store.RunFailed, st.UserMessage(err), nil)
 		return out, fmt.Errorf("run %d: %w", j.run.ID, err)
 	}
 
@@ -76,41 +79,33 @@ func (t *Trainer) execute(j *job, p plan) (out Outcome, err error) {
 	if len(samples) == 0 {
 		return fail(errors.New("the project has no labelled slices to train on"))
 	}
-	var warm *train.Model
+	var warm []byte
 	if p.warm != nil {
-		if warm, err = train.Load(st.ModelPath(*p.warm)); err != nil {
+		if warm, err = os.ReadFile(st.ModelPath(*p.warm)); err != nil {
 			return fail(fmt.Errorf("warm start from model %d: %w", p.warm.ID, err))
 		}
 	}
 	rec := &eventRecorder{t: t, projectID: pid, runID: run.ID}
-	res, err := train.Train(p.ctx, samples, p.settings.Train, train.Options{Warm: warm, OnEvent: rec.add})
+	res, err := t.trainInWorker(p.ctx, p, samples, warm, rec.add)
 	rec.flush()
-	out.Result = res
 	if err != nil {
 		return fail(err)
 	}
+	out.PeakMemory = res.peakRSS
+	t.cfg.Logger.Debug("training process finished", "run", run.ID, "peak_rss", res.peakRSS)
 
-	// Training is over: saving and predicting take seconds and finish even if a cancel arrives now, so a run
-	// that trained a model always delivers it. A crash here leaves, at worst, an inactive complete model.
+	// Training is over: the model, its predictions and its activation are stored in one transaction, even if
+	// a cancel arrives now, so a run that trained a model always delivers it, and a crash leaves the old
+	// state or the whole new one.
 	ctx := context.WithoutCancel(p.ctx)
-	out.Metrics = metricsOf(res)
-	model, err := t.saveModel(ctx, p, run.ID, res.Best, out.Metrics)
+	out.Metrics = res.trained.Metrics
+	model, err := t.saveModel(ctx, p, run.ID, res)
 	if err != nil {
-		return fail(err)
-	}
-	n, err := predictProject(ctx, st, t.cfg.Volume, pid, res.Best, model.ID)
-	if err != nil {
-		return fail(fmt.Errorf("predictions of model %d: %w", model.ID, err))
-	}
-	out.Predictions = n
-	if err := st.SetActiveModel(ctx, pid, model.ID); err != nil {
-		return fail(err)
-	}
-	if model, err = st.Model(ctx, model.ID); err != nil {
 		return fail(err)
 	}
 	out.Model = &model
-	t.publish(pid, event.Predictions{RunID: run.ID, ModelID: model.ID, Slices: n})
+	out.Predictions = len(res.predictions)
+	t.publish(pid, event.Predictions{RunID: run.ID, ModelID: model.ID, Slices: out.Predictions})
 	if out.Run, err = t.finish(j, store.RunDone, "", &model.ID); err != nil {
 		return out, err
 	}
@@ -149,14 +144,14 @@ func sliceSample(vol *nifti.Volume, volumeID int64, z int, mask []uint8) data.Sa
 	}
 }
 
-// saveModel stores a run's model (not yet active) with its settings and metrics. The store writes the file
-// atomically, so a crash never leaves a half-written model behind.
-func (t *Trainer) saveModel(ctx context.Context, p plan, runID int64, m *train.Model, mm ModelMetrics) (store.ModelVersion, error) {
-	settings, err := json.Marshal(m.Info.Settings)
+// saveModel stores a run's model with its settings, metrics and predictions and makes it the project's
+// active model, in one transaction: the store writes the file atomically and renames it in before the commit.
+func (t *Trainer) saveModel(ctx context.Context, p plan, runID int64, res *workerResult) (store.ModelVersion, error) {
+	settings, err := json.Marshal(res.trained.Settings)
 	if err != nil {
 		return store.ModelVersion{}, err
 	}
-	metricsJSON, err := json.Marshal(mm)
+	metricsJSON, err := json.Marshal(res.trained.Metrics)
 	if err != nil {
 		return store.ModelVersion{}, err
 	}
@@ -165,8 +160,9 @@ func (t *Trainer) saveModel(ctx context.Context, p plan, runID int64, m *train.M
 		parent = &p.warm.ID
 	}
 	return t.cfg.Store.CreateModel(ctx, store.NewModel{
-		ProjectID: p.project.ID, RunID: &runID, ParentID: parent, Arch: m.Info.Arch,
-		Settings: settings, Metrics: metricsJSON, Write: func(w io.Writer) error { _, err := m.WriteTo(w); return err },
+		ProjectID: p.project.ID, RunID: &runID, ParentID: parent, Arch: res.trained.Arch,
+		Settings: settings, Metrics: metricsJSON, Predictions: res.predictions, Activate: true,
+		Write: func(w io.Writer) error { _, err := w.Write(res.model); return err },
 	})
 }
 

@@ -44,6 +44,28 @@ type Settings struct {
 	Settings      RunSettings               `json:"settings"` // the project's settings resolved, as a run would get them
 	Presets       map[string]train.Settings `json:"presets"`
 	Architectures []string                  `json:"architectures"`
+	// Memory is the estimated peak memory of a run with these settings, the budget it must fit, and the
+	// estimate's model for other batch sizes, crops and architectures (set by Trainer.Settings).
+	Memory *MemoryEstimate `json:"memory,omitempty"`
+}
+
+// Settings resolves the project's settings as ProjectSettings does, with the memory estimate of a run of them
+// against this trainer's budget.
+func (t *Trainer) Settings(ctx context.Context, projectID int64) (Settings, error) {
+	p, err := t.cfg.Store.Project(ctx, projectID)
+	if err != nil {
+		return Settings{}, err
+	}
+	s, err := ProjectSettings(p)
+	if err != nil {
+		return Settings{}, err
+	}
+	est, err := t.estimateMemory(ctx, s.Settings.Train, projectID)
+	if err != nil {
+		return Settings{}, err
+	}
+	s.Memory = &est
+	return s, nil
 }
 
 // ProjectSettings resolves the project's settings as a run would get them, with the presets and architectures.

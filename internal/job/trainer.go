@@ -1,8 +1,16 @@
 // Package job runs the workbench's training and prediction jobs: the only place where stored labels meet the
-// engine. A training job turns a project's labelled slices into a model, stores it with its metrics, predicts
-// every unlabelled slice and makes the model active; its progress goes out as events and into the run's stored
-// history. The server runs jobs in the background (Trainer.Start); the CLI runs the same job in the foreground
-// (Trainer.Train), and predicts or segments with the functions of predict.go.
+// engine. A training job turns a project's labelled slices into a model, predicts every unlabelled slice, and
+// stores the model with its metrics and predictions as the project's active model; its progress goes out as
+// events and into the run's stored history. The server runs jobs in the background (Trainer.Start); the CLI
+// runs the same job in the foreground (Trainer.Train), and predicts or segments in its own process with the
+// functions of predict.go.
+//
+// Training and the run's predictions happen in a worker process (`workbench worker`, WorkerMain), supervised
+// by the Trainer: an out-of-memory kill, a panic or a fault in a C kernel fails the run with a reason, and the
+// process that owns the store keeps going. The trainer does all the store work; the worker gets the settings,
+// the samples and the warm-start model over a small versioned protocol (protocol.go) and sends back progress,
+// the model file and the predictions. Before a run starts, its peak memory is estimated from the architecture,
+// batch and crop (memory.go) and a run over the memory budget is refused.
 package job
 
 import (
@@ -29,6 +37,20 @@ type Config struct {
 	// Volume returns a volume's canonical voxels, shared and read-only (nil: decode the original file each time).
 	Volume func(ctx context.Context, volumeID int64) (*nifti.Volume, error)
 	Logger *slog.Logger // nil: slog.Default()
+	// Worker is how runs train: the worker process and its memory.
+	Worker WorkerConfig
+}
+
+// WorkerConfig sets up the training worker.
+type WorkerConfig struct {
+	// Command starts a worker (nil: this process's executable with the argument "worker"; the workbench binary
+	// passes ExecutableWorker of itself).
+	Command WorkerCommand
+	// MemoryBudget refuses a run whose estimated peak memory is larger (0: DefaultMemoryBudget).
+	MemoryBudget int64
+	// MemoryLimit is the worker's own limit (heap limit and address space, see WorkerJob.MemoryLimit), the
+	// second line of defence should an estimate be wrong (0: MemoryBudget).
+	MemoryLimit int64
 }
 
 // Trainer runs training jobs, at most one per project at a time.
@@ -59,6 +81,12 @@ var (
 func NewTrainer(cfg Config) *Trainer {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Worker.Command == nil {
+		cfg.Worker.Command = selfWorker
+	}
+	if cfg.Worker.MemoryBudget <= 0 {
+		cfg.Worker.MemoryBudget = DefaultMemoryBudget()
 	}
 	if cfg.Volume == nil {
 		st := cfg.Store
@@ -111,6 +139,9 @@ func (t *Trainer) begin(ctx context.Context, projectID int64, req Request, paren
 	}
 	p, err := planRun(ctx, st, project, req)
 	if err != nil {
+		return nil, plan{}, err
+	}
+	if err := t.checkMemory(ctx, p.settings.Train, projectID); err != nil {
 		return nil, plan{}, err
 	}
 	raw, err := json.Marshal(p.settings)

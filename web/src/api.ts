@@ -241,8 +241,15 @@ export async function putLabel(vid: Id, z: number, mask: Uint8Array, baseVersion
 export const setVerified = (vid: Id, z: number, verified: boolean, baseVersion: number) =>
   json<Label>(`/api/volumes/${vid}/slices/${z}/verified`, jsonBody("PUT", { verified, baseVersion, author: author() }));
 
+/** An upload's answer: the new volume, and what the import replaced (NaN and infinite voxels). */
+export interface UploadResult extends VolumeSummary {
+  nonFinite?: { count: number; replacement: number; total: number };
+  /** A sentence for the user when the import changed something, e.g. replaced NaN voxels. */
+  notice?: string;
+}
+
 /** Uploads one NIfTI file with progress (fetch cannot report upload progress; XMLHttpRequest can). */
-export function uploadVolume(pid: Id, file: File, onProgress: (fraction: number) => void): Promise<VolumeSummary> {
+export function uploadVolume(pid: Id, file: File, onProgress: (fraction: number) => void): Promise<UploadResult> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", `/api/projects/${pid}/volumes`);
@@ -259,7 +266,7 @@ export function uploadVolume(pid: Id, file: File, onProgress: (fraction: number)
         // keep the status line below
       }
       if (xhr.status >= 200 && xhr.status < 300) {
-        resolve(body as unknown as VolumeSummary);
+        resolve(body as unknown as UploadResult);
         return;
       }
       const reason = typeof body.error === "string" ? body.error : xhr.status === 413 ? "file too large" : `${xhr.status} ${xhr.statusText}`;
@@ -302,6 +309,19 @@ export interface TrainingSettingsInfo {
   settings: RunSettings;
   presets: Record<string, TrainSettings>;
   architectures: string[];
+  /** The run's estimated peak memory against the training budget (server/API.md MemoryEstimate). */
+  memory?: MemoryEstimate;
+}
+
+/**
+ * A run's estimated peak memory, and the server's model of it for other settings:
+ * bytes = fixed[arch] + perCropPixel[arch] * batch_size * crop_w * crop_h. A run above budget is refused.
+ */
+export interface MemoryEstimate {
+  bytes: number;
+  budget: number;
+  fixed: Record<string, number>;
+  perCropPixel: Record<string, number>;
 }
 
 export interface ClassMetrics {

@@ -61,13 +61,14 @@ export function projectPage(root: HTMLElement, pid: Id, navigate: (path: string)
       waiting.push(async () => {
         state.textContent = "uploading…";
         try {
-          await uploadVolume(pid, file, (f) => {
+          const result = await uploadVolume(pid, file, (f) => {
             bar.value = f;
             state.textContent = f < 1 ? `${Math.round(f * 100)}%` : "reading volume…";
           });
           bar.value = 1;
           row.classList.add("done");
-          state.textContent = "done";
+          // Say what the import changed (NaN voxels replaced): the user would otherwise not know.
+          state.textContent = result.notice ? `done; ${result.notice}` : "done";
           void refresh();
         } catch (err) {
           row.classList.add("failed");

@@ -285,7 +285,7 @@ export function trainingPanel(pid: Id): TrainingPanel {
         preset.value = settings.settings.preset ?? "default";
         budget.value = String(settings.settings.train.budget_seconds);
         epochs.value = String(settings.settings.train.epochs);
-        more.fill(settings.settings.train, settings.architectures);
+        more.fill(settings.settings.train, settings.architectures, settings.memory);
       }
       runs = list;
       const target = pinned && shown ? list.find((r) => r.id === shown?.id) ?? list[0] : list[0];

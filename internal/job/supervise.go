@@ -1,0 +1,404 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/mriworkbench/workbench/ml/data"
+	"github.com/mriworkbench/workbench/ml/train"
+	"github.com/mriworkbench/workbench/nifti"
+	"github.com/mriworkbench/workbench/store"
+)
+
+// WorkerCommand makes the (unstarted) command of a training worker: a process that speaks the protocol of
+// Message on its stdin and stdout. The trainer sets the command's stdin, stdout and stderr, adds WorkerEnv to
+// its environment and starts it.
+type WorkerCommand func() *exec.Cmd
+
+// ExecutableWorker runs the workbench binary at path as a worker (`path worker`).
+func ExecutableWorker(path string) WorkerCommand {
+	return func() *exec.Cmd { return exec.Command(path, "worker") }
+}
+
+// selfWorker runs this process's own executable as the worker: the workbench binary, or a test binary whose
+// TestMain runs WorkerMain when WorkerEnv is set.
+func selfWorker() *exec.Cmd {
+	path, err := os.Executable()
+	if err != nil {
+		path = os.Args[0]
+	}
+	return exec.Command(path, "worker")
+}
+
+// stopGrace is how long a cancelled worker may take to finish its training step before it is killed.
+const stopGrace = 30 * time.Second
+
+// workerProc is a started worker.
+type workerProc struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	w      *messageWriter
+	r      *messageReader
+	stderr *stderrTail
+
+	trained chan struct{} // closed when the worker has sent its model: cancels no longer stop it
+	exited  chan struct{} // closed once the process has been waited for
+	once    sync.Once
+	killed  bool // by the trainer (cancel past stopGrace, or a broken stream)
+	mu      sync.Mutex
+}
+
+func (t *Trainer) startWorker() (*workerProc, error) {
+	// A worker that started workers (a test binary without the TestMain hook runs its tests instead of the
+	// worker, and would train again) would multiply; refuse.
+	if os.Getenv(WorkerEnv) != "" {
+		return nil, errors.New("a training worker cannot start another (is the TestMain worker hook missing?)")
+	}
+	cmd := t.cfg.Worker.Command()
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, WorkerEnv+"=1")
+	supervise(cmd)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	tail := &stderrTail{}
+	cmd.Stderr = tail
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start the training process: %w", err)
+	}
+	return &workerProc{
+		cmd: cmd, stdin: stdin, w: newMessageWriter(stdin), r: newMessageReader(stdout), stderr: tail,
+		trained: make(chan struct{}), exited: make(chan struct{}),
+	}, nil
+}
+
+// kill ends the worker at once.
+func (w *workerProc) kill() {
+	w.mu.Lock()
+	w.killed = true
+	w.mu.Unlock()
+	w.cmd.Process.Kill()
+}
+
+// wait reaps the worker and returns how it ended; only the first call waits.
+func (w *workerProc) wait() *os.ProcessState {
+	w.once.Do(func() {
+		w.cmd.Wait()
+		close(w.exited)
+	})
+	return w.cmd.ProcessState
+}
+
+// cancelOn signals the worker to stop when ctx ends before it has sent its model, and kills it if it has not
+// stopped within stopGrace.
+func (w *workerProc) cancelOn(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-w.trained:
+		return
+	case <-w.exited:
+		return
+	}
+	select {
+	case <-w.trained:
+		return
+	default:
+	}
+	w.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-w.exited:
+	case <-w.trained:
+	case <-time.After(stopGrace):
+		w.kill()
+	}
+}
+
+// workerResult is what a worker delivered: the model and its predictions.
+type workerResult struct {
+	trained     Trained
+	model       []byte
+	predictions []store.Prediction
+	peakRSS     int64
+}
+
+// trainInWorker runs a run's training and predictions in a worker process: the samples and the warm-start
+// model's file go out, progress events come back to onEvent, then the model; the project's unlabelled slices
+// go out as they are when training ends, and their predictions come back. Cancelling ctx stops the training
+// (the error is then ctx's); once the model is out, the predictions finish regardless.
+func (t *Trainer) trainInWorker(ctx context.Context, p plan, samples []data.Sample, warm []byte,
+	onEvent func(train.Event)) (*workerResult, error) {
+	w, err := t.startWorker()
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		select {
+		case <-w.exited:
+		default:
+			w.kill()
+			w.wait()
+		}
+	}()
+	limit := t.cfg.Worker.MemoryLimit
+	if limit == 0 {
+		limit = t.cfg.Worker.MemoryBudget
+	}
+	// The job goes out beside the reading, so a worker that fails early is heard; a write error means the
+	// worker is gone, and its exit says why.
+	jobSent := make(chan struct{})
+	go func() {
+		defer close(jobSent)
+		if err := w.w.send(Message{Job: &WorkerJob{Version: ProtocolVersion, Settings: p.settings.Train, Warm: warm != nil,
+			Samples: len(samples), MemoryLimit: limit}}); err != nil {
+			return
+		}
+		if warm != nil && w.w.sendModel(warm) != nil {
+			return
+		}
+		for i := range samples {
+			if w.w.send(Message{Sample: &samples[i]}) != nil {
+				return
+			}
+		}
+	}()
+	go w.cancelOn(ctx)
+
+	var res workerResult
+	var fin *Finished
+	var protoErr error
+	sent := make(chan predictionsSent, 1)
+	trained, sending := false, false
+	answered := 0
+read:
+	for {
+		m, err := w.r.next()
+		if err != nil {
+			// A stream cut short is a worker that died; its exit status says why.
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+				protoErr = err
+			}
+			break
+		}
+		switch {
+		case m.Progress != nil && !trained:
+			onEvent(*m.Progress)
+		case m.Trained != nil && !trained:
+			trained = true
+			close(w.trained)
+			res.trained = *m.Trained
+			if res.model, err = w.r.readModel(maxModelBytes); err != nil {
+				protoErr = err
+				break read
+			}
+			sending = true
+			go func() {
+				<-jobSent // one writer at a time
+				sent <- t.sendPredictions(context.WithoutCancel(ctx), w, p.project.ID)
+			}()
+		case m.Predicted != nil && trained:
+			answered++
+			pr := m.Predicted
+			if len(pr.ClassMaps) != len(pr.Slices) || len(pr.Uncertainty) != len(pr.Slices) {
+				protoErr = fmt.Errorf("protocol: %d class maps and %d scores for %d slices", len(pr.ClassMaps), len(pr.Uncertainty), len(pr.Slices))
+				break read
+			}
+			for i, z := range pr.Slices {
+				res.predictions = append(res.predictions, store.Prediction{VolumeID: pr.Tag, Slice: z, Mask: pr.ClassMaps[i], Uncertainty: pr.Uncertainty[i]})
+			}
+		case m.Finished != nil:
+			fin = m.Finished
+			break read
+		default:
+			protoErr = fmt.Errorf("protocol: unexpected %s message", m.kind())
+			break read
+		}
+	}
+	if protoErr != nil {
+		w.kill()
+	}
+	// The stream is over: a worker that does not exit now is hung, whatever it said.
+	go func() {
+		select {
+		case <-w.exited:
+		case <-time.After(stopGrace):
+			w.kill()
+		}
+	}()
+	state := w.wait()
+	var ps predictionsSent
+	if sending {
+		ps = <-sent
+	}
+	if fin != nil {
+		res.peakRSS = fin.PeakRSS
+	}
+	switch {
+	case ps.err != nil:
+		return nil, ps.err
+	case fin != nil && fin.Status == WorkerDone && state.Success() && protoErr == nil:
+		if !trained || answered != ps.batches {
+			return nil, fmt.Errorf("the training process answered %d of %d prediction batches", answered, ps.batches)
+		}
+		return &res, nil
+	case ctx.Err() != nil && !trained && (fin == nil || fin.Status == WorkerCancelled):
+		return nil, ctx.Err()
+	case fin != nil && fin.Status == WorkerCancelled:
+		return nil, errors.New("the training process was stopped by a signal from outside the workbench")
+	case fin != nil && fin.Status == WorkerFailed:
+		return nil, errors.New(fin.Error)
+	}
+	reason := crashReason(state, w.stderr.String(), limit, w.wasKilled())
+	if protoErr != nil {
+		reason = fmt.Sprintf("the training process broke the protocol: %v", protoErr)
+	}
+	t.cfg.Logger.Warn("training process failed", "reason", reason, "stderr", w.stderr.String())
+	return nil, errors.New(reason)
+}
+
+func (w *workerProc) wasKilled() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.killed
+}
+
+// predictionsSent is how the sending of a run's prediction batches ended.
+type predictionsSent struct {
+	batches int
+	err     error // the trainer's own failure (a volume that cannot be read), not a write to a dead worker
+}
+
+// sendPredictions sends every unlabelled slice of the project, volume by volume in batches of predictBatch,
+// then End.
+func (t *Trainer) sendPredictions(ctx context.Context, w *workerProc, projectID int64) predictionsSent {
+	var out predictionsSent
+	err := forUnlabelledSlices(ctx, t.cfg.Store, t.cfg.Volume, projectID, func(v store.VolumeMeta, vol *nifti.Volume, slices []int) error {
+		for first := 0; first < len(slices); first += predictBatch {
+			zs := slices[first:min(first+predictBatch, len(slices))]
+			b := PredictBatch{Tag: v.ID, Slices: zs, W: vol.Shape[0], H: vol.Shape[1], Images: make([][]float32, len(zs))}
+			for i, z := range zs {
+				b.Images[i] = vol.Slice(z)
+			}
+			if err := w.w.send(Message{Predict: &b}); err != nil {
+				return errWorkerWrite
+			}
+			out.batches++
+		}
+		return nil
+	})
+	if err == nil {
+		if w.w.send(Message{End: true}) != nil {
+			err = errWorkerWrite
+		}
+	}
+	if err != nil && !errors.Is(err, errWorkerWrite) {
+		out.err = err
+		w.kill()
+	}
+	return out
+}
+
+// errWorkerWrite: the worker stopped reading; its own end says why.
+var errWorkerWrite = errors.New("the training process stopped reading")
+
+// crashReason says in one line why a worker ended without an outcome: its exit status and the first line
+// of its crash report on stderr.
+func crashReason(state *os.ProcessState, stderr string, limit int64, killedByTrainer bool) string {
+	lower := strings.ToLower(stderr)
+	ws, _ := state.Sys().(syscall.WaitStatus)
+	switch {
+	case state.ExitCode() == exitOutOfMemory || strings.Contains(lower, "out of memory") || strings.Contains(lower, "cannot allocate memory"):
+		msg := "the training process ran out of memory"
+		if limit > 0 {
+			msg += fmt.Sprintf(" (its limit is %s)", formatBytes(limit))
+		}
+		return msg + "; lower batch_size or the crop (crop_w, crop_h)"
+	case ws.Signaled() && ws.Signal() == syscall.SIGKILL && !killedByTrainer:
+		return "the training process ran out of memory (killed by the kernel: SIGKILL); lower batch_size or the crop (crop_w, crop_h)"
+	case ws.Signaled():
+		return fmt.Sprintf("the training process was killed by signal %s", ws.Signal())
+	}
+	if line := crashLine(stderr); line != "" {
+		if strings.HasPrefix(line, "panic: ") {
+			return "the training process crashed: " + line
+		}
+		if strings.Contains(stderr, "signal arrived during cgo execution") {
+			return "the training process crashed in native code: " + line
+		}
+		return "the training process crashed: " + line
+	}
+	if last := lastLine(stderr); last != "" {
+		return fmt.Sprintf("the training process exited with status %d: %s", state.ExitCode(), last)
+	}
+	return fmt.Sprintf("the training process exited with status %d without a result", state.ExitCode())
+}
+
+// crashLine is the first line of a Go crash report (a panic, a fatal error, a fault signal).
+func crashLine(stderr string) string {
+	for line := range strings.Lines(stderr) {
+		line = strings.TrimSpace(line)
+		for _, p := range []string{"panic: ", "fatal error: ", "SIGSEGV", "SIGBUS", "SIGILL", "SIGFPE", "SIGABRT"} {
+			if strings.HasPrefix(line, p) {
+				return line
+			}
+		}
+	}
+	return ""
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	return strings.TrimSpace(s)
+}
+
+// stderrTail keeps the start and the end of a worker's stderr: a crash report starts with its reason and can
+// run to many kilobytes of goroutine stacks.
+type stderrTail struct {
+	mu         sync.Mutex
+	head, tail []byte
+	dropped    bool // bytes between head and tail were let go
+}
+
+const stderrKeep = 16 << 10
+
+func (s *stderrTail) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	written := len(p)
+	if n := min(stderrKeep-len(s.head), len(p)); n > 0 {
+		s.head = append(s.head, p[:n]...)
+		p = p[n:]
+	}
+	s.tail = append(s.tail, p...)
+	if over := len(s.tail) - stderrKeep; over > 0 {
+		s.tail = append(s.tail[:0], s.tail[over:]...)
+		s.dropped = true
+	}
+	return written, nil
+}
+
+func (s *stderrTail) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dropped {
+		return string(s.head) + "\n...\n" + string(s.tail)
+	}
+	return string(s.head) + string(s.tail)
+}
