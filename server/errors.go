@@ -108,11 +108,8 @@ func (s *Server) userMessage(msg string) string {
 	if s.store != nil {
 		msg = s.store.Redact(msg)
 	}
-	return oneLine(msg)
+	return store.OneLine(msg)
 }
-
-// oneLine keeps error messages to one line, as promised to users.
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // badRequest is a 400 with a reason for the user.
 func badRequest(format string, args ...any) error {

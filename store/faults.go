@@ -182,7 +182,7 @@ func isPathChar(c byte) bool {
 // UserMessage is the one line to show a user for err: a fault of the data directory described as such, no
 // absolute path of the data directory, no line breaks.
 func (s *Store) UserMessage(err error) string {
-	return strings.Join(strings.Fields(s.Redact(s.Fault(err).Error())), " ")
+	return OneLine(s.Redact(s.Fault(err).Error()))
 }
 
 // checkWritable refuses to open a data directory the workbench cannot write: the database needs its

@@ -202,7 +202,7 @@ func (s *Store) checkIntegrity(ctx context.Context, full bool) error {
 			more = fmt.Sprintf(" and %d more problems", len(problems)-1)
 		}
 		return &RefusedError{Dir: s.dataDir, Damaged: true,
-			Problem: fmt.Sprintf("has a damaged database (%s of %s: %s%s)", pragma, dbFile, oneLine(problems[0]), more)}
+			Problem: fmt.Sprintf("has a damaged database (%s of %s: %s%s)", pragma, dbFile, OneLine(problems[0]), more)}
 	}
 	s.info.Check, s.info.CheckTook = pragma, time.Since(start)
 	return nil
@@ -245,8 +245,6 @@ func damage(err error) ([]string, error) {
 	}
 	return nil, fmt.Errorf("check database: %w", err)
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // identify runs in the migration transaction: it reads the database's identity, compares it with the IDENTITY
 // file, and records one for a new directory or a directory from before identities (adopted). It refuses a

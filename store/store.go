@@ -66,6 +66,9 @@ type ValidationError struct{ Msg string }
 
 func (e *ValidationError) Error() string { return e.Msg }
 
+// OneLine keeps a message to the one line promised to users (CLI, HTTP bodies, run errors).
+func OneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
 func invalid(format string, args ...any) error {
 	return &ValidationError{Msg: fmt.Sprintf(format, args...)}
 }

@@ -8,7 +8,8 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strings"
+
+	"github.com/mriworkbench/workbench/store"
 )
 
 // command is one subcommand; run gets the arguments after the subcommand's name.
@@ -58,16 +59,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	}
-	fmt.Fprintf(stderr, "workbench %s: %s\n", args[0], oneLine(err.Error()))
+	fmt.Fprintf(stderr, "workbench %s: %s\n", args[0], store.OneLine(err.Error()))
 	var ue usageError
 	if errors.As(err, &ue) {
 		return 2
 	}
 	return 1
 }
-
-// oneLine keeps an error to the one line the command promises.
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "usage: workbench COMMAND [flags]  (workbench COMMAND --help for its flags)")

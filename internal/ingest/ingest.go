@@ -77,10 +77,10 @@ func DecodeBuffer(fileName string, data *Buffer, opts nifti.ReadOptions) (*Decod
 	}
 	img, vol, err := nifti.DecodeCanonical(data.Reader(), data.Len(), opts)
 	if errors.Is(err, nifti.ErrTooManyVoxels) {
-		return nil, &TooLargeError{Msg: oneLine(fmt.Sprintf("%s: %v", baseName(fileName), err))}
+		return nil, &TooLargeError{Msg: store.OneLine(fmt.Sprintf("%s: %v", baseName(fileName), err))}
 	}
 	if err != nil {
-		return nil, &store.ValidationError{Msg: oneLine(fmt.Sprintf("%s: %v", baseName(fileName), err))}
+		return nil, &store.ValidationError{Msg: store.OneLine(fmt.Sprintf("%s: %v", baseName(fileName), err))}
 	}
 	nonFinite, err := ReplaceNonFinite(vol.Data)
 	if err != nil {
@@ -166,6 +166,3 @@ func LoadCanonical(ctx context.Context, st *store.Store, volumeID int64) (*nifti
 	}
 	return vol, nil
 }
-
-// oneLine keeps reader errors to the one line promised to users.
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

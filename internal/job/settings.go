@@ -139,7 +139,7 @@ func ResolveSettings(p store.Project, req Request) (RunSettings, error) {
 }
 
 func invalidSettings(format string, args ...any) error {
-	return &store.ValidationError{Msg: oneLine(strings.TrimPrefix(fmt.Sprintf(format, args...), "json: "))}
+	return &store.ValidationError{Msg: store.OneLine(strings.TrimPrefix(fmt.Sprintf(format, args...), "json: "))}
 }
 
 // plan is a job resolved before its run is created.

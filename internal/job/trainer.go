@@ -19,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -270,6 +269,3 @@ func (t *Trainer) release(j *job) {
 		delete(t.jobs, j.run.ProjectID)
 	}
 }
-
-// oneLine keeps run errors to the one line the app and the CLI show.
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mriworkbench/workbench/ml/data"
 	"github.com/mriworkbench/workbench/ml/train"
+	"github.com/mriworkbench/workbench/store"
 )
 
 // WorkerEnv, set to "1" in a process's environment, asks a binary that embeds the worker to run as one: the
@@ -64,7 +65,7 @@ func RunWorker(ctx context.Context, in io.Reader, out io.Writer) int {
 }
 
 func failed(code int, format string, args ...any) (Finished, int) {
-	return Finished{Status: WorkerFailed, Error: oneLine(fmt.Sprintf(format, args...))}, code
+	return Finished{Status: WorkerFailed, Error: store.OneLine(fmt.Sprintf(format, args...))}, code
 }
 
 // serveJob reads the job, trains, sends the model and answers predictions until End.
