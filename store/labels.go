@@ -57,9 +57,21 @@ func (q *writeQueue) wait(ctx context.Context) (done func(), err error) {
 
 // Label origins.
 const (
-	OriginManual     = "manual"     // painted by a person
-	OriginPrediction = "prediction" // a model's prediction accepted as the label
+	OriginManual       = "manual"       // painted by a person
+	OriginPrediction   = "prediction"   // a model's prediction accepted as the label
+	OriginInterpolated = "interpolated" // filled between labelled slices and accepted
+	OriginAdjudicated  = "adjudicated"  // a reviewer's decision between several annotators' reads
+	OriginConsensus    = "consensus"    // majority vote or STAPLE of several annotators' reads
 )
+
+// knownOrigin reports whether a label may be stored with this origin.
+func knownOrigin(origin string) bool {
+	switch origin {
+	case OriginManual, OriginPrediction, OriginInterpolated, OriginAdjudicated, OriginConsensus:
+		return true
+	}
+	return false
+}
 
 // Label is one version of an axial slice's class-index mask (Shape[0]*Shape[1] bytes, axis 0 fastest,
 // 0 = background, i = Classes[i-1]). A Deleted label is a tombstone: the slice is unlabelled, Mask is nil.
@@ -82,7 +94,7 @@ type LabelWrite struct {
 	BaseVersion int // the version this edit started from; 0 when the slice has never had a label
 	Mask        []uint8
 	Author      string
-	Origin      string // OriginManual (default when empty) or OriginPrediction
+	Origin      string // OriginManual (default when empty) or another of the Origin constants
 	Verified    bool
 }
 
@@ -145,8 +157,8 @@ func (s *Store) SaveLabel(ctx context.Context, w LabelWrite) (Label, error) {
 	if w.Origin == "" {
 		w.Origin = OriginManual
 	}
-	if w.Origin != OriginManual && w.Origin != OriginPrediction {
-		return Label{}, invalid("label origin %q is not %q or %q", w.Origin, OriginManual, OriginPrediction)
+	if !knownOrigin(w.Origin) {
+		return Label{}, invalid("label origin %q is not one of manual, prediction, interpolated, adjudicated, consensus", w.Origin)
 	}
 	return s.newVersion(ctx, w.VolumeID, w.Slice, w.BaseVersion, w.Author,
 		func(v VolumeMeta, classes int, _ *labelRow) (labelRow, error) {
