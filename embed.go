@@ -13,7 +13,7 @@ import (
 //go:embed all:web/dist
 var webDist embed.FS
 
-//go:embed web/fallback/index.html
+//go:embed web/fallback/index.html web/fallback/fallback.css
 var webFallback embed.FS
 
 //go:embed migrations/*.sql

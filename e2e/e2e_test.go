@@ -85,6 +85,7 @@ func TestAnnotationFlow(t *testing.T) {
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
 	defer cancelBrowser()
 	tab1 := &tab{t: t, ctx: browserCtx, name: "tab1"}
+	csp1 := watchCSP(t, browserCtx)
 
 	// 1. A project with two classes, created through the form.
 	tab1.do(chromedp.Navigate(ts.URL + "/"))
@@ -169,6 +170,7 @@ func TestAnnotationFlow(t *testing.T) {
 	tab2Ctx, cancelTab2 := chromedp.NewContext(browserCtx)
 	defer cancelTab2()
 	tab2 := &tab{t: t, ctx: tab2Ctx, name: "tab2"}
+	csp2 := watchCSP(t, tab2Ctx)
 	tab2.do(chromedp.Navigate(fmt.Sprintf("%s/volumes/%s?z=%d", ts.URL, volumeID, z)))
 	tab2.waitViewer()
 	tab2.waitJS(fmt.Sprintf(`JSON.stringify(workbench.classCounts(%d)) === %q`, z, mustJSON(want)), 10*time.Second)
@@ -423,6 +425,9 @@ func TestAnnotationFlow(t *testing.T) {
 	tab1.do(chromedp.KeyEvent("?"))
 
 	trainAndReview(t, tab1, tab2, api, other, network, projectID, volumeID)
+	// Every page the flow visited (projects, project, viewer, training, models) ran under the enforced policy.
+	csp1.check(t, "tab1")
+	csp2.check(t, "tab2")
 }
 
 // trainAndReview is the training loop through the app: Train now with a tiny budget, loss points arriving over

@@ -134,7 +134,7 @@ func New(cfg Config) *Server {
 			Worker: cfg.Training})
 	}
 	e.HTTPErrorHandler = s.handleError
-	e.Pre(bodyIdleDeadline(cfg.BodyIdleTimeout))
+	e.Pre(securityHeaders, bodyIdleDeadline(cfg.BodyIdleTimeout))
 	e.Use(middleware.Recover())
 	s.routes()
 	return s

@@ -175,7 +175,12 @@ type serveProcess struct {
 
 func startServe(t *testing.T, data string) *serveProcess {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "serve", "--data", data, "--addr", "127.0.0.1:0")
+	return startServeAt(t, data, "127.0.0.1:0")
+}
+
+func startServeAt(t *testing.T, data, addr string) *serveProcess {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "serve", "--data", data, "--addr", addr)
 	cmd.Env = append(os.Environ(), "WORKBENCH_TEST_MAIN=1")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
