@@ -717,7 +717,7 @@ func deleteWrongUpload(t *testing.T, browserCtx context.Context, tab1 *tab, api 
 	if err := os.WriteFile(wrong, image.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tab1.do(chromedp.SetUploadFiles(chromedp.CSS("#file-input"), []string{wrong}))
+	tab1.setUploadFiles("#file-input", wrong)
 	tab1.waitJS(`document.querySelectorAll("tr.volume").length === 2`, 20*time.Second)
 	doomed := eval[string](tab1, `[...document.querySelectorAll("tr.volume")].find((r) => r.textContent.includes("wrong_upload")).dataset.volumeId`)
 
@@ -842,6 +842,23 @@ type tab struct {
 	t    *testing.T
 	ctx  context.Context
 	name string
+}
+
+// setUploadFiles puts files into a file input. The project page re-renders its drop zone when the volume list
+// changes (an upload finishing, a websocket event), which can replace the input between finding it and setting
+// its files; the browser then answers "Could not find node", and the input is looked up again.
+func (b *tab) setUploadFiles(sel string, files ...string) {
+	b.t.Helper()
+	for attempt := 1; ; attempt++ {
+		err := chromedp.Do(b.ctx, chromedp.SetUploadFiles(chromedp.CSS(sel), files))
+		if err == nil {
+			return
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "Could not find node") {
+			b.t.Fatalf("%s: %v", b.name, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func (b *tab) do(steps ...chromedp.Action[chromedp.Void]) {
