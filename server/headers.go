@@ -27,7 +27,3 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		return next(c)
 	}
 }
-
-// securityHeaderNames lists the headers securityHeaders sets on plain HTTP, for tests.
-var securityHeaderNames = []string{"Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options",
-	"Referrer-Policy", "Cross-Origin-Opener-Policy"}

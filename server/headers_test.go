@@ -6,6 +6,10 @@ import (
 	"testing"
 )
 
+// securityHeaderNames are the headers every plain-HTTP answer carries.
+var securityHeaderNames = []string{"Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options",
+	"Referrer-Policy", "Cross-Origin-Opener-Policy"}
+
 // Every answer carries the security headers: API JSON, the app's page (and a deep link falling back to it), an
 // API 404, a refused request and a validation error.
 func TestSecurityHeadersOnEveryResponse(t *testing.T) {

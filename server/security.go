@@ -49,6 +49,13 @@ func (p hostPolicy) allows(hostport string) bool {
 	return p.names[h]
 }
 
+// LoopbackAddr reports whether a listen address can be reached from this machine only: a loopback name or
+// address. An empty host, as in ":8080", listens on every interface.
+func LoopbackAddr(addr string) bool {
+	h := normalHost(addr)
+	return h == "localhost" || strings.HasSuffix(h, ".localhost") || isLoopbackHost(h)
+}
+
 // stateChanging reports whether a method may change data, so that a cross-site request must be refused.
 func stateChanging(method string) bool {
 	switch method {

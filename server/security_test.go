@@ -261,3 +261,15 @@ func TestUploadsAreBounded(t *testing.T) {
 		t.Fatal("upload still waiting after the slot was freed")
 	}
 }
+
+func TestLoopbackAddr(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:8080": true, "[::1]:8080": true, "localhost:8080": true, "LOCALHOST.:1": true,
+		"app.localhost:1": true, "127.3.2.1:9": true,
+		"0.0.0.0:8080": false, ":8080": false, "[::]:8080": false, "192.168.1.20:80": false, "lab-server:80": false,
+	} {
+		if got := LoopbackAddr(addr); got != want {
+			t.Errorf("LoopbackAddr(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}

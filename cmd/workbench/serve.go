@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -56,7 +54,7 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if !workbench.WebAppBuilt() {
 		fmt.Fprintln(stderr, "workbench: this binary has no web app (make run builds it); the API still answers")
 	}
-	if offLoopback(*addr) {
+	if !server.LoopbackAddr(*addr) {
 		fmt.Fprintf(stderr, "workbench: warning: serving plain HTTP on %s, reachable from the network, and the workbench has no accounts yet: "+
 			"anyone who reaches it can read and change every project; bind to 127.0.0.1 or put an authenticating TLS proxy in front\n", *addr)
 	}
@@ -65,21 +63,6 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	return srv.Run(ctx, func(a string) {
 		fmt.Fprintf(stdout, "workbench serving http://%s (data in %s); Ctrl+C stops\n", a, st.DataDir())
 	})
-}
-
-// offLoopback reports whether a listen address can be reached from other machines: any host but a loopback
-// name or address (an empty host, as in ":8080", listens on every interface).
-func offLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		host = addr
-	}
-	host = strings.TrimSuffix(strings.ToLower(host), ".")
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip == nil || !ip.IsLoopback()
 }
 
 // reportOpen says at start which data directory this is and what its check found.
