@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -15,11 +13,6 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-
-	workbench "github.com/mriworkbench/workbench"
-	"github.com/mriworkbench/workbench/internal/testenv"
-	"github.com/mriworkbench/workbench/server"
-	"github.com/mriworkbench/workbench/store"
 )
 
 // reportCSPViolations runs in every document before the page's own code: each Content-Security-Policy
@@ -83,26 +76,11 @@ func (w *cspWatch) check(t *testing.T, tabName string) {
 // inline style element and an inline script, added by the test, are blocked and reported; the app's own
 // pages (TestAnnotationFlow) report none.
 func TestCSPViolationsAreSeen(t *testing.T) {
-	chromium := testenv.RequireChromium(t)
-	if !workbench.WebAppBuilt() {
-		testenv.Missing(t, "the web app is not built into this test binary (make web, or make test, builds it)")
-	}
-	st, err := store.Open(t.TempDir(), workbench.Migrations())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	srv := server.New(server.Config{WebApp: workbench.WebApp(), Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	t.Cleanup(srv.Trainer().Close)
+	chromium := requireBrowserApp(t)
+	srv, _ := newAppServer(t)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()))...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	defer cancel()
+	ctx := newBrowser(t, chromium)
 	b := &tab{t: t, ctx: ctx, name: "csp"}
 	w := watchCSP(t, ctx)
 	b.do(chromedp.Navigate(ts.URL + "/"))

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -25,10 +24,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	workbench "github.com/mriworkbench/workbench"
 	"github.com/mriworkbench/workbench/internal/testenv"
 	"github.com/mriworkbench/workbench/nifti"
-	"github.com/mriworkbench/workbench/server"
 	"github.com/mriworkbench/workbench/store"
 )
 
@@ -39,24 +36,14 @@ const volumeFile = "sct_testing_data/t2s/t2s_uncropped.nii.gz"
 const brushSize = 5
 
 func TestAnnotationFlow(t *testing.T) {
-	chromium := testenv.RequireChromium(t)
+	chromium := requireBrowserApp(t)
 	volumePath := testenv.SharedData(t, volumeFile)
-	if !workbench.WebAppBuilt() {
-		testenv.Missing(t, "the web app is not built into this test binary (make web, or make test, builds it)")
-	}
 	artifacts := "artifacts"
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
 		t.Fatal(err)
 	}
 
-	st, err := store.Open(t.TempDir(), workbench.Migrations())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	srv := server.New(server.Config{WebApp: workbench.WebApp(), Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	// Stops a training run still going when the test ends, before the store closes.
-	t.Cleanup(srv.Trainer().Close)
+	srv, st := newAppServer(t)
 	network := &switchableNetwork{next: srv.Handler()}
 	ts := httptest.NewUnstartedServer(network)
 	ts.Config.ConnState = network.track
@@ -68,22 +55,7 @@ func TestAnnotationFlow(t *testing.T) {
 	t.Cleanup(direct.Close)
 	other := apiClient{t: t, base: direct.URL}
 
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)...)
-	defer cancelAlloc()
-	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
+	browserCtx := newBrowser(t, chromium)
 	tab1 := &tab{t: t, ctx: browserCtx, name: "tab1"}
 	csp1 := watchCSP(t, browserCtx)
 
