@@ -1,0 +1,243 @@
+package agreement
+
+import (
+	"fmt"
+	"math"
+)
+
+// StapleOptions bound the EM iterations of Staple; zero values take the defaults.
+type StapleOptions struct {
+	MaxIterations int     // default 100
+	Tolerance     float64 // stop when no confusion-matrix entry moves by more; default 1e-7
+}
+
+const (
+	defaultStapleIterations = 100
+	defaultStapleTolerance  = 1e-7
+	// initialAgreement is each read's starting P(says s | true s): raters are assumed good but not perfect.
+	initialAgreement = 0.99
+)
+
+// StapleResult is the STAPLE estimate of the true labels and of each read's performance. Labels are indexed
+// from 0 (background) to the class count, in every slice below.
+type StapleResult struct {
+	Consensus   []uint8     `json:"consensus"`   // per pixel, the most probable true label
+	Probability [][]float32 `json:"probability"` // [label][pixel]: posterior probability of the true label
+	Sensitivity [][]float64 `json:"sensitivity"` // [read][label]: P(read says label | true label)
+	Specificity [][]float64 `json:"specificity"` // [read][label]: P(read says another label | true label is another)
+	Iterations  int         `json:"iterations"`
+	Converged   bool        `json:"converged"` // false when MaxIterations ended the EM first
+}
+
+// Staple estimates the true labels from reads by multi-class STAPLE (see the package documentation).
+func Staple(g Grid, reads [][]uint8, classes int, opts StapleOptions) (*StapleResult, error) {
+	if err := checkReads(g, reads, classes, 1); err != nil {
+		return nil, err
+	}
+	maxIter, tol := opts.MaxIterations, opts.Tolerance
+	if maxIter < 0 || tol < 0 || math.IsNaN(tol) || math.IsInf(tol, 0) {
+		return nil, fmt.Errorf("agreement: STAPLE options %d iterations, tolerance %g: want non-negative finite values",
+			maxIter, tol)
+	}
+	if maxIter == 0 {
+		maxIter = defaultStapleIterations
+	}
+	if tol == 0 {
+		tol = defaultStapleTolerance
+	}
+	labels := classes + 1
+	pats := groupPatterns(g.pixels(), reads)
+	nr, np := len(reads), len(pats.count)
+
+	// Global priors: the pooled label frequencies, fixed through the EM.
+	prior := make([]float64, labels)
+	for _, r := range reads {
+		for _, v := range r {
+			prior[v]++
+		}
+	}
+	for s := range prior {
+		prior[s] /= float64(nr * g.pixels())
+	}
+	// theta[j][said*labels+true]; each column (fixed true label) sums to 1.
+	theta := make([][]float64, nr)
+	for j := range theta {
+		theta[j] = make([]float64, labels*labels)
+		for said := range labels {
+			for truth := range labels {
+				if said == truth {
+					theta[j][said*labels+truth] = initialAgreement
+				} else {
+					theta[j][said*labels+truth] = (1 - initialAgreement) / float64(labels-1)
+				}
+			}
+		}
+	}
+	post := make([]float64, np*labels) // W: posterior of the true label, per pattern
+	next := make([]float64, labels*labels)
+	mass := make([]float64, labels)
+	res := &StapleResult{}
+	for res.Iterations < maxIter {
+		res.Iterations++
+		estep(pats, theta, prior, post)
+		// Posterior mass of each true label over all pixels.
+		clear(mass)
+		for p, n := range pats.count {
+			for s := range labels {
+				mass[s] += float64(n) * post[p*labels+s]
+			}
+		}
+		delta := 0.0
+		for j := range theta {
+			clear(next)
+			for p, n := range pats.count {
+				said := int(pats.labels[p*nr+j])
+				for s := range labels {
+					next[said*labels+s] += float64(n) * post[p*labels+s]
+				}
+			}
+			for s := range labels {
+				if mass[s] == 0 { // no pixel is truly s: nothing to learn, keep the column
+					for said := range labels {
+						next[said*labels+s] = theta[j][said*labels+s]
+					}
+					continue
+				}
+				for said := range labels {
+					next[said*labels+s] /= mass[s]
+				}
+			}
+			for k, v := range next {
+				delta = max(delta, math.Abs(v-theta[j][k]))
+			}
+			copy(theta[j], next)
+		}
+		if delta < tol {
+			res.Converged = true
+			break
+		}
+	}
+	res.Consensus, res.Probability = pats.expand(post, labels)
+	res.Sensitivity, res.Specificity = performance(pats, post, labels, nr)
+	return res, nil
+}
+
+// patterns groups the pixels by the tuple of labels the reads give them: the EM only depends on that tuple,
+// and a slice has few distinct tuples.
+type patterns struct {
+	labels []uint8 // [pattern*reads + read]
+	count  []int   // pixels per pattern
+	of     []int32 // pattern of each pixel
+}
+
+func groupPatterns(pixels int, reads [][]uint8) *patterns {
+	nr := len(reads)
+	p := &patterns{of: make([]int32, pixels)}
+	index := map[string]int32{}
+	key := make([]byte, nr)
+	for i := range pixels {
+		for j, r := range reads {
+			key[j] = r[i]
+		}
+		k, ok := index[string(key)]
+		if !ok {
+			k = int32(len(p.count))
+			index[string(key)] = k
+			p.labels = append(p.labels, key...)
+			p.count = append(p.count, 0)
+		}
+		p.count[k]++
+		p.of[i] = k
+	}
+	return p
+}
+
+// estep writes each pattern's posterior W(s) ∝ prior(s) * prod_j theta_j(said_j | s).
+func estep(pats *patterns, theta [][]float64, prior, post []float64) {
+	labels := len(prior)
+	nr := len(theta)
+	for p := range pats.count {
+		w := post[p*labels : (p+1)*labels]
+		sum := 0.0
+		for s := range labels {
+			v := prior[s]
+			for j := range nr {
+				v *= theta[j][int(pats.labels[p*nr+j])*labels+s]
+			}
+			w[s] = v
+			sum += v
+		}
+		if sum == 0 { // every label ruled out by some read: fall back on the priors
+			copy(w, prior)
+			continue
+		}
+		for s := range w {
+			w[s] /= sum
+		}
+	}
+}
+
+// expand maps the per-pattern posteriors back to pixels: the most probable label (ties to the lowest) and the
+// probability of each label.
+func (pats *patterns) expand(post []float64, labels int) ([]uint8, [][]float32) {
+	consensus := make([]uint8, len(pats.of))
+	prob := make([][]float32, labels)
+	for s := range prob {
+		prob[s] = make([]float32, len(pats.of))
+	}
+	best := make([]uint8, len(pats.count))
+	for p := range pats.count {
+		w := post[p*labels : (p+1)*labels]
+		for s := 1; s < labels; s++ {
+			if w[s] > w[best[p]] {
+				best[p] = uint8(s)
+			}
+		}
+	}
+	for i, p := range pats.of {
+		consensus[i] = best[p]
+		for s := range labels {
+			prob[s][i] = float32(post[int(p)*labels+s])
+		}
+	}
+	return consensus, prob
+}
+
+// performance is each read's sensitivity and specificity per label, weighted by the posteriors; 0/0 is 1.
+func performance(pats *patterns, post []float64, labels, nr int) (sens, spec [][]float64) {
+	sens, spec = make([][]float64, nr), make([][]float64, nr)
+	for j := range nr {
+		sens[j], spec[j] = make([]float64, labels), make([]float64, labels)
+		for c := range labels {
+			var tp, pos, tn, neg float64
+			for p, n := range pats.count {
+				said := int(pats.labels[p*nr+j])
+				w := post[p*labels : (p+1)*labels]
+				cnt := float64(n)
+				pos += cnt * w[c]
+				if said == c {
+					tp += cnt * w[c]
+				}
+				other := 0.0 // the sum rather than 1 - w[c], which cancels when w[c] is near 1
+				for s, ws := range w {
+					if s != c {
+						other += ws
+					}
+				}
+				neg += cnt * other
+				if said != c {
+					tn += cnt * other
+				}
+			}
+			sens[j][c], spec[j][c] = ratioOr1(tp, pos), ratioOr1(tn, neg)
+		}
+	}
+	return sens, spec
+}
+
+func ratioOr1(num, den float64) float64 {
+	if den == 0 {
+		return 1
+	}
+	return num / den
+}
