@@ -25,8 +25,8 @@ func Compare(g Grid, a, b []uint8, classes int) ([]ClassAgreement, error) {
 	if err := checkReads(g, [][]uint8{a, b}, classes, 2); err != nil {
 		return nil, err
 	}
-	fa, fb := newFields(g, a, classes), newFields(g, b, classes)
-	return compareFields(g, fa, fb), nil
+	boxes := unionBoxes(g, [][]uint8{a, b}, classes)
+	return compareFields(g, newFields(g, a, boxes), newFields(g, b, boxes), boxes), nil
 }
 
 // Pairwise compares every pair of reads i < j, in the order (0,1), (0,2), ..., (1,2), ...
@@ -35,28 +35,48 @@ func Pairwise(g Grid, reads [][]uint8, classes int) ([]Pair, error) {
 		return nil, err
 	}
 	// Each read's distance maps serve every pair it is in.
+	boxes := unionBoxes(g, reads, classes)
 	fields := make([]*readFields, len(reads))
 	for j, r := range reads {
-		fields[j] = newFields(g, r, classes)
+		fields[j] = newFields(g, r, boxes)
 	}
 	var pairs []Pair
 	for i := range reads {
 		for j := i + 1; j < len(reads); j++ {
-			pairs = append(pairs, Pair{A: i, B: j, Classes: compareFields(g, fields[i], fields[j])})
+			pairs = append(pairs, Pair{A: i, B: j, Classes: compareFields(g, fields[i], fields[j], boxes)})
 		}
 	}
 	return pairs, nil
 }
 
-// readFields is a read with, per class, its pixel count and the squared distance (mm2) from every pixel to
-// the nearest pixel of that class.
+// unionBoxes is, per class, the bounding box of its pixels in all the reads. The distance maps cover only
+// that box: it holds every pixel whose distance is asked and every pixel that can be nearest, so the
+// distances are still exact, and a structure filling a small part of the slice costs little.
+func unionBoxes(g Grid, reads [][]uint8, classes int) []box {
+	var boxes []box
+	for _, r := range reads {
+		rb := classBoxes(g, r, classes)
+		if boxes == nil {
+			boxes = rb
+			continue
+		}
+		for c := range boxes {
+			boxes[c] = boxes[c].union(rb[c])
+		}
+	}
+	return boxes
+}
+
+// readFields is a read with, per class, its pixel count and the squared distance (mm2) from every pixel of
+// the class's box to the nearest pixel of that class.
 type readFields struct {
 	labels []uint8
 	count  []int       // by class, index 0 unused
-	sq     [][]float64 // by class, index 0 unused; nil for a class the read lacks
+	sq     [][]float64 // by class over its box, index 0 unused; nil for a class the read lacks
 }
 
-func newFields(g Grid, labels []uint8, classes int) *readFields {
+func newFields(g Grid, labels []uint8, boxes []box) *readFields {
+	classes := len(boxes) - 1
 	rf := &readFields{labels: labels, count: make([]int, classes+1), sq: make([][]float64, classes+1)}
 	for _, v := range labels {
 		rf.count[v]++
@@ -66,13 +86,13 @@ func newFields(g Grid, labels []uint8, classes int) *readFields {
 		if rf.count[c] == 0 {
 			continue
 		}
-		rf.sq[c] = make([]float64, g.pixels())
-		squaredDistances(g, labels, uint8(c), rf.sq[c], &env)
+		rf.sq[c] = make([]float64, boxes[c].w()*boxes[c].h())
+		squaredDistances(g, labels, uint8(c), boxes[c], rf.sq[c], &env)
 	}
 	return rf
 }
 
-func compareFields(g Grid, a, b *readFields) []ClassAgreement {
+func compareFields(g Grid, a, b *readFields, boxes []box) []ClassAgreement {
 	classes := len(a.count) - 1
 	out := make([]ClassAgreement, classes)
 	var pooled []float64
@@ -91,18 +111,28 @@ func compareFields(g Grid, a, b *readFields) []ClassAgreement {
 		case na == 0 || nb == 0:
 			ca.Dice = 0
 		default:
+			bx, class := boxes[c], uint8(c)
+			// Shared pixels are at distance 0; only the others need sorting out.
+			pooled = pooled[:0]
 			both := 0
-			for i, v := range a.labels {
-				if v == uint8(c) && b.labels[i] == uint8(c) {
-					both++
+			for y := range bx.h() {
+				start := (bx.y0+y)*g.W + bx.x0
+				la, lb := a.labels[start:start+bx.w()], b.labels[start:start+bx.w()]
+				sqa, sqb := a.sq[c][y*bx.w():(y+1)*bx.w()], b.sq[c][y*bx.w():(y+1)*bx.w()]
+				for x := range la {
+					inA, inB := la[x] == class, lb[x] == class
+					switch {
+					case inA && inB:
+						both++
+					case inA:
+						pooled = append(pooled, sqb[x])
+					case inB:
+						pooled = append(pooled, sqa[x])
+					}
 				}
 			}
 			ca.Dice = 2 * float64(both) / float64(na+nb)
-			// Shared pixels are at distance 0; only the others need sorting out.
-			pooled = pooled[:0]
-			pooled = appendDistances(pooled, a.labels, uint8(c), b.sq[c])
-			pooled = appendDistances(pooled, b.labels, uint8(c), a.sq[c])
-			zeros := na + nb - len(pooled)
+			zeros := 2 * both
 			hd, hd95 := 0.0, 0.0
 			if len(pooled) > 0 {
 				hd = math.Sqrt(maxOf(pooled))
@@ -113,16 +143,6 @@ func compareFields(g Grid, a, b *readFields) []ClassAgreement {
 		out[c-1] = ca
 	}
 	return out
-}
-
-// appendDistances appends the non-zero squared distances, taken from sq, of the pixels labelled class.
-func appendDistances(dst []float64, labels []uint8, class uint8, sq []float64) []float64 {
-	for i, v := range labels {
-		if v == class && sq[i] > 0 {
-			dst = append(dst, sq[i])
-		}
-	}
-	return dst
 }
 
 func maxOf(xs []float64) float64 {

@@ -43,7 +43,7 @@ func TestSquaredDistancesMatchBruteForce(t *testing.T) {
 					}
 				}
 				got := make([]float64, g.pixels())
-				squaredDistances(g, labels, 1, got, &env)
+				squaredDistances(g, labels, 1, box{0, 0, g.W, g.H}, got, &env)
 				want := bruteSquaredDistances(g, labels, 1)
 				for i := range got {
 					if !(got[i] == want[i] || math.Abs(got[i]-want[i]) <= 1e-9*want[i]) {
@@ -51,6 +51,26 @@ func TestSquaredDistancesMatchBruteForce(t *testing.T) {
 							g.W, g.H, sp, dens, i%g.W, i/g.W, got[i], want[i])
 					}
 				}
+			}
+		}
+	}
+}
+
+// Within a box holding every pixel of the class, the cropped transform equals the full one.
+func TestSquaredDistancesInBox(t *testing.T) {
+	g := Grid{W: 30, H: 20, DX: 0.4, DY: 1.3}
+	labels := make([]uint8, g.pixels())
+	labels[7+5*30], labels[12+9*30], labels[20+6*30] = 1, 1, 1
+	b := box{5, 3, 24, 15}
+	var env envelope
+	got := make([]float64, b.w()*b.h())
+	squaredDistances(g, labels, 1, b, got, &env)
+	want := bruteSquaredDistances(g, labels, 1)
+	for y := range b.h() {
+		for x := range b.w() {
+			gv, wv := got[x+y*b.w()], want[(b.x0+x)+(b.y0+y)*g.W]
+			if math.Abs(gv-wv) > 1e-9*wv {
+				t.Fatalf("pixel (%d, %d): %g, want %g", b.x0+x, b.y0+y, gv, wv)
 			}
 		}
 	}

@@ -46,14 +46,14 @@ func Staple(g Grid, reads [][]uint8, classes int, opts StapleOptions) (*StapleRe
 		tol = defaultStapleTolerance
 	}
 	labels := classes + 1
-	pats := groupPatterns(g.pixels(), reads)
+	pats := groupPatterns(g.pixels(), reads, labels)
 	nr, np := len(reads), len(pats.count)
 
 	// Global priors: the pooled label frequencies, fixed through the EM.
 	prior := make([]float64, labels)
-	for _, r := range reads {
-		for _, v := range r {
-			prior[v]++
+	for p, n := range pats.count {
+		for _, v := range pats.labels[p*nr : (p+1)*nr] {
+			prior[v] += float64(n)
 		}
 	}
 	for s := range prior {
@@ -130,9 +130,48 @@ type patterns struct {
 	of     []int32 // pattern of each pixel
 }
 
-func groupPatterns(pixels int, reads [][]uint8) *patterns {
+// denseKeys is the most label tuples groupPatterns indexes with a table rather than a map.
+const denseKeys = 1 << 16
+
+func groupPatterns(pixels int, reads [][]uint8, labels int) *patterns {
 	nr := len(reads)
 	p := &patterns{of: make([]int32, pixels)}
+	add := func(i int) int32 {
+		k := int32(len(p.count))
+		for _, r := range reads {
+			p.labels = append(p.labels, r[i])
+		}
+		p.count = append(p.count, 0)
+		return k
+	}
+	keys := 1
+	for range nr {
+		keys *= labels
+		if keys > denseKeys {
+			break
+		}
+	}
+	if keys <= denseKeys {
+		// The tuple as a number in base labels indexes a table.
+		table := make([]int32, keys)
+		for k := range table {
+			table[k] = -1
+		}
+		for i := range pixels {
+			key := 0
+			for _, r := range reads {
+				key = key*labels + int(r[i])
+			}
+			k := table[key]
+			if k < 0 {
+				k = add(i)
+				table[key] = k
+			}
+			p.count[k]++
+			p.of[i] = k
+		}
+		return p
+	}
 	index := map[string]int32{}
 	key := make([]byte, nr)
 	for i := range pixels {
@@ -141,10 +180,8 @@ func groupPatterns(pixels int, reads [][]uint8) *patterns {
 		}
 		k, ok := index[string(key)]
 		if !ok {
-			k = int32(len(p.count))
+			k = add(i)
 			index[string(key)] = k
-			p.labels = append(p.labels, key...)
-			p.count = append(p.count, 0)
 		}
 		p.count[k]++
 		p.of[i] = k
@@ -196,8 +233,15 @@ func (pats *patterns) expand(post []float64, labels int) ([]uint8, [][]float32) 
 	}
 	for i, p := range pats.of {
 		consensus[i] = best[p]
-		for s := range labels {
-			prob[s][i] = float32(post[int(p)*labels+s])
+	}
+	byPattern := make([]float32, len(pats.count))
+	for s := range labels {
+		for p := range byPattern {
+			byPattern[p] = float32(post[p*labels+s])
+		}
+		dst := prob[s]
+		for i, p := range pats.of {
+			dst[i] = byPattern[p]
 		}
 	}
 	return consensus, prob

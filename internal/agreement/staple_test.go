@@ -1,6 +1,7 @@
 package agreement
 
 import (
+	"fmt"
 	"math"
 	"testing"
 )
@@ -71,5 +72,19 @@ func TestStapleIterationLimit(t *testing.T) {
 	}
 	if res.Iterations != 1 || res.Converged {
 		t.Errorf("%d iterations, converged %v; want 1, false", res.Iterations, res.Converged)
+	}
+}
+
+// The map that groups pixels when the label tuples are too many for a table gives the same groups.
+func TestGroupPatternsTableAndMapAgree(t *testing.T) {
+	reads := [][]uint8{{0, 1, 2, 1, 0, 2}, {0, 1, 1, 1, 0, 2}, {2, 1, 0, 1, 2, 2}}
+	table := groupPatterns(6, reads, 3)   // 27 tuples: the table
+	mapped := groupPatterns(6, reads, 41) // 41^3 > denseKeys: the map
+	if fmt.Sprint(table.of, table.count, table.labels) != fmt.Sprint(mapped.of, mapped.count, mapped.labels) {
+		t.Errorf("table groups %v %v %v, map groups %v %v %v", table.of, table.count, table.labels,
+			mapped.of, mapped.count, mapped.labels)
+	}
+	if fmt.Sprint(table.of) != "[0 1 2 1 0 3]" {
+		t.Errorf("pixel groups %v, want [0 1 2 1 0 3] (pixels 0 and 4 share a tuple)", table.of)
 	}
 }

@@ -9,6 +9,15 @@ func MajorityVote(g Grid, reads [][]uint8, classes int) ([]uint8, error) {
 	out := make([]uint8, g.pixels())
 	votes := make([]int, classes+1)
 	for i := range out {
+		first := reads[0][i]
+		unanimous := true
+		for _, r := range reads[1:] {
+			unanimous = unanimous && r[i] == first
+		}
+		if unanimous { // most pixels of most slices
+			out[i] = first
+			continue
+		}
 		clear(votes)
 		for _, r := range reads {
 			votes[r[i]]++
