@@ -187,7 +187,7 @@ func TestBadInputErrors(t *testing.T) {
 		{"empty grid", func() (any, error) { return Compare(Grid{W: 0, H: 3, DX: 1, DY: 1}, nil, nil, 1) },
 			"agreement: grid 0x3: want a positive size of at most 16777216 pixels"},
 		{"one read for pairs", func() (any, error) { return Pairwise(g, [][]uint8{ok}, 1) },
-			"agreement: 1 reads, want at least 2"},
+			"agreement: 1 read, want at least 2"},
 		{"pairwise class", func() (any, error) { return Pairwise(g, [][]uint8{ok, ok, high}, 2) },
 			"agreement: read 2 pixel (1, 2) has class 3, above the 2 classes"},
 		{"vote without reads", func() (any, error) { return MajorityVote(g, nil, 1) }, "agreement: no reads"},
@@ -195,6 +195,8 @@ func TestBadInputErrors(t *testing.T) {
 			"agreement: read 1 has 5 pixels, want 12 (4x3)"},
 		{"staple class", func() (any, error) { return Staple(g, [][]uint8{high, ok}, 1, StapleOptions{}) },
 			"agreement: read 0 pixel (1, 2) has class 3, above the 1 classes"},
+		{"staple of one read", func() (any, error) { return Staple(g, [][]uint8{ok}, 1, StapleOptions{}) },
+			"agreement: 1 read, want at least 2"},
 		{"staple options", func() (any, error) {
 			return Staple(g, [][]uint8{ok, ok}, 1, StapleOptions{MaxIterations: -1})
 		}, "agreement: STAPLE options -1 iterations, tolerance 0: want non-negative finite values"},

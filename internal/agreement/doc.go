@@ -22,15 +22,15 @@
 //   - MajorityVote gives each pixel the label most reads give it. A tie goes to the lowest label: background
 //     wins a tie with any class, and between tied classes the lower index wins. So two reads that disagree on a
 //     pixel leave it background, which keeps a consensus from growing beyond what a majority drew.
-//   - Staple is the multi-class STAPLE of Warfield, Zou and Wells (IEEE TMI 23(7), 2004), by expectation
-//     maximisation: each read has a confusion matrix theta[j][s'][s] = P(read j says s' | true label s); the
-//     true-label priors are global and fixed at the pooled label frequencies of all reads. The E-step gives each
-//     pixel the posterior W(s) of its true label; the M-step re-estimates the confusion matrices from W. The
-//     matrices start at 0.99 on the diagonal (the rest spread evenly) and EM stops when no matrix entry moves by
-//     more than the tolerance, or at the iteration limit. The consensus is each pixel's most probable label,
-//     ties to the lowest label as in MajorityVote. Sensitivity of read j for label c is P(says c | true c) and
-//     specificity P(says not c | true not c), both weighted by the posteriors; a ratio with nothing to count
-//     (0/0) is 1.
+//   - Staple (two reads or more) is the multi-class STAPLE of Warfield, Zou and Wells (IEEE TMI 23(7), 2004),
+//     by expectation maximisation: each read has a confusion matrix theta[j][s'][s] = P(read j says s' | true
+//     label s); the true-label priors are global and fixed at the pooled label frequencies of all reads. The
+//     E-step gives each pixel the posterior W(s) of its true label; the M-step re-estimates the confusion
+//     matrices from W. The matrices start at 0.99 on the diagonal (the rest spread evenly) and EM stops when no
+//     matrix entry moves by more than the tolerance, or at the iteration limit. The consensus is each pixel's
+//     most probable label, ties to the lowest label as in MajorityVote. Sensitivity of read j for label c is
+//     P(says c | true c) and specificity P(says not c | true not c), both weighted by the posteriors; a ratio
+//     with nothing to count (0/0) is 1. Labels, here, run from 0 (background) to the class count.
 //
 // Bad input (a read of the wrong length, a label above the class count, a grid without a positive finite
 // spacing) is reported as a one-line error and nothing is computed.

@@ -68,7 +68,11 @@ func checkReads(g Grid, reads [][]uint8, classes, min int) error {
 		if min == 1 {
 			return errors.New("agreement: no reads")
 		}
-		return fmt.Errorf("agreement: %d reads, want at least %d", len(reads), min)
+		noun := "reads"
+		if len(reads) == 1 {
+			noun = "read"
+		}
+		return fmt.Errorf("agreement: %d %s, want at least %d", len(reads), noun, min)
 	}
 	for j, r := range reads {
 		if err := checkRead(g, r, classes, fmt.Sprintf("read %d", j)); err != nil {

@@ -29,9 +29,11 @@ type StapleResult struct {
 	Converged   bool        `json:"converged"` // false when MaxIterations ended the EM first
 }
 
-// Staple estimates the true labels from reads by multi-class STAPLE (see the package documentation).
+// Staple estimates the true labels from two or more reads by multi-class STAPLE (see the package
+// documentation). One read is refused: its performance cannot be told apart from the truth, and EM would
+// report whatever its starting guess implies.
 func Staple(g Grid, reads [][]uint8, classes int, opts StapleOptions) (*StapleResult, error) {
-	if err := checkReads(g, reads, classes, 1); err != nil {
+	if err := checkReads(g, reads, classes, 2); err != nil {
 		return nil, err
 	}
 	maxIter, tol := opts.MaxIterations, opts.Tolerance
