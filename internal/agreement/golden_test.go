@@ -101,7 +101,8 @@ func TestPairwiseMatchesScipy(t *testing.T) {
 					!optionalClose(g.HausdorffMM, w.HausdorffMM) || !optionalClose(g.HD95MM, w.HD95MM) ||
 					!closeTo(g.AreaAMM2, w.AreaAMM2, goldenTol) || !closeTo(g.AreaBMM2, w.AreaBMM2, goldenTol) ||
 					!closeTo(g.AreaDiffMM2, w.AreaDiffMM2, goldenTol) {
-					t.Errorf("%s: reads (%d, %d) class %d:\n got  Dice %v HD %v HD95 %v areas %v %v %v\n want Dice %v HD %v HD95 %v areas %v %v %v",
+					t.Errorf("%s: reads (%d, %d) class %d:\n"+
+						" got  Dice %v HD %v HD95 %v areas %v %v %v\n want Dice %v HD %v HD95 %v areas %v %v %v",
 						gc.Name, p.A, p.B, w.Class, g.Dice, deref(g.HausdorffMM), deref(g.HD95MM), g.AreaAMM2,
 						g.AreaBMM2, g.AreaDiffMM2, w.Dice, deref(w.HausdorffMM), deref(w.HD95MM), w.AreaAMM2,
 						w.AreaBMM2, w.AreaDiffMM2)

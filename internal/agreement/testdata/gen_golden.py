@@ -177,8 +177,12 @@ def edge_case():
 def real_case():
     base = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "shared", "data", "gm-challenge-data",
                         "derivatives", "labels", "sub-9709Ses1", "anat")
-    gm_file = glob.glob(os.path.join(base, "*gmseg-manual.nii.gz"))[0]
-    cord_file = glob.glob(os.path.join(base, "*_seg-manual.nii.gz"))[0]
+    gm_files = glob.glob(os.path.join(base, "*gmseg-manual.nii.gz"))
+    cord_files = glob.glob(os.path.join(base, "*_seg-manual.nii.gz"))
+    if len(gm_files) != 1 or len(cord_files) != 1:
+        raise SystemExit(f"gen_golden.py: want one grey-matter and one cord mask in {os.path.normpath(base)} "
+                         "(the real data beside the repository)")
+    gm_file, cord_file = gm_files[0], cord_files[0]
     z = 10
     gm_img = nib.load(gm_file)
     dx, dy = (float(v) for v in gm_img.header.get_zooms()[:2])
