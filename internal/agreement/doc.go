@@ -16,7 +16,9 @@
 //
 // Distances come from an exact Euclidean distance transform (Felzenszwalb and Huttenlocher, "Distance
 // Transforms of Sampled Functions", 2012): a scan along each column and a lower envelope of parabolas along
-// each row, with the anisotropic spacing built in, so a 512x512 slice costs a few milliseconds.
+// each row, with the anisotropic spacing built in. The cost is linear in the pixels of the class's bounding box
+// over the reads compared (the maps cover only that box, which loses nothing), so a whole 512x512 slice takes
+// milliseconds.
 //
 // Consensus of several reads:
 //   - MajorityVote gives each pixel the label most reads give it. A tie goes to the lowest label: background
