@@ -49,20 +49,44 @@ func Staple(g Grid, reads [][]uint8, classes int, opts StapleOptions) (*StapleRe
 	}
 	labels := classes + 1
 	pats := groupPatterns(g.pixels(), reads, labels)
-	nr, np := len(reads), len(pats.count)
+	prior := pooledFrequencies(pats, labels)
+	theta := initialConfusion(len(reads), labels)
+	post := make([]float64, len(pats.count)*labels) // W: posterior of the true label, per pattern
+	res := &StapleResult{}
+	for res.Iterations < maxIter {
+		res.Iterations++
+		estep(pats, theta, prior, post)
+		if mstep(pats, post, theta) < tol {
+			res.Converged = true
+			break
+		}
+	}
+	res.Consensus, res.Probability = pats.expand(post, labels)
+	res.Sensitivity, res.Specificity = performance(pats, post, labels, len(reads))
+	return res, nil
+}
 
-	// Global priors: the pooled label frequencies, fixed through the EM.
+// pooledFrequencies are the global priors: how often each label occurs over all reads and pixels.
+func pooledFrequencies(pats *patterns, labels int) []float64 {
 	prior := make([]float64, labels)
+	nr := len(pats.labels) / len(pats.count)
+	total := 0
 	for p, n := range pats.count {
 		for _, v := range pats.labels[p*nr : (p+1)*nr] {
 			prior[v] += float64(n)
 		}
+		total += n * nr
 	}
 	for s := range prior {
-		prior[s] /= float64(nr * g.pixels())
+		prior[s] /= float64(total)
 	}
-	// theta[j][said*labels+true]; each column (fixed true label) sums to 1.
-	theta := make([][]float64, nr)
+	return prior
+}
+
+// initialConfusion gives every read theta[said*labels+true] = initialAgreement on the diagonal and the rest
+// of each column (a fixed true label) spread evenly, so that columns sum to 1.
+func initialConfusion(reads, labels int) [][]float64 {
+	theta := make([][]float64, reads)
 	for j := range theta {
 		theta[j] = make([]float64, labels*labels)
 		for said := range labels {
@@ -75,53 +99,46 @@ func Staple(g Grid, reads [][]uint8, classes int, opts StapleOptions) (*StapleRe
 			}
 		}
 	}
-	post := make([]float64, np*labels) // W: posterior of the true label, per pattern
-	next := make([]float64, labels*labels)
+	return theta
+}
+
+// mstep re-estimates every read's confusion matrix from the posteriors, theta_j(s' | s) = sum over the
+// pixels where read j says s' of W(s), over sum of W(s), and returns the largest change of an entry. A true
+// label without posterior mass has nothing to learn from and keeps its column.
+func mstep(pats *patterns, post []float64, theta [][]float64) float64 {
+	nr := len(theta)
+	labels := len(post) / len(pats.count)
 	mass := make([]float64, labels)
-	res := &StapleResult{}
-	for res.Iterations < maxIter {
-		res.Iterations++
-		estep(pats, theta, prior, post)
-		// Posterior mass of each true label over all pixels.
-		clear(mass)
+	for p, n := range pats.count {
+		for s := range labels {
+			mass[s] += float64(n) * post[p*labels+s]
+		}
+	}
+	next := make([]float64, labels*labels)
+	delta := 0.0
+	for j := range theta {
+		clear(next)
 		for p, n := range pats.count {
+			said := int(pats.labels[p*nr+j])
 			for s := range labels {
-				mass[s] += float64(n) * post[p*labels+s]
+				next[said*labels+s] += float64(n) * post[p*labels+s]
 			}
 		}
-		delta := 0.0
-		for j := range theta {
-			clear(next)
-			for p, n := range pats.count {
-				said := int(pats.labels[p*nr+j])
-				for s := range labels {
-					next[said*labels+s] += float64(n) * post[p*labels+s]
-				}
-			}
-			for s := range labels {
-				if mass[s] == 0 { // no pixel is truly s: nothing to learn, keep the column
-					for said := range labels {
-						next[said*labels+s] = theta[j][said*labels+s]
-					}
-					continue
-				}
-				for said := range labels {
+		for s := range labels {
+			for said := range labels {
+				if mass[s] == 0 {
+					next[said*labels+s] = theta[j][said*labels+s]
+				} else {
 					next[said*labels+s] /= mass[s]
 				}
 			}
-			for k, v := range next {
-				delta = max(delta, math.Abs(v-theta[j][k]))
-			}
-			copy(theta[j], next)
 		}
-		if delta < tol {
-			res.Converged = true
-			break
+		for k, v := range next {
+			delta = max(delta, math.Abs(v-theta[j][k]))
 		}
+		copy(theta[j], next)
 	}
-	res.Consensus, res.Probability = pats.expand(post, labels)
-	res.Sensitivity, res.Specificity = performance(pats, post, labels, nr)
-	return res, nil
+	return delta
 }
 
 // patterns groups the pixels by the tuple of labels the reads give them: the EM only depends on that tuple,
