@@ -21,7 +21,7 @@ const (
 // StapleResult is the STAPLE estimate of the true labels and of each read's performance. Labels are indexed
 // from 0 (background) to the class count, in every slice below.
 type StapleResult struct {
-	Consensus   []uint8     `json:"consensus"`   // per pixel, the most probable true label
+	Consensus   []uint8     `json:"consensus"`   // per pixel, the most probable true label (base64 in JSON, as []byte is)
 	Probability [][]float32 `json:"probability"` // [label][pixel]: posterior probability of the true label
 	Sensitivity [][]float64 `json:"sensitivity"` // [read][label]: P(read says label | true label)
 	Specificity [][]float64 `json:"specificity"` // [read][label]: P(read says another label | true label is another)
