@@ -38,6 +38,7 @@ var layout = []layoutRule{
 	{pkg: "nifti", pure: true},
 	{pkg: "ml/...", may: []string{"ml/..."}, pure: true, cgo: true},
 	{pkg: "internal/atomicfile", pure: true},
+	{pkg: "internal/agreement", pure: true},
 	{pkg: "internal/testenv"},
 	{pkg: "internal/auth"},
 	{pkg: "store", may: []string{"nifti", "internal/atomicfile"}},
