@@ -1,4 +1,5 @@
 // Typed client of the workbench HTTP API (server/API.md).
+import { session, signInNeeded } from "./session";
 import type { SaveResult } from "./lib/autosave";
 import { decodeMask, decodeSlice } from "./lib/codec";
 import type { ProgressEvent, RunSettings, RunStatus, TrainSettings } from "./lib/runprogress";
@@ -93,8 +94,13 @@ export class ApiError extends Error {
 
 const AUTHOR_KEY = "workbench.author";
 
-/** Who this browser saves labels as; a stable random name until the user sets one. */
+/**
+ * Who this browser saves labels as: the signed-in user where accounts exist (the server records that name
+ * whatever the header says); otherwise a stable random name until the user sets one.
+ */
 export function author(): string {
+  const s = session();
+  if (s?.authenticated) return s.name;
   let name = localStorage.getItem(AUTHOR_KEY);
   if (!name) {
     name = `annotator-${Math.random().toString(36).slice(2, 6)}`;
@@ -113,6 +119,7 @@ function authorHeader(): string {
 }
 
 async function errorOf(res: Response): Promise<ApiError> {
+  if (res.status === 401) signInNeeded();
   let body: Record<string, unknown> = {};
   let reason = `${res.status} ${res.statusText}`;
   try {
@@ -217,15 +224,18 @@ export async function getPrediction(vid: Id, z: number, w: number, h: number, cl
  * Saves a mask on top of baseVersion. Conflicts and refusals of the content are results; network failures and
  * server errors throw, so the autosaver retries them.
  */
-export async function putLabel(vid: Id, z: number, mask: Uint8Array, baseVersion: number, origin: string): Promise<SaveResult> {
+/** restoredFrom names the history version a save restores, for the audit trail. */
+export async function putLabel(vid: Id, z: number, mask: Uint8Array, baseVersion: number, origin: string, restoredFrom?: number): Promise<SaveResult> {
+  const headers: Record<string, string> = {
+    "Content-Type": "application/octet-stream",
+    "X-Base-Version": String(baseVersion),
+    "X-Author": authorHeader(),
+    "X-Origin": origin,
+  };
+  if (restoredFrom !== undefined) headers["X-Restored-From"] = String(restoredFrom);
   const res = await fetch(`/api/volumes/${vid}/slices/${z}/label`, {
     method: "PUT",
-    headers: {
-      "Content-Type": "application/octet-stream",
-      "X-Base-Version": String(baseVersion),
-      "X-Author": authorHeader(),
-      "X-Origin": origin,
-    },
+    headers,
     body: mask as Uint8Array<ArrayBuffer>,
   });
   if (res.ok) {
@@ -234,7 +244,8 @@ export async function putLabel(vid: Id, z: number, mask: Uint8Array, baseVersion
   }
   const err = await errorOf(res);
   if (res.status === 409) return { kind: "conflict", currentVersion: Number(err.body.currentVersion ?? 0) };
-  if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) return { kind: "rejected", reason: err.message };
+  // 401: the session ended; the sign-in form is up and the save is retried once it succeeds.
+  if (res.status >= 400 && res.status < 500 && ![401, 408, 429].includes(res.status)) return { kind: "rejected", reason: err.message };
   throw err;
 }
 
@@ -270,6 +281,7 @@ export function uploadVolume(pid: Id, file: File, onProgress: (fraction: number)
         return;
       }
       const reason = typeof body.error === "string" ? body.error : xhr.status === 413 ? "file too large" : `${xhr.status} ${xhr.statusText}`;
+      if (xhr.status === 401) signInNeeded();
       reject(new ApiError(xhr.status, reason, body));
     };
     xhr.onerror = () => reject(new Error("network error: the server could not be reached"));

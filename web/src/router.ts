@@ -3,6 +3,7 @@ export type Navigate = (path: string) => void;
 
 export type Route =
   | { page: "projects" }
+  | { page: "audit" }
   | { page: "project"; pid: string }
   | { page: "viewer"; vid: string; z: number | null }
   | { page: "missing"; path: string };
@@ -10,6 +11,7 @@ export type Route =
 export function parseRoute(pathname: string, search: string): Route {
   const parts = pathname.split("/").filter(Boolean);
   if (parts.length === 0) return { page: "projects" };
+  if (parts[0] === "audit" && parts.length === 1) return { page: "audit" };
   if (parts[0] === "projects" && parts.length === 2) return { page: "project", pid: decodeURIComponent(parts[1] as string) };
   if (parts[0] === "volumes" && parts.length === 2) {
     const z = new URLSearchParams(search).get("z");

@@ -6,6 +6,7 @@ import {
   type Id, type LabelData, type Project, type ReviewItem, type SliceInfo, type VolumeDetail,
 } from "../api";
 import { clear, errorText, h, toast } from "../dom";
+import { session } from "../session";
 import { ProjectEvents, type Connection } from "../events";
 import { deletedBy } from "../lib/deletion";
 import { AutoSaver, type SaveIndicator } from "../lib/autosave";
@@ -110,6 +111,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     // Per-slice editing state; the slice data (images, labels, predictions) lives in SliceData below.
     const undos = new Map<number, UndoStack>();
     const origins = new Map<number, "manual" | "prediction">();
+    const restoredFrom = new Map<number, number>(); // slice -> the history version its pending save restores
     const conflicts = new Map<number, Conflict>();
 
     let z = Math.min(D - 1, Math.max(0, initialZ ?? Math.floor(D / 2)));
@@ -140,8 +142,10 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     const saveEl = h("span#save-state.save-state.saved", { title: "autosave state" }, "saved");
     const connEl = h("span.conn", { title: "live updates from other tabs" }, "…");
     const sliceLabel = h("span.slice-label");
+    // Signed in, labels are saved under the account's name, which the server sets; the name cannot be changed.
     const authorEl = h("button.link", {
-      title: "the name your labels are saved under: click to change",
+      title: session()?.authenticated ? "you are signed in: labels are saved under your account's name" : "the name your labels are saved under: click to change",
+      disabled: session()?.authenticated === true,
       onclick: () => {
         const name = prompt("Save labels as", author());
         if (name) setAuthor(name);
@@ -211,7 +215,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
 
     // ---------- saving ----------
     const saver = new AutoSaver(
-      (slice, mask, base) => putLabel(vol.id, slice, mask, base, origins.get(slice) ?? "manual"),
+      (slice, mask, base) => putLabel(vol.id, slice, mask, base, origins.get(slice) ?? "manual", restoredFrom.get(slice)),
       {
         snapshot: (slice) => (masks.get(slice) ?? new Uint8Array(N)).slice(),
         onIndicator: showSaveState,
@@ -223,6 +227,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
             s.status = "labelled";
           }
           origins.delete(slice);
+          restoredFrom.delete(slice);
           drawStrip();
           if (slice === z) updateSliceUi();
           if (slice === z && !historyEl.hidden) void showHistory();
@@ -261,7 +266,8 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
           saveEl.title = `${ind.pending} slice(s) waiting`;
           break;
         case "retrying":
-          saveEl.textContent = `offline – retrying in ${Math.ceil(ind.inMs / 1000)} s`;
+          // A 401 is not the network: the sign-in form is up, and saving resumes once it succeeds.
+          saveEl.textContent = session() === null ? "signed out – sign in to save" : `offline – retrying in ${Math.ceil(ind.inMs / 1000)} s`;
           saveEl.title = `last error: ${ind.error}; your strokes are kept in this tab`;
           break;
         case "conflict":
@@ -667,6 +673,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       undoFor(slice).record(maskForEdit());
       masks.set(slice, mask);
       origins.set(slice, "manual");
+      restoredFrom.set(slice, version);
       historyPreview = null;
       saver.changed(slice);
       render();
