@@ -3,17 +3,17 @@ package interp
 import "math"
 
 // squaredDistance writes into out, for every voxel of a w*h slice (x fastest), the squared Euclidean distance
-// in mm² to the nearest feature voxel, +Inf when there is none; the features are the voxels of class k when
-// ofClass is true, else the others. It is exact: a linear scan along each row, then the lower envelope of
+// in mm² to the nearest feature voxel, +Inf when there is none; the features are the voxels whose value is in
+// the set when inSet is true, else the others. It is exact: a linear scan along each row, then the lower envelope of
 // parabolas along each column (Felzenszwalb & Huttenlocher 2012), the transform that
 // scipy.ndimage.distance_transform_edt computes.
-func squaredDistance(mask []uint8, k uint8, ofClass bool, w, h int, sx, sy float64, out []float64, s *scratch) {
+func squaredDistance(mask []uint8, set *[256]bool, inSet bool, w, h int, sx, sy float64, out []float64, s *scratch) {
 	// Pass 1, rows: distance in voxels to the nearest feature in the row, left then right.
 	for y := range h {
 		row := out[y*w : (y+1)*w]
 		last := -1
 		for x := range w {
-			if (mask[y*w+x] == k) == ofClass {
+			if set[mask[y*w+x]] == inSet {
 				last = x
 			}
 			if last < 0 {
@@ -24,7 +24,7 @@ func squaredDistance(mask []uint8, k uint8, ofClass bool, w, h int, sx, sy float
 		}
 		last = -1
 		for x := w - 1; x >= 0; x-- {
-			if (mask[y*w+x] == k) == ofClass {
+			if set[mask[y*w+x]] == inSet {
 				last = x
 			}
 			if last >= 0 && float64(last-x) < row[x] {
@@ -97,17 +97,18 @@ func newScratch(w, h int) *scratch {
 	return &scratch{column: make([]float64, n), vertex: make([]int, n), bound: make([]float64, n+1)}
 }
 
-// signedDistance returns the signed distance map of class k in mask, in mm: for a voxel outside the class the
-// distance to the nearest voxel of k (positive), for a voxel of k minus the distance to the nearest voxel that
-// is not k. Distances run between voxel centres, so the boundary voxels on either side are at ±1 voxel. A
-// class filling the whole slice is -Inf everywhere.
-func signedDistance(mask []uint8, k uint8, w, h int, sx, sy float64, s *scratch) []float64 {
+// signedDistance returns the signed distance map of the region of mask whose values are in set, in mm: for a
+// voxel outside the region the distance to the nearest voxel inside (positive), for a voxel inside minus the
+// distance to the nearest voxel outside. Distances run between voxel centres, so the boundary voxels on
+// either side are at ±1 voxel, and the map of the complement is exactly minus this one. A region filling the
+// whole slice is -Inf everywhere, an empty one +Inf.
+func signedDistance(mask []uint8, set *[256]bool, w, h int, sx, sy float64, s *scratch) []float64 {
 	toInside := make([]float64, w*h)
 	toOutside := make([]float64, w*h)
-	squaredDistance(mask, k, true, w, h, sx, sy, toInside, s)
-	squaredDistance(mask, k, false, w, h, sx, sy, toOutside, s)
+	squaredDistance(mask, set, true, w, h, sx, sy, toInside, s)
+	squaredDistance(mask, set, false, w, h, sx, sy, toOutside, s)
 	for i, m := range mask {
-		if m == k {
+		if set[m] {
 			toInside[i] = -math.Sqrt(toOutside[i])
 		} else {
 			toInside[i] = math.Sqrt(toInside[i])

@@ -5,9 +5,13 @@
 // distance map of k is computed in each (exact Euclidean distance in mm using the in-plane spacing, negative
 // inside, see signedDistance) and interpolated linearly by the slice position: at z0 < z < z1, with
 // t = (z-z0)/(z1-z0), d(z) = (1-t)·d(z0) + t·d(z1). A voxel is k where d < 0; where several classes are
-// negative the one with the most negative interpolated distance wins (ties: the lower class index). A class
-// present on only one side of a gap is not extended into it: a structure that starts or ends in the gap has
-// no second shape to interpolate towards, and guessing where it ends is the annotator's call.
+// negative the one with the most negative interpolated distance wins (ties: the lower class index). The union
+// of the gap's classes is interpolated the same way as one shape and decides the outline: a voxel inside it
+// where no class is negative (a hole between nested classes, such as grey matter inside the cord, whose
+// separately interpolated shapes need not meet) goes to the class with the lowest distance; see blend. A class
+// present on only one side of a gap is not extended into it, and counts as background there: a structure that
+// starts or ends in the gap has no second shape to interpolate towards, and where it ends is the annotator's
+// call.
 //
 // The results are drafts, one per slice strictly between labelled ones; nothing here stores them.
 package interp
@@ -59,15 +63,14 @@ func Fill(g Grid, labelled map[int][]uint8, classes int, opts Options) (map[int]
 	}
 
 	// The gaps with at least one slice to draft, and the distance maps they need, each computed once: a
-	// labelled slice between two gaps serves both.
+	// labelled slice between two gaps serves both with its class maps.
 	type gap struct {
 		z0, z1  int
 		classes []int // present on both sides
 		targets []int // slices to draft
 	}
-	type mapKey struct{ z, k int }
 	var gaps []gap
-	needed := map[mapKey]bool{}
+	needed := map[shape]bool{}
 	for i := 1; i < len(zs); i++ {
 		gp := gap{z0: zs[i-1], z1: zs[i]}
 		for z := gp.z0 + 1; z < gp.z1; z++ {
@@ -81,25 +84,26 @@ func Fill(g Grid, labelled map[int][]uint8, classes int, opts Options) (map[int]
 		for k := 1; k <= classes; k++ {
 			if (opts.Class == 0 || opts.Class == k) && present[gp.z0][k] && present[gp.z1][k] {
 				gp.classes = append(gp.classes, k)
-				needed[mapKey{gp.z0, k}] = true
-				needed[mapKey{gp.z1, k}] = true
+				needed[shape{z: gp.z0, k: k}] = true
+				needed[shape{z: gp.z1, k: k}] = true
 			}
+		}
+		if len(gp.classes) > 1 {
+			needed[unionOf(gp.z0, gp.classes)] = true
+			needed[unionOf(gp.z1, gp.classes)] = true
 		}
 		gaps = append(gaps, gp)
 	}
 
-	keys := make([]mapKey, 0, len(needed))
-	for key := range needed {
-		keys = append(keys, key)
-	}
-	distance := make([][]float64, len(keys))
-	parallel(len(keys), func(i int) {
-		s := newScratch(g.Width, g.Height)
-		distance[i] = signedDistance(labelled[keys[i].z], uint8(keys[i].k), g.Width, g.Height, g.SpacingX, g.SpacingY, s)
+	shapes := slices.Collect(maps.Keys(needed))
+	distance := make([][]float64, len(shapes))
+	parallel(len(shapes), func(i int) {
+		distance[i] = signedDistance(labelled[shapes[i].z], shapes[i].members(), g.Width, g.Height, g.SpacingX, g.SpacingY,
+			newScratch(g.Width, g.Height))
 	})
-	distanceOf := make(map[mapKey][]float64, len(keys))
-	for i, key := range keys {
-		distanceOf[key] = distance[i]
+	distanceOf := make(map[shape][]float64, len(shapes))
+	for i, sh := range shapes {
+		distanceOf[sh] = distance[i]
 	}
 
 	type job struct {
@@ -115,14 +119,24 @@ func Fill(g Grid, labelled map[int][]uint8, classes int, opts Options) (map[int]
 	out := make([][]uint8, len(jobs))
 	parallel(len(jobs), func(i int) {
 		j := jobs[i]
-		t := float64(j.z-j.gap.z0) / float64(j.gap.z1-j.gap.z0)
-		before := make([][]float64, len(j.gap.classes))
-		after := make([][]float64, len(j.gap.classes))
-		for c, k := range j.gap.classes {
-			before[c] = distanceOf[mapKey{j.gap.z0, k}]
-			after[c] = distanceOf[mapKey{j.gap.z1, k}]
+		n := g.Width * g.Height
+		if len(j.gap.classes) == 0 {
+			out[i] = make([]uint8, n)
+			return
 		}
-		out[i] = blend(g.Width*g.Height, j.gap.classes, before, after, t)
+		t := float64(j.z-j.gap.z0) / float64(j.gap.z1-j.gap.z0)
+		// The union first; with one class it is that class.
+		k0 := j.gap.classes[0]
+		before := [][]float64{distanceOf[shape{z: j.gap.z0, k: k0}]}
+		after := [][]float64{distanceOf[shape{z: j.gap.z1, k: k0}]}
+		if len(j.gap.classes) > 1 {
+			before[0], after[0] = distanceOf[unionOf(j.gap.z0, j.gap.classes)], distanceOf[unionOf(j.gap.z1, j.gap.classes)]
+		}
+		for _, k := range j.gap.classes {
+			before = append(before, distanceOf[shape{z: j.gap.z0, k: k}])
+			after = append(after, distanceOf[shape{z: j.gap.z1, k: k}])
+		}
+		out[i] = blend(n, j.gap.classes, before, after, t)
 	})
 	drafts := make(map[int][]uint8, len(jobs))
 	for i, j := range jobs {
@@ -131,17 +145,52 @@ func Fill(g Grid, labelled map[int][]uint8, classes int, opts Options) (map[int]
 	return drafts, nil
 }
 
-// blend is one draft: each voxel takes the class with the most negative interpolated distance, or 0 where
-// none is negative.
+// shape is a region of a labelled slice whose distance map a gap needs: class k, or for k = 0 the union
+// of the gap's classes, listed in union (one byte per class).
+type shape struct {
+	z, k  int
+	union string
+}
+
+func unionOf(z int, classes []int) shape {
+	b := make([]byte, len(classes))
+	for i, k := range classes {
+		b[i] = byte(k)
+	}
+	return shape{z: z, union: string(b)}
+}
+
+// members is the set of mask values inside the shape.
+func (sh shape) members() *[256]bool {
+	var in [256]bool
+	in[sh.k] = sh.k != 0
+	for _, k := range []byte(sh.union) {
+		in[k] = true
+	}
+	return &in
+}
+
+// blend is one draft at position t of its gap. before[0] and after[0] are the distance maps of the union
+// of the gap's classes, then come those of each class. A voxel is background where the union's interpolated
+// distance is not negative; inside the union it takes the class with the lowest interpolated distance (ties:
+// the lower class).
+//
+// Where some class's distance is negative the voxel is that class, the most negative one, as if each class
+// were interpolated alone: the union contains the class, so its distance map is at most the class's, and
+// interpolation keeps the inequality. Deciding the outline by the union too fills the holes that nested
+// classes (grey matter inside the cord) leave where their separately interpolated shapes do not meet: those
+// voxels go to the nearest class. With one class the union is that class.
 func blend(n int, classes []int, before, after [][]float64, t float64) []uint8 {
 	mask := make([]uint8, n)
-	best := make([]float64, n) // 0: only a negative distance claims a voxel
-	for c, k := range classes {
-		b, a := before[c], after[c]
-		for i := range mask {
-			d := (1-t)*b[i] + t*a[i]
-			if d < best[i] {
-				best[i] = d
+	union0, union1 := before[0], after[0]
+	for i := range mask {
+		if (1-t)*union0[i]+t*union1[i] >= 0 {
+			continue
+		}
+		best := math.Inf(1)
+		for c, k := range classes {
+			if d := (1-t)*before[c+1][i] + t*after[c+1][i]; d < best {
+				best = d
 				mask[i] = uint8(k)
 			}
 		}

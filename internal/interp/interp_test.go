@@ -157,16 +157,71 @@ func TestTwoClassesCompeteByDistance(t *testing.T) {
 	}
 }
 
-// Where two classes' interpolated distances are both negative, the more negative wins; a tie goes to the
-// lower class.
-func TestBlendPicksMostNegative(t *testing.T) {
-	before := [][]float64{{-4, -1, 2, -2, math.Inf(-1)}, {-1, -4, 3, -2, -3}}
-	after := [][]float64{{-2, -1, 2, -2, 1}, {-1, -4, 3, -2, -3}}
-	got := blend(5, []int{1, 2}, before, after, 0.5)
-	want := []uint8{1, 2, 0, 1, 1}
+// Inside the union (first map) the lowest interpolated class distance wins, ties going to the lower class;
+// outside it, and on its boundary, background.
+func TestBlendPicksLowestDistanceInsideUnion(t *testing.T) {
+	before := [][]float64{
+		{-5, -5, 1, -2, -6, 1, math.Inf(-1)}, // union
+		{-4, -1, 2, -2, 5, -1, 1},
+		{-1, -4, 3, -2, 3, 2, 1},
+	}
+	after := [][]float64{
+		{-5, -5, 1, -2, -6, -1, -1},
+		{-2, -1, 2, -2, 5, 1, 1},
+		{-1, -4, 3, -2, 3, 2, -3},
+	}
+	got := blend(7, []int{1, 2}, before, after, 0.5)
+	want := []uint8{
+		1, // most negative
+		2, // most negative
+		0, // outside the union
+		1, // tie between classes: the lower
+		2, // a hole inside the union where no class is negative: the nearest class
+		0, // on the union's boundary (0): background
+		2, // union filling a slice (-Inf): inside
+	}
 	for i := range want {
 		if got[i] != want[i] {
-			t.Errorf("voxel %d: class %d, want %d (from %v)", i, got[i], want[i], got)
+			t.Errorf("voxel %d: class %d, want %d (all: %v)", i, got[i], want[i], got)
+		}
+	}
+}
+
+// Nested classes (grey matter inside the cord, moving): interpolated separately
+// their shapes need not meet, but the union of the draft's classes is the cord interpolated as one shape.
+func TestNestedClassesLeaveNoHoles(t *testing.T) {
+	const w, h = 60, 50
+	cord := func(cx, cy, r, gx, gy, gr float64) []uint8 {
+		m := disk(w, h, cx, cy, r, 1)
+		for i, v := range disk(w, h, gx, gy, gr, 2) {
+			if v != 0 {
+				m[i] = v
+			}
+		}
+		return m
+	}
+	lower, upper := cord(28, 25, 14, 24, 25, 5), cord(32, 24, 15, 33, 21, 6)
+	union := func(m []uint8) []uint8 {
+		out := make([]uint8, len(m))
+		for i, v := range m {
+			out[i] = min(v, 1)
+		}
+		return out
+	}
+	g := Grid{Width: w, Height: h, Depth: 9, SpacingX: 0.8, SpacingY: 0.8}
+	drafts := fill(t, g, map[int][]uint8{0: lower, 8: upper}, 2, Options{})
+	whole := fill(t, g, map[int][]uint8{0: union(lower), 8: union(upper)}, 1, Options{})
+	for z := 1; z <= 7; z++ {
+		got, want := union(drafts[z]), whole[z]
+		diff := 0
+		for i := range got {
+			if got[i] != want[i] {
+				diff++
+			}
+		}
+		if diff > 0 || count(drafts[z], 2) == 0 {
+			t.Errorf("slice %d: the classes' union differs from the cord interpolated whole on %d voxels (grey matter %d)",
+				z, diff, count(drafts[z], 2))
 		}
 	}
 }

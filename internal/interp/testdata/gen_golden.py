@@ -8,10 +8,11 @@ The same definition as the package documentation, written from it and not from t
   (distance to the nearest voxel of k), negative inside (minus the distance to the nearest voxel not k);
 - for consecutive labelled slices z0 < z1 and each class present on both, at z0 < z < z1 with
   t = (z - z0) / (z1 - z0): d = (1 - t) * d(z0) + t * d(z1);
-- a voxel takes the class with the most negative d (ties: the lower class), background where no d < 0;
+- the union of the gap's classes is interpolated the same way as one more shape: a voxel is background where
+  its d is not negative, and inside it takes the class with the lowest d (ties: the lower class);
 - "class" limits the drafts to that class, "from"/"to" to those slices (the labelled ones still bound gaps).
-Voxels whose outcome hangs on rounding are listed per draft under "ambiguous": some class's d within 1e-6 of 0,
-or the two most negative classes within 1e-6 of each other. Masks are flat, x fastest (index x + y*width).
+Voxels whose outcome hangs on rounding are listed per draft under "ambiguous": the union's d within 1e-6 of 0,
+or inside the union the two lowest classes within 1e-6 of each other. Masks are flat, x fastest (index x + y*width).
 """
 import json
 
@@ -21,8 +22,7 @@ from scipy.ndimage import distance_transform_edt, gaussian_filter
 EPS = 1e-6
 
 
-def signed_distance(mask, k, sampling):
-    inside = mask == k
+def signed_distance(inside, sampling):
     return distance_transform_edt(~inside, sampling=sampling) - distance_transform_edt(inside, sampling=sampling)
 
 
@@ -39,8 +39,10 @@ def interpolate(case):
         a, b = labelled[z0], labelled[z1]
         classes = [k for k in range(1, case["classes"] + 1)
                    if (only == 0 or only == k) and (a == k).any() and (b == k).any()]
-        before = [signed_distance(a, k, sampling) for k in classes]
-        after = [signed_distance(b, k, sampling) for k in classes]
+        union = [signed_distance(np.isin(a, classes), sampling), signed_distance(np.isin(b, classes), sampling)]
+        before = [signed_distance(a == k, sampling) for k in classes]
+        after = [signed_distance(b == k, sampling) for k in classes]
+        labels = np.array(classes, np.uint8)
         for z in range(z0 + 1, z1):
             if not lo <= z <= hi:
                 continue
@@ -48,15 +50,14 @@ def interpolate(case):
             out = np.zeros((h, w), np.uint8)
             unsure = np.zeros((h, w), bool)
             if classes:
+                u = (1 - t) * union[0] + t * union[1]
                 d = np.stack([(1 - t) * p + t * q for p, q in zip(before, after)])
-                winner = np.argmin(d, axis=0)
-                best = np.take_along_axis(d, winner[None], axis=0)[0]
-                claimed = best < 0
-                out[claimed] = np.array(classes, np.uint8)[winner[claimed]]
-                unsure = (np.abs(d) < EPS).any(axis=0)
+                inside = u < 0
+                out[inside] = labels[np.argmin(d, axis=0)][inside]
+                unsure = np.abs(u) < EPS
                 if len(classes) > 1:
                     two = np.sort(d, axis=0)[:2]
-                    unsure |= (two[1] < 0) & (two[1] - two[0] < EPS)
+                    unsure |= inside & (two[1] - two[0] < EPS)
             drafts[str(z)] = out.ravel().tolist()
             ambiguous[str(z)] = np.flatnonzero(unsure.ravel()).tolist()
     return drafts, ambiguous
