@@ -178,3 +178,22 @@ func TestInterpolateBadRequests(t *testing.T) {
 	e.interpolate(vid+100, `{}`).expect(t, http.StatusNotFound).errorMessage(t)
 	e.interpolate(vid+100, `not json`).expect(t, http.StatusNotFound)
 }
+
+// A slice whose label was deleted has no existing label, but its draft is based on the deletion's version,
+// which the accepting PUT must send.
+func TestInterpolateAfterDeletion(t *testing.T) {
+	e, vid, w, h := labelledVolume(t)
+	e.putMask(vid, 2, 0, disk(w, h, w/2, h/2, 2, 1), nil).expect(t, http.StatusOK)
+	e.do(http.MethodDelete, fmt.Sprintf("/api/volumes/%d/slices/2/label?baseVersion=1", vid), nil, nil).expect(t, http.StatusOK)
+	var got interpolateResponse
+	e.interpolate(vid, `{"from":2,"to":2}`).expect(t, http.StatusOK).json(t, &got)
+	if len(got.Drafts) != 1 || got.Drafts[0].Existing != nil || got.Drafts[0].BaseVersion != 2 {
+		t.Fatalf("draft for a deleted slice: %+v", got.Drafts)
+	}
+	d := got.Drafts[0]
+	var l store.Label
+	e.putMask(vid, 2, d.BaseVersion, d.Mask, map[string]string{"X-Origin": "interpolated"}).expect(t, http.StatusOK).json(t, &l)
+	if l.Version != 3 || l.Origin != store.OriginInterpolated {
+		t.Fatalf("accepted over a deletion: %+v", l)
+	}
+}
