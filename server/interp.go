@@ -14,6 +14,7 @@ type interpolateRequest struct {
 	Class    *int  `json:"class"`
 	From     *int  `json:"from"`
 	To       *int  `json:"to"`
+	Align    bool  `json:"align"`
 	CopyFrom *int  `json:"copyFrom"`
 	Into     *int  `json:"into"`
 }
@@ -46,7 +47,7 @@ func (s *Server) interpolate(c echo.Context) error {
 	if err := s.decodeJSON(c, &body); err != nil {
 		return err
 	}
-	req := drafts.Request{Slices: body.Slices, From: body.From, To: body.To, CopyFrom: body.CopyFrom, Into: body.Into}
+	req := drafts.Request{Slices: body.Slices, From: body.From, To: body.To, Align: body.Align, CopyFrom: body.CopyFrom, Into: body.Into}
 	if body.Class != nil {
 		if *body.Class < 1 {
 			return badRequest("class %d is not a class: classes are numbered from 1 (0 is background)", *body.Class)

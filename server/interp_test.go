@@ -77,6 +77,19 @@ func TestInterpolateDraftsTheGap(t *testing.T) {
 		t.Fatalf("interpolation stored slice 2 (%v)", err)
 	}
 
+	// Aligned: the same slices, class 1 between its two sizes.
+	var aligned interpolateResponse
+	e.interpolate(vid, `{"align":true}`).expect(t, http.StatusOK).json(t, &aligned)
+	small, large := countValue(disk(w, h, w/2, h/2, 5, 1), 1), countValue(disk(w, h, w/2, h/2, 9, 1), 1)
+	for _, d := range aligned.Drafts {
+		if area := countValue(d.Mask, 1); area <= small || area >= large {
+			t.Errorf("aligned draft for slice %d: class 1 area %d, want between %d and %d", d.Slice, area, small, large)
+		}
+	}
+	if len(aligned.Drafts) != 3 {
+		t.Fatalf("aligned: %d drafts, want 3", len(aligned.Drafts))
+	}
+
 	// Only class 2, only slice 3.
 	e.interpolate(vid, `{"class":2,"from":3,"to":3}`).expect(t, http.StatusOK).json(t, &got)
 	if len(got.Drafts) != 1 || got.Drafts[0].Slice != 3 || countValue(got.Drafts[0].Mask, 1) != 0 || countValue(got.Drafts[0].Mask, 2) == 0 {
@@ -154,7 +167,9 @@ func TestInterpolateBadRequests(t *testing.T) {
 		{`{"copyFrom":0}`, "copyFrom and into go together"},
 		{`{"copyFrom":2,"into":1}`, "slice 2 has no label to copy"},
 		{`{"copyFrom":0,"into":0}`, "copyFrom and into are both slice 0"},
-		{`{"copyFrom":0,"into":1,"slices":[0,4]}`, "slices, from and to are for interpolation"},
+		{`{"copyFrom":0,"into":1,"slices":[0,4]}`, "slices, from, to and align are for interpolation"},
+		{`{"copyFrom":0,"into":1,"align":true}`, "slices, from, to and align are for interpolation"},
+		{`{"align":"yes"}`, "field align must be true or false"},
 	}
 	for _, c := range cases {
 		r := e.interpolate(vid, c.body).expect(t, http.StatusBadRequest)

@@ -12,7 +12,7 @@ import (
 	"github.com/mriworkbench/workbench/store"
 )
 
-const interpolateUsage = "interpolate --project P [--data DIR] VOLUME [--slices 0,4,8] [--class K] [--accept [--overwrite]] [--author A]"
+const interpolateUsage = "interpolate --project P [--data DIR] VOLUME [--slices 0,4,8] [--class K] [--align] [--accept [--overwrite]] [--author A]"
 
 func runInterpolate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("interpolate", interpolateUsage, stderr)
@@ -20,6 +20,7 @@ func runInterpolate(args []string, stdout, stderr io.Writer) error {
 	projectName := fs.String("project", "", "project name")
 	sliceList := fs.String("slices", "", "labelled axial slices to interpolate between; default every labelled slice")
 	className := fs.String("class", "", "only this class, by name or number (1 = the first class); default every class")
+	align := fs.Bool("align", false, "move the shapes onto their common path before blending (for structures that shift between slices)")
 	accept := fs.Bool("accept", false, "store the drafts as labels with origin interpolated")
 	overwrite := fs.Bool("overwrite", false, "with --accept, also replace slices that already have a label")
 	author := fs.String("author", "cli", "author recorded with accepted drafts")
@@ -46,7 +47,7 @@ func runInterpolate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var req drafts.Request
+	req := drafts.Request{Align: *align}
 	if *sliceList != "" {
 		if req.Slices, err = parseSlices(*sliceList, v.Shape[2]); err != nil {
 			return err

@@ -22,6 +22,8 @@ type Request struct {
 	Class int
 	// From and To, when set, limit the drafts to slices in [From, To].
 	From, To *int
+	// Align moves the shapes onto their common path first (interp.Options.Align).
+	Align bool
 	// CopyFrom and Into, set together, ask instead for slice CopyFrom's label as the draft for slice Into
 	// (with Class set, only that class of it).
 	CopyFrom, Into *int
@@ -120,7 +122,7 @@ func interpolate(v store.VolumeMeta, classes int, masks map[int][]uint8, req Req
 	if len(labelled) < 2 {
 		return nil, invalid("interpolation needs at least two labelled slices; %s %d", which(req), len(labelled))
 	}
-	opts := interp.Options{Class: req.Class}
+	opts := interp.Options{Class: req.Class, Align: req.Align}
 	if req.From != nil || req.To != nil {
 		r := interp.Range{From: 0, To: v.Shape[2] - 1}
 		if req.From != nil {
@@ -172,8 +174,8 @@ func check(req Request, depth, classes int) error {
 	switch {
 	case copying && (req.CopyFrom == nil || req.Into == nil):
 		return invalid("copyFrom and into go together: the slice to copy and the slice to draft")
-	case copying && (req.Slices != nil || req.From != nil || req.To != nil):
-		return invalid("copyFrom/into copies one slice; slices, from and to are for interpolation")
+	case copying && (req.Slices != nil || req.From != nil || req.To != nil || req.Align):
+		return invalid("copyFrom/into copies one slice; slices, from, to and align are for interpolation")
 	case copying && *req.CopyFrom == *req.Into:
 		return invalid("copyFrom and into are both slice %d", *req.Into)
 	}

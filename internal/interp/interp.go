@@ -42,6 +42,10 @@ type Options struct {
 	// Slices, when set, limits the drafts to the slices From..To; labelled slices outside it still bound the
 	// gaps that reach into it.
 	Slices *Range
+	// Align moves each gap's shapes onto their common path before blending them (see align.go): a structure
+	// that shifts in-plane between the labelled slices, as the cord does along the spine, keeps its size and
+	// inner layout in between instead of shrinking where its two outlines overlap little.
+	Align bool
 }
 
 // Fill returns a draft class-index mask (Width*Height bytes, 0 = background) for every slice strictly between
@@ -62,109 +66,143 @@ func Fill(g Grid, labelled map[int][]uint8, classes int, opts Options) (map[int]
 		present[z] = p
 	}
 
-	// The gaps with at least one slice to draft, and the distance maps they need, each computed once: a
-	// labelled slice between two gaps serves both with its class maps.
-	type gap struct {
-		z0, z1  int
-		classes []int // present on both sides
-		targets []int // slices to draft
-	}
-	var gaps []gap
-	needed := map[shape]bool{}
+	// Gap by gap, so that only two slices' distance maps are held at once.
+	drafts := map[int][]uint8{}
 	for i := 1; i < len(zs); i++ {
-		gp := gap{z0: zs[i-1], z1: zs[i]}
-		for z := gp.z0 + 1; z < gp.z1; z++ {
+		z0, z1 := zs[i-1], zs[i]
+		var targets []int
+		for z := z0 + 1; z < z1; z++ {
 			if opts.Slices == nil || (z >= opts.Slices.From && z <= opts.Slices.To) {
-				gp.targets = append(gp.targets, z)
+				targets = append(targets, z)
 			}
 		}
-		if len(gp.targets) == 0 {
+		var common []int // classes present on both sides
+		for k := 1; k <= classes; k++ {
+			if (opts.Class == 0 || opts.Class == k) && present[z0][k] && present[z1][k] {
+				common = append(common, k)
+			}
+		}
+		if len(targets) == 0 {
 			continue
 		}
-		for k := 1; k <= classes; k++ {
-			if (opts.Class == 0 || opts.Class == k) && present[gp.z0][k] && present[gp.z1][k] {
-				gp.classes = append(gp.classes, k)
-				needed[shape{z: gp.z0, k: k}] = true
-				needed[shape{z: gp.z1, k: k}] = true
-			}
+		for j, m := range fillGap(g, labelled[z0], labelled[z1], common, z0, z1, targets, opts.Align) {
+			drafts[targets[j]] = m
 		}
-		if len(gp.classes) > 1 {
-			needed[unionOf(gp.z0, gp.classes)] = true
-			needed[unionOf(gp.z1, gp.classes)] = true
-		}
-		gaps = append(gaps, gp)
-	}
-
-	shapes := slices.Collect(maps.Keys(needed))
-	distance := make([][]float64, len(shapes))
-	parallel(len(shapes), func(i int) {
-		distance[i] = signedDistance(labelled[shapes[i].z], shapes[i].members(), g.Width, g.Height, g.SpacingX, g.SpacingY,
-			newScratch(g.Width, g.Height))
-	})
-	distanceOf := make(map[shape][]float64, len(shapes))
-	for i, sh := range shapes {
-		distanceOf[sh] = distance[i]
-	}
-
-	type job struct {
-		z   int
-		gap *gap
-	}
-	var jobs []job
-	for i := range gaps {
-		for _, z := range gaps[i].targets {
-			jobs = append(jobs, job{z, &gaps[i]})
-		}
-	}
-	out := make([][]uint8, len(jobs))
-	parallel(len(jobs), func(i int) {
-		j := jobs[i]
-		n := g.Width * g.Height
-		if len(j.gap.classes) == 0 {
-			out[i] = make([]uint8, n)
-			return
-		}
-		t := float64(j.z-j.gap.z0) / float64(j.gap.z1-j.gap.z0)
-		// The union first; with one class it is that class.
-		k0 := j.gap.classes[0]
-		before := [][]float64{distanceOf[shape{z: j.gap.z0, k: k0}]}
-		after := [][]float64{distanceOf[shape{z: j.gap.z1, k: k0}]}
-		if len(j.gap.classes) > 1 {
-			before[0], after[0] = distanceOf[unionOf(j.gap.z0, j.gap.classes)], distanceOf[unionOf(j.gap.z1, j.gap.classes)]
-		}
-		for _, k := range j.gap.classes {
-			before = append(before, distanceOf[shape{z: j.gap.z0, k: k}])
-			after = append(after, distanceOf[shape{z: j.gap.z1, k: k}])
-		}
-		out[i] = blend(n, j.gap.classes, before, after, t)
-	})
-	drafts := make(map[int][]uint8, len(jobs))
-	for i, j := range jobs {
-		drafts[j.z] = out[i]
 	}
 	return drafts, nil
 }
 
-// shape is a region of a labelled slice whose distance map a gap needs: class k, or for k = 0 the union
-// of the gap's classes, listed in union (one byte per class).
-type shape struct {
-	z, k  int
-	union string
-}
-
-func unionOf(z int, classes []int) shape {
-	b := make([]byte, len(classes))
-	for i, k := range classes {
-		b[i] = byte(k)
+// fillGap drafts the target slices between the labelled slices z0 and z1 (masks lower and upper) for the
+// classes present on both.
+//
+// Only a crop is computed: the bounding box of the classes on either side, plus a margin. Outside the box both
+// union distances are positive, so every voxel there is background, and inside it the distances on the crop
+// equal those on the whole slice: a voxel's nearest voxel outside a region, if beyond the crop, is no nearer
+// than one on the crop's border, which the margin keeps outside every region. With Align the maps move by up
+// to the centroids' distance m per axis: outputs farther than m+1 from the box read only positive union
+// distances, and those nearer read within 2(m+2) of it, the crop's margin.
+func fillGap(g Grid, lower, upper []uint8, common []int, z0, z1 int, targets []int, align bool) [][]uint8 {
+	n := g.Width * g.Height
+	out := make([][]uint8, len(targets))
+	for j := range out {
+		out[j] = make([]uint8, n)
 	}
-	return shape{z: z, union: string(b)}
+	if len(common) == 0 {
+		return out
+	}
+	union := classSet(common...)
+	box := boundingBox(lower, g.Width, union).join(boundingBox(upper, g.Width, union))
+	margin := 1
+	var c0, c1 [2]float64 // the union's centroids, in voxels (x, y), with Align
+	if align {
+		c0, c1 = centroid(lower, g.Width, union), centroid(upper, g.Width, union)
+		reach := math.Max(math.Abs(c1[0]-c0[0]), math.Abs(c1[1]-c0[1]))
+		margin = 2 * (int(math.Ceil(reach)) + 2)
+	}
+	crop := box.grow(margin, g.Width, g.Height)
+	cw, ch := crop.x1-crop.x0, crop.y1-crop.y0
+
+	// The maps of the union (first) and of each class, on both sides; with one class, the union is the class.
+	regions := []*[256]bool{union}
+	if len(common) > 1 {
+		for _, k := range common {
+			regions = append(regions, classSet(k))
+		}
+	}
+	lowerCrop, upperCrop := crop.cut(lower, g.Width), crop.cut(upper, g.Width)
+	before, after := make([][]float64, len(regions)), make([][]float64, len(regions))
+	parallel(2*len(regions), func(j int) {
+		r := j / 2
+		if j%2 == 0 {
+			before[r] = signedDistance(lowerCrop, regions[r], cw, ch, g.SpacingX, g.SpacingY, newScratch(cw, ch))
+		} else {
+			after[r] = signedDistance(upperCrop, regions[r], cw, ch, g.SpacingX, g.SpacingY, newScratch(cw, ch))
+		}
+	})
+	if len(common) == 1 {
+		before, after = append(before, before[0]), append(after, after[0])
+	}
+	parallel(len(targets), func(j int) {
+		t := float64(targets[j]-z0) / float64(z1-z0)
+		var m []uint8
+		if align {
+			at := [2]float64{(1-t)*c0[0] + t*c1[0], (1-t)*c0[1] + t*c1[1]}
+			m = blendAligned(cw, ch, common, before, after, t,
+				[2]float64{at[0] - c0[0], at[1] - c0[1]}, [2]float64{at[0] - c1[0], at[1] - c1[1]})
+		} else {
+			m = blend(cw*ch, common, before, after, t)
+		}
+		crop.paste(out[j], g.Width, m)
+	})
+	return out
 }
 
-// members is the set of mask values inside the shape.
-func (sh shape) members() *[256]bool {
+// box is a rectangle of a slice: x0 <= x < x1, y0 <= y < y1.
+type box struct{ x0, y0, x1, y1 int }
+
+// boundingBox is the smallest box holding the mask's values in set; empty (x0 >= x1) when there are none.
+func boundingBox(mask []uint8, w int, set *[256]bool) box {
+	b := box{x0: math.MaxInt, y0: math.MaxInt, x1: math.MinInt, y1: math.MinInt}
+	for i, v := range mask {
+		if set[v] {
+			x, y := i%w, i/w
+			b = box{min(b.x0, x), min(b.y0, y), max(b.x1, x+1), max(b.y1, y+1)}
+		}
+	}
+	return b
+}
+
+func (b box) join(o box) box {
+	return box{min(b.x0, o.x0), min(b.y0, o.y0), max(b.x1, o.x1), max(b.y1, o.y1)}
+}
+
+// grow widens the box by margin on every side, within a w*h slice.
+func (b box) grow(margin, w, h int) box {
+	return box{max(b.x0-margin, 0), max(b.y0-margin, 0), min(b.x1+margin, w), min(b.y1+margin, h)}
+}
+
+// cut copies the box's voxels out of a w-wide slice.
+func (b box) cut(mask []uint8, w int) []uint8 {
+	cw := b.x1 - b.x0
+	out := make([]uint8, cw*(b.y1-b.y0))
+	for y := b.y0; y < b.y1; y++ {
+		copy(out[(y-b.y0)*cw:(y-b.y0+1)*cw], mask[y*w+b.x0:y*w+b.x1])
+	}
+	return out
+}
+
+// paste writes a crop of the box's size into a w-wide slice.
+func (b box) paste(dst []uint8, w int, crop []uint8) {
+	cw := b.x1 - b.x0
+	for y := b.y0; y < b.y1; y++ {
+		copy(dst[y*w+b.x0:y*w+b.x1], crop[(y-b.y0)*cw:(y-b.y0+1)*cw])
+	}
+}
+
+// classSet is the set of mask values of the given classes.
+func classSet(classes ...int) *[256]bool {
 	var in [256]bool
-	in[sh.k] = sh.k != 0
-	for _, k := range []byte(sh.union) {
+	for _, k := range classes {
 		in[k] = true
 	}
 	return &in

@@ -337,3 +337,61 @@ func TestBadInputIsOneLineError(t *testing.T) {
 		}
 	}
 }
+
+// Two squares that do not overlap: blended in place the shape vanishes mid-gap; aligned it travels from one
+// to the other at full size.
+func TestAlignCarriesShapeAcrossGap(t *testing.T) {
+	const w, h = 70, 30
+	g := Grid{Width: w, Height: h, Depth: 5, SpacingX: 1, SpacingY: 1}
+	labelled := map[int][]uint8{0: rect(w, h, 5, 21, 7, 23, 1), 4: rect(w, h, 45, 61, 7, 23, 1)}
+	plain := fill(t, g, labelled, 1, Options{})
+	aligned := fill(t, g, labelled, 1, Options{Align: true})
+	if n := count(plain[2], 1); n != 0 {
+		t.Errorf("unaligned midpoint has %d voxels, want 0 (the squares do not overlap)", n)
+	}
+	for z := 1; z <= 3; z++ {
+		x0 := 5 + 10*z
+		want := rect(w, h, x0, x0+16, 7, 23, 1)
+		for i := range want {
+			if aligned[z][i] != want[i] {
+				t.Fatalf("aligned slice %d: voxel (%d,%d) is %d, want the square at x %d..%d", z, i%w, i/w, aligned[z][i], x0, x0+15)
+			}
+		}
+	}
+}
+
+// translate is m moved by (dx, dy) voxels the way blendAligned reads it.
+func translate(m []float64, w, h int, dx, dy float64) []float64 {
+	xs, ys := taps(w, dx), taps(h, dy)
+	out := make([]float64, w*h)
+	for y := range h {
+		for x := range w {
+			out[y*w+x] = sample(m, w, xs[x], ys[y])
+		}
+	}
+	return out
+}
+
+// Moving a map: whole and fractional voxels, edges extended, infinite maps kept infinite.
+func TestSampleMovesMaps(t *testing.T) {
+	m := []float64{0, 1, 2, 3, 10, 11, 12, 13} // 4x2
+	got := translate(m, 4, 2, 1, 0)
+	want := []float64{0, 0, 1, 2, 10, 10, 11, 12}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("shift right by 1: %v, want %v", got, want)
+		}
+	}
+	got = translate(m, 4, 2, -0.5, 0.5)
+	if got[0] != 0.5 || got[3] != 3 || got[4] != 5.5 || got[7] != 8 {
+		t.Fatalf("shift by (-0.5, 0.5): %v", got)
+	}
+	inf := []float64{math.Inf(-1), math.Inf(-1), math.Inf(-1), math.Inf(-1)}
+	for _, d := range [][2]float64{{0.25, 0.75}, {1, 0}, {0, 0}} {
+		for _, v := range translate(inf, 2, 2, d[0], d[1]) {
+			if !math.IsInf(v, -1) {
+				t.Fatalf("an infinite map moved by %v to %v", d, v)
+			}
+		}
+	}
+}

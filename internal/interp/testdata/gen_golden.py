@@ -10,14 +10,17 @@ The same definition as the package documentation, written from it and not from t
   t = (z - z0) / (z1 - z0): d = (1 - t) * d(z0) + t * d(z1);
 - the union of the gap's classes is interpolated the same way as one more shape: a voxel is background where
   its d is not negative, and inside it takes the class with the lowest d (ties: the lower class);
-- "class" limits the drafts to that class, "from"/"to" to those slices (the labelled ones still bound gaps).
+- "class" limits the drafts to that class, "from"/"to" to those slices (the labelled ones still bound gaps);
+- "align": every distance map of z0 (z1) is first moved by c - c0 (c - c1), c0 and c1 the centres of mass of the
+  union of the gap's classes on z0 and z1 and c = (1 - t) * c0 + t * c1, with scipy.ndimage.shift(order=1,
+  mode="nearest").
 Voxels whose outcome hangs on rounding are listed per draft under "ambiguous": the union's d within 1e-6 of 0,
 or inside the union the two lowest classes within 1e-6 of each other. Masks are flat, x fastest (index x + y*width).
 """
 import json
 
 import numpy as np
-from scipy.ndimage import distance_transform_edt, gaussian_filter
+from scipy.ndimage import center_of_mass, distance_transform_edt, gaussian_filter, shift
 
 EPS = 1e-6
 
@@ -50,8 +53,18 @@ def interpolate(case):
             out = np.zeros((h, w), np.uint8)
             unsure = np.zeros((h, w), bool)
             if classes:
-                u = (1 - t) * union[0] + t * union[1]
-                d = np.stack([(1 - t) * p + t * q for p, q in zip(before, after)])
+                u0, u1, ps, qs = union[0], union[1], before, after
+                if case["align"]:
+                    c0 = np.array(center_of_mass(np.isin(a, classes)))
+                    c1 = np.array(center_of_mass(np.isin(b, classes)))
+                    c = (1 - t) * c0 + t * c1
+
+                    def move(m, by):
+                        return shift(m, by, order=1, mode="nearest")
+                    u0, u1 = move(u0, c - c0), move(u1, c - c1)
+                    ps, qs = [move(p, c - c0) for p in ps], [move(q, c - c1) for q in qs]
+                u = (1 - t) * u0 + t * u1
+                d = np.stack([(1 - t) * p + t * q for p, q in zip(ps, qs)])
                 inside = u < 0
                 out[inside] = labels[np.argmin(d, axis=0)][inside]
                 unsure = np.abs(u) < EPS
@@ -80,9 +93,9 @@ def ellipse(h, w, cx, cy, rx, ry, value, m=None):
     return m
 
 
-def case(name, w, h, depth, spacing, classes, labelled, only=0, lo=None, hi=None):
+def case(name, w, h, depth, spacing, classes, labelled, only=0, lo=None, hi=None, align=False):
     c = {"name": name, "width": w, "height": h, "depth": depth, "spacing": list(spacing), "classes": classes,
-         "class": only, "from": lo, "to": hi,
+         "class": only, "from": lo, "to": hi, "align": align,
          "labelled": {str(z): m.ravel().tolist() for z, m in labelled.items()}}
     c["drafts"], c["ambiguous"] = interpolate(c)
     return c
@@ -101,11 +114,20 @@ def main():
     for z, (cx, cy, rx, ry) in {0: (14, 11, 6, 5), 6: (17, 12, 10, 7), 9: (16, 10, 8, 8)}.items():
         m = ellipse(h, w, cx, cy, rx, ry, 1)
         nested[z] = ellipse(h, w, cx + 1, cy, rx / 2, ry / 2.5, 2, m)
+    # Small nested ellipses travelling far across a wider slice, one touching its edge.
+    W, H = 48, 30
+    travel = {}
+    for z, (cx, cy, rx, ry) in {0: (7, 8, 5, 4), 5: (30, 18, 6, 5), 7: (42, 24, 5, 5.5)}.items():
+        m = ellipse(H, W, cx, cy, rx, ry, 1)
+        travel[z] = ellipse(H, W, cx - 1, cy, rx / 2, ry / 2.2, 2, m)
     cases = [
         case("blobs, anisotropic", w, h, 12, (0.7, 1.2), 3, blob_slices),
         case("blobs, class 2 only, slices 3..8", w, h, 12, (0.7, 1.2), 3, blob_slices, only=2, lo=3, hi=8),
         case("nested ellipses", w, h, 10, (0.5, 0.5), 2, nested),
         case("nested ellipses, 1x0.6 mm", w, h, 10, (1.0, 0.6), 2, nested),
+        case("nested ellipses, aligned", w, h, 10, (1.0, 0.6), 2, nested, align=True),
+        case("blobs, aligned", w, h, 12, (0.7, 1.2), 3, blob_slices, align=True),
+        case("travelling ellipses, aligned", W, H, 8, (0.6, 0.9), 2, travel, align=True),
     ]
     with open("testdata/golden.json", "w") as f:
         json.dump({"cases": cases}, f, separators=(",", ":"))
