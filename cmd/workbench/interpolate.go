@@ -19,7 +19,7 @@ func runInterpolate(args []string, stdout, stderr io.Writer) error {
 	dataDir := dataFlag(fs)
 	projectName := fs.String("project", "", "project name")
 	sliceList := fs.String("slices", "", "labelled axial slices to interpolate between; default every labelled slice")
-	className := fs.String("class", "", "only this class, by name or number (1 = the first class); default every class")
+	className := fs.String("class", "", "only this class, by name or number (1 = the first class); default every class. Its drafts hold only that class")
 	align := fs.Bool("align", false, "move the shapes onto their common path before blending (for structures that shift between slices)")
 	accept := fs.Bool("accept", false, "store the drafts as labels with origin interpolated")
 	overwrite := fs.Bool("overwrite", false, "with --accept, also replace slices that already have a label")
