@@ -1,9 +1,11 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -36,5 +38,37 @@ func BenchmarkSliceGet(b *testing.B) {
 				get(i % v.Shape[2])
 			}
 		})
+	}
+}
+
+// BenchmarkInterpolateGap10 is POST /interpolate over loopback HTTP, gzip included, for a gap of 10 slices
+// (256x192, 2 classes): the issue's 150 ms budget as the viewer sees it.
+func BenchmarkInterpolateGap10(b *testing.B) {
+	e := newTestEnv(b)
+	p := e.createProject("bench", "wm", "gm")
+	v := e.uploadVolume(p.ID, benchVolume)
+	w, h := v.Shape[0], v.Shape[1]
+	for z, r := range map[int]int{0: 9, 11: 12} {
+		m := disk(w, h, w/2+z/2, h/2, r, 1)
+		for i, c := range disk(w, h, w/2+z/2, h/2, r/2, 2) {
+			if c != 0 {
+				m[i] = c
+			}
+		}
+		e.putMask(v.ID, z, 0, m, nil).expect(b, http.StatusOK)
+	}
+	client := &http.Client{}
+	url := fmt.Sprintf("%s/api/volumes/%d/interpolate", e.http.URL, v.ID)
+	for b.Loop() {
+		resp, err := client.Post(url, "application/json", strings.NewReader(`{"slices":[0,11]}`))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var got struct{ Drafts []struct{ Mask []byte } }
+		err = json.NewDecoder(resp.Body).Decode(&got)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || len(got.Drafts) != 10 || len(got.Drafts[0].Mask) != w*h {
+			b.Fatalf("status %d, %d drafts, err %v", resp.StatusCode, len(got.Drafts), err)
+		}
 	}
 }

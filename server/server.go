@@ -206,6 +206,7 @@ func (s *Server) routes() {
 		api.GET("/volumes/:vid/slices/:z/label/history", s.labelHistory)
 		api.GET("/volumes/:vid/slices/:z/label/versions/:n", s.labelVersion)
 		api.GET("/volumes/:vid/slices/:z/prediction", s.getPrediction)
+		api.POST("/volumes/:vid/interpolate", s.interpolate)
 
 		api.POST("/projects/:pid/train", s.startTraining, reviewer)
 		api.GET("/projects/:pid/training-settings", s.getTrainingSettings)
