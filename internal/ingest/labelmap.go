@@ -59,8 +59,8 @@ func LabelMap(img *nifti.Image, name string, labels *nifti.Image, p store.Projec
 		case f < 0:
 			problem = fmt.Sprintf("value %v at voxel %s is negative", v, voxel(idx, srcShape))
 		case f > float64(classes):
-			problem = fmt.Sprintf("label value %v at voxel %s, but project %q has %d classes (%s)",
-				v, voxel(idx, srcShape), p.Name, classes, classList(p))
+			problem = fmt.Sprintf("label value %v at voxel %s, but project %q has %d %s (%s)",
+				v, voxel(idx, srcShape), p.Name, classes, plural(classes, "class", "classes"), classList(p))
 		}
 		if problem != "" {
 			return nil, refuse("%s", problem)
@@ -88,4 +88,11 @@ func classList(p store.Project) string {
 		s += fmt.Sprintf("%d=%s", i+1, c.Name)
 	}
 	return s
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
