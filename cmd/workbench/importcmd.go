@@ -7,8 +7,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/mriworkbench/workbench/internal/ingest"
@@ -207,30 +205,11 @@ func labelMapLabels(img *nifti.Image, p store.Project, path, sliceList string) (
 	return ingest.SliceLabels(classMap, shape, chosen), nil
 }
 
-// parseSlices reads "0,3,7" (empty: every slice), checking each index is an axial slice of the volume.
+// parseSlices reads --slices "0,3,7" (empty: every slice), checking each index is an axial slice of the volume.
 func parseSlices(list string, n int) ([]int, error) {
-	if list == "" {
-		all := make([]int, n)
-		for i := range all {
-			all[i] = i
-		}
-		return all, nil
+	chosen, err := ingest.ParseSlices(list, n)
+	if err != nil {
+		return nil, usageError{"--" + err.Error()}
 	}
-	seen := map[int]bool{}
-	var out []int
-	for _, f := range strings.Split(list, ",") {
-		z, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil {
-			return nil, usageError{fmt.Sprintf("--slices: %q is not a slice index", f)}
-		}
-		if z < 0 || z >= n {
-			return nil, usageError{fmt.Sprintf("--slices: %d is outside the volume's axial slices 0..%d", z, n-1)}
-		}
-		if !seen[z] {
-			seen[z] = true
-			out = append(out, z)
-		}
-	}
-	sort.Ints(out)
-	return out, nil
+	return chosen, nil
 }

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/mriworkbench/workbench/nifti"
 	"github.com/mriworkbench/workbench/store"
@@ -95,4 +98,33 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
+}
+
+// ParseSlices reads a list of axial slice indices such as "0,3,7" (empty: every slice of n), checking each
+// is a slice of the volume; the result is sorted, without repeats. A refusal is a *store.ValidationError.
+func ParseSlices(list string, n int) ([]int, error) {
+	if strings.TrimSpace(list) == "" {
+		all := make([]int, n)
+		for i := range all {
+			all[i] = i
+		}
+		return all, nil
+	}
+	seen := map[int]bool{}
+	var out []int
+	for _, f := range strings.Split(list, ",") {
+		z, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return nil, &store.ValidationError{Msg: fmt.Sprintf("slices: %q is not a slice index", f)}
+		}
+		if z < 0 || z >= n {
+			return nil, &store.ValidationError{Msg: fmt.Sprintf("slices: %d is outside the volume's axial slices 0..%d", z, n-1)}
+		}
+		if !seen[z] {
+			seen[z] = true
+			out = append(out, z)
+		}
+	}
+	sort.Ints(out)
+	return out, nil
 }
