@@ -123,24 +123,26 @@ export function projectPage(root: HTMLElement, pid: Id, navigate: (path: string)
         h("td", {}, h("a.button", { href: volumeExportUrl(v.id), download: true, title: "labels, and the active model's predictions on the other slices" }, "NIfTI"), " ",
           h("a.button.labels-only", { href: volumeExportUrl(v.id, true), download: true, title: "manual and verified labels only" }, "labels only")),
         h("td", {},
-          h("button.upload-labelmap", { type: "button", title: "label this volume's slices from one integer label map on its grid (value k = class k)", onclick: () => chooseLabelMap(v) }, "Upload label map…"), " ",
+          labelMapButton(v), " ",
           h("button.delete-volume", { type: "button", title: "delete this volume and its labels", onclick: () => void removeVolume(v) }, "Delete")),
       ));
     }
   };
 
-  // One hidden input serves every row's "Upload label map…"; labelMapTarget is the row's volume.
-  const labelMapInput = h("input#labelmap-input", { type: "file", accept: ".nii,.gz,.nii.gz", hidden: true });
-  let labelMapTarget: VolumeSummary | null = null;
-  const chooseLabelMap = (v: VolumeSummary) => {
-    labelMapTarget = v;
-    labelMapInput.click();
+  /** The row's "Upload label map…": a button opening its own hidden file input. */
+  const labelMapButton = (v: VolumeSummary) => {
+    const input = h("input.labelmap-input", { type: "file", accept: ".nii,.gz,.nii.gz", hidden: true });
+    input.addEventListener("change", () => {
+      const file = input.files?.[0];
+      input.value = "";
+      if (file) void sendLabelMap(v, file);
+    });
+    const button = h("button.upload-labelmap", {
+      type: "button", title: "label this volume's slices from one integer label map on its grid (value k = class k)",
+      onclick: () => input.click(),
+    }, "Upload label map…");
+    return h("span", {}, button, input);
   };
-  labelMapInput.addEventListener("change", () => {
-    const file = labelMapInput.files?.[0];
-    labelMapInput.value = "";
-    if (file && labelMapTarget) void sendLabelMap(labelMapTarget, file);
-  });
 
   /** Uploads a label map onto v, asking before it replaces labelled slices; the outcome shows in the uploads list. */
   const sendLabelMap = async (v: VolumeSummary, file: File) => {
@@ -229,7 +231,7 @@ export function projectPage(root: HTMLElement, pid: Id, navigate: (path: string)
       h("a.button", { href: projectExportUrl(pid, true), download: true, title: "manual and verified labels only, as NIfTI, in a zip" }, "labels only (zip)"),
       h("button#delete-project", { type: "button", title: "delete the project with its volumes, labels and models", onclick: () => void removeProject() }, "Delete project")),
     h("section.page", {},
-      drop, uploads, labelMapInput,
+      drop, uploads,
       h("h2", {}, "Volumes"),
       h("table.volumes", {}, h("thead", {}, h("tr", {}, h("th", {}, "name"), h("th", {}, "shape"),
         h("th", {}, "slices: ", h("span.count.unlabelled", {}, "unlabelled"), h("span.count.labelled", {}, "labelled"),
