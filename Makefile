@@ -60,7 +60,8 @@ test-go:
 	$(GO) test -race -count=1 -timeout 15m ./server ./store
 
 # Short fuzzing runs (10 s per target; go test fuzzes one target at a time) of what faces user input: the
-# NIfTI header and whole-file readers, the stored mask codec, and the label save path through a real server.
+# NIfTI header and whole-file readers, the stored mask codec, the label save path through a real server, and
+# the label map checks.
 # The long campaign outside CI runs each for 20 minutes or more, one at a time, e.g.
 #   nice -n 19 go test -run '^$' -fuzz '^FuzzPutLabel$' -fuzztime 20m -fuzzminimizetime 10s -parallel 1 ./server
 fuzz:
@@ -68,6 +69,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzReadBytes$$' -fuzztime 10s ./nifti
 	$(GO) test -run '^$$' -fuzz '^FuzzMaskCodec$$' -fuzztime 10s ./store
 	$(GO) test -run '^$$' -fuzz '^FuzzPutLabel$$' -fuzztime 10s ./server
+	$(GO) test -run '^$$' -fuzz '^FuzzLabelMap$$' -fuzztime 10s ./internal/ingest
 
 test-web: web/node_modules/.package-lock.json
 	cd web && npm test

@@ -13,7 +13,7 @@ import (
 )
 
 // labelMapFixture reads a file of testdata/labelmaps (written by testdata/gen_labelmaps.py with nibabel).
-func labelMapFixture(t *testing.T, name string) []byte {
+func labelMapFixture(t testing.TB, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", "labelmaps", name))
 	if err != nil {
