@@ -125,6 +125,10 @@ func decodeCase(c ingest.DatasetCase, p store.Project) (decodedCase, error) {
 	if err != nil {
 		return decodedCase{}, err
 	}
+	// What the store would refuse later (e.g. a zero voxel size) is refused now, before any case is stored.
+	if err := store.ValidateGeometry(store.GeometryOf(dec.Volume, dec.Orientation)); err != nil {
+		return decodedCase{}, fmt.Errorf("%s: %w", c.Image, err)
+	}
 	out := decodedCase{data: data, dec: dec}
 	if c.Labels != "" {
 		if out.labels, err = labelMapLabels(dec.Image, p, c.Labels, ""); err != nil {

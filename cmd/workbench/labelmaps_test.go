@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mriworkbench/workbench/internal/testenv"
 	"github.com/mriworkbench/workbench/nifti"
@@ -259,6 +262,12 @@ func TestImportDatasetRefusals(t *testing.T) {
 			"labelsTr/hippocampus_004.nii.gz has no image in imagesTr/"},
 		{"two channels", nnunetLayout, replace("imagesTr/hippocampus_001_0001.nii.gz", sharedData(t, "msd-hippocampus", "imagesTr", "hippocampus_001.nii.gz")),
 			`case "hippocampus_001" has 2 channels`},
+		{"image the store would refuse", msdLayout, func(dir string) {
+			// Readable, but longer than the store's 4096 voxels along an axis; unlabelled, in imagesTs/.
+			long := nifti.Header{Dim: [8]int64{3, 5000, 1, 1, 1, 1, 1, 1}, Pixdim: [8]float64{1, 1, 1, 1}}
+			writeFile(t, filepath.Join(dir, "imagesTs", "long.nii.gz"),
+				encoded(t, func(w io.Writer) error { return nifti.EncodeMask(w, &long, make([]uint8, 5000)) }))
+		}, "long.nii.gz: volume shape [5000 1 1] is larger than 4096"},
 		{"no dataset.json", msdLayout, func(dir string) { os.Remove(filepath.Join(dir, "dataset.json")) }, "dataset.json: no such file"},
 		{"region labels", nnunetLayout, func(dir string) {
 			writeFile(t, filepath.Join(dir, "dataset.json"), []byte(`{"labels": {"background": 0, "whole": [1, 2], "Posterior": 2}}`))
@@ -293,5 +302,75 @@ func TestImportDatasetRefusals(t *testing.T) {
 	}
 	if n := volumeCount(t, data); n != 1 {
 		t.Fatalf("%d volumes stored, want only the one imported before", n)
+	}
+}
+
+// fifoServing makes path a named pipe that serves each of contents to one reader in turn: an image that reads
+// well when checked and badly when stored, so that the import fails after storing some cases.
+func fifoServing(t *testing.T, path string, contents ...[]byte) {
+	t.Helper()
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, c := range contents {
+			f, err := os.OpenFile(path, os.O_WRONLY, 0) // blocks until a reader opens the pipe
+			if err != nil {
+				return
+			}
+			f.Write(c)
+			f.Close()
+			// The next content is for the next reader: wait until this one has closed the pipe (a non-blocking
+			// open for writing then fails with ENXIO), or it would read both.
+			for {
+				w, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+				if err != nil {
+					break
+				}
+				w.Close()
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		// Unblock the writer should its readers not have come.
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+				f.Close()
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+}
+
+// An import that fails after storing some cases removes them again: the project it created, or, in an
+// existing project, the volumes it added.
+func TestImportDatasetUndoesAFailedImport(t *testing.T) {
+	good, err := os.ReadFile(sharedData(t, "msd-hippocampus", "imagesTr", "hippocampus_044.nii.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	for _, existing := range []bool{false, true} {
+		dir, _ := buildDataset(t, msdLayout)
+		os.Remove(filepath.Join(dir, "imagesTs", "hippocampus_044.nii.gz"))
+		fifoServing(t, filepath.Join(dir, "imagesTs", "late.nii.gz"), good, []byte("gone bad"))
+		r := invoke(t, "import-dataset", dir, "--data", data, "--project", "hippo")
+		if r.code == 0 || !strings.Contains(r.stderr, "late") || !strings.Contains(r.stdout, "[5/6] ") {
+			t.Fatalf("existing project %v: exit %d, stdout %q, stderr %q: want a failure at the sixth case", existing, r.code, r.stdout, r.stderr)
+		}
+		if !existing {
+			assertNothingStored(t, data)
+			mustRun(t, "import", "--data", data, "--project", "hippo", "--classes", hippocampusClasses, labelMapFixture("image.nii.gz"))
+		} else if n := volumeCount(t, data); n != 1 {
+			t.Fatalf("%d volumes after the failed import into an existing project, want the 1 it had", n)
+		}
 	}
 }
