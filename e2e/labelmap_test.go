@@ -91,7 +91,7 @@ func TestUploadLabelMapFromProjectPage(t *testing.T) {
 	tab1.setUploadFiles("tr.volume input.labelmap-input", abs("labels.nii.gz"))
 	tab1.waitJS(`document.querySelector("dialog.confirm[open]") !== null`, 10*time.Second)
 	question := eval[string](tab1, `document.querySelector("dialog.confirm p").textContent`)
-	if !strings.HasPrefix(question, "slices 0, 1, 2, 3 already have labels") {
+	if !strings.HasPrefix(question, "Slices 0, 1, 2, 3 already have labels. Replace them") {
 		t.Fatalf("the question says %q", question)
 	}
 	tab1.do(chromedp.Click(chromedp.CSS("dialog.confirm button.danger")))

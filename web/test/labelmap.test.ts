@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { labelMapDone, labelMapFileProblem, labelMapForm, sliceRanges } from "../src/lib/labelmap";
+import { labelMapDone, labelMapFileProblem, labelMapForm, replaceQuestion, sliceRanges } from "../src/lib/labelmap";
 
 test("the form carries the file, and slices and replace only when asked for", async () => {
   const file = new Blob([new Uint8Array([1, 2, 3])]);
@@ -36,4 +36,11 @@ test("the outcome says how many slices were labelled and replaced", () => {
     "2 slices labelled (0, 2); 1 replaced, their earlier versions kept in the history");
   assert.equal(labelMapDone([{ slice: 7, version: 1 }]), "1 slice labelled (7)");
   assert.equal(labelMapDone([]), "no slice labelled");
+});
+
+test("the replace question keeps the server's reason and drops its API advice", () => {
+  assert.equal(replaceQuestion("slices 1, 3 already have labels; upload with replace=true to write new versions over them"),
+    "Slices 1, 3 already have labels. Replace them with the map's labels? Each gets a new version; the history keeps the old ones.");
+  assert.equal(replaceQuestion("slice 2 already has a label"),
+    "Slice 2 already has a label. Replace it with the map's labels? It gets a new version; the history keeps the old ones.");
 });

@@ -42,3 +42,14 @@ export function labelMapDone(labels: ReadonlyArray<{ slice: number; version: num
   return `${n} ${n === 1 ? "slice" : "slices"} labelled (${sliceRanges(labels.map((l) => l.slice))})` +
     (replaced > 0 ? `; ${replaced} replaced, their earlier versions kept in the history` : "");
 }
+
+/**
+ * The question asked when the server refused a map over labelled slices (409): its reason up to the API's
+ * advice ("…; upload with replace=true …"), then what replacing does.
+ */
+export function replaceQuestion(conflict: string): string {
+  const reason = conflict.split(";")[0]?.trim() ?? conflict;
+  const one = /^slice \d/.test(reason);
+  return `${reason.charAt(0).toUpperCase()}${reason.slice(1)}. Replace ${one ? "it" : "them"} with the map's labels? ` +
+    `${one ? "It gets" : "Each gets"} a new version; the history keeps the old ones.`;
+}

@@ -7,7 +7,7 @@ import {
 import { clear, confirmDialog, errorText, h, toast } from "../dom";
 import { ProjectEvents } from "../events";
 import { deletedBy, projectLoss, volumeLoss } from "../lib/deletion";
-import { labelMapDone, labelMapFileProblem } from "../lib/labelmap";
+import { labelMapDone, labelMapFileProblem, replaceQuestion } from "../lib/labelmap";
 import type { ServerEvent } from "../serverevents";
 import { areasPanel, modelsPanel } from "./models";
 import { trainingPanel } from "./training";
@@ -162,7 +162,7 @@ export function projectPage(root: HTMLElement, pid: Id, navigate: (path: string)
       } catch (err) {
         if (!(err instanceof ApiError && err.status === 409)) throw err;
         state.textContent = "waiting for your answer…";
-        if (!(await confirmDialog(`Replace labels of "${v.name}"?`, err.message, "Replace labels"))) return fail(`not uploaded: ${err.message}`);
+        if (!(await confirmDialog(`Replace labels of "${v.name}"?`, replaceQuestion(err.message), "Replace labels"))) return fail(`not uploaded: ${err.message}`);
         state.textContent = "uploading…";
         result = await uploadLabelMap(v.id, file, { replace: true });
       }
