@@ -19,16 +19,17 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"serve":          {"serve the web app and API", runServe},
-	"import":         {"import a NIfTI image, optionally with per-class masks or a label map", runImport},
+	"serve":   {"serve the web app and API", runServe},
+	"import":  {"import a NIfTI image, optionally with per-class masks or a label map", runImport},
+	"export":  {"write segmentations as NIfTI in each source's grid", runExport},
+	"train":   {"train a model on the project's labelled slices, then predict the rest", runTrain},
+	"predict": {"predict every unlabelled slice with the project's active model", runPredict},
+	"segment": {"segment a NIfTI image with a model file, without a project", runSegment},
+	"worker":  {"internal: the training process that serve and train start (not for direct use)", runWorker},
+	"backup":  {"write a backup archive of a data directory, while the server runs", runBackup},
+	"restore": {"restore a backup archive into a new data directory", runRestore},
+
 	"import-dataset": {"import an MSD / nnU-Net dataset folder (imagesTr, labelsTr, imagesTs, dataset.json)", runImportDataset},
-	"export":         {"write segmentations as NIfTI in each source's grid", runExport},
-	"train":          {"train a model on the project's labelled slices, then predict the rest", runTrain},
-	"predict":        {"predict every unlabelled slice with the project's active model", runPredict},
-	"segment":        {"segment a NIfTI image with a model file, without a project", runSegment},
-	"worker":         {"internal: the training process that serve and train start (not for direct use)", runWorker},
-	"backup":         {"write a backup archive of a data directory, while the server runs", runBackup},
-	"restore":        {"restore a backup archive into a new data directory", runRestore},
 }
 
 // usageError marks errors caused by how the command was called (exit status 2).
