@@ -19,6 +19,8 @@ type command struct {
 }
 
 var commands = map[string]command{
+	"import-dataset": {"import an MSD / nnU-Net dataset folder (imagesTr, labelsTr, imagesTs, dataset.json)", runImportDataset},
+
 	"serve":   {"serve the web app and API", runServe},
 	"import":  {"import a NIfTI image, optionally with per-class masks or a label map", runImport},
 	"export":  {"write segmentations as NIfTI in each source's grid", runExport},
@@ -28,8 +30,6 @@ var commands = map[string]command{
 	"worker":  {"internal: the training process that serve and train start (not for direct use)", runWorker},
 	"backup":  {"write a backup archive of a data directory, while the server runs", runBackup},
 	"restore": {"restore a backup archive into a new data directory", runRestore},
-
-	"import-dataset": {"import an MSD / nnU-Net dataset folder (imagesTr, labelsTr, imagesTs, dataset.json)", runImportDataset},
 }
 
 // usageError marks errors caused by how the command was called (exit status 2).
