@@ -9,7 +9,7 @@ WEB_SRC := $(shell find web/src web/public -type f 2>/dev/null) web/package.json
 # Debian packages: OpenBLAS for the engine, Chromium for browser tests, nibabel/scipy to check our files and metrics.
 BUILD_PKGS := libopenblas-dev gcc
 TEST_PKGS := $(BUILD_PKGS) chromium python3-nibabel python3-scipy python3-numpy
-GOLDEN_PKGS := $(TEST_PKGS) python3-torch
+GOLDEN_PKGS := $(TEST_PKGS) python3-torch python3-argon2
 
 .PHONY: run build web deps-build deps-test deps-golden test test-go test-web fuzz bench golden clean
 

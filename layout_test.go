@@ -38,13 +38,15 @@ var layout = []layoutRule{
 	{pkg: "nifti", pure: true},
 	{pkg: "ml/...", may: []string{"ml/..."}, pure: true, cgo: true},
 	{pkg: "internal/atomicfile", pure: true},
+	{pkg: "internal/agreement", pure: true},
 	{pkg: "internal/testenv"},
+	{pkg: "internal/auth"},
 	{pkg: "store", may: []string{"nifti", "internal/atomicfile"}},
 	{pkg: "internal/event", may: []string{"store"}},
 	{pkg: "internal/ingest", may: []string{"nifti", "store"}},
 	{pkg: "internal/export", may: []string{"nifti", "store", "internal/atomicfile"}},
 	{pkg: "internal/job", may: []string{"store", "nifti", "ml/...", "internal/event", "internal/ingest", "internal/atomicfile"}},
-	{pkg: "server", may: []string{"store", "nifti", "internal/event", "internal/ingest", "internal/export", "internal/job", ""}},
+	{pkg: "server", may: []string{"store", "nifti", "internal/event", "internal/ingest", "internal/export", "internal/job", "internal/auth", ""}},
 	{pkg: "cmd/workbench", may: []string{"..."}},
 	{pkg: "e2e", skip: true},
 }
@@ -57,6 +59,7 @@ var thirdParty = []struct {
 	{"github.com/labstack/echo", "server"},
 	{"github.com/gorilla", "server"},
 	{"github.com/mattn/go-sqlite3", "store"},
+	{"golang.org/x/crypto", "internal/auth"},
 }
 
 // Only the job meets stored labels and the engine.
@@ -416,7 +419,7 @@ func TestLayoutRulesReportViolations(t *testing.T) {
 		"ml/data imports github.com/mriworkbench/workbench/store: ml/data may import only the standard library, \"C\" and ml/... (in ml/data/loader.go)",
 		"nifti imports C: nifti may import only the standard library (in nifti/read.go)",
 		"nifti imports github.com/klauspost/compress: nifti may import only the standard library (in nifti/read.go)",
-		"server imports github.com/mriworkbench/workbench/ml/train: server may import, of the project's packages, only store, nifti, internal/event, internal/ingest, internal/export, internal/job, the root package (in server/models.go, server/trainer.go)",
+		"server imports github.com/mriworkbench/workbench/ml/train: server may import, of the project's packages, only store, nifti, internal/event, internal/ingest, internal/export, internal/job, internal/auth, the root package (in server/models.go, server/trainer.go)",
 		"server imports both store and ml/train: only internal/job may import both, the one place stored labels meet the engine (store in server/trainer.go; ml/train in server/models.go, server/trainer.go)",
 	}
 	checkMessages(t, checkImports(pkgs), want)

@@ -33,7 +33,7 @@ func newAppServer(t *testing.T) (*server.Server, *store.Store) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	srv := server.New(server.Config{WebApp: workbench.WebApp(), Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv := server.New(server.Config{Addr: "127.0.0.1:0", WebApp: workbench.WebApp(), Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	// Stops a training run still going when the test ends, before the store closes.
 	t.Cleanup(srv.Trainer().Close)
 	return srv, st

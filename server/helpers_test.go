@@ -15,6 +15,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/mriworkbench/workbench/internal/auth"
 	"github.com/mriworkbench/workbench/internal/event"
 	"github.com/mriworkbench/workbench/internal/ingest"
 	"github.com/mriworkbench/workbench/internal/testenv"
@@ -58,9 +59,12 @@ func newTestEnvIn(t testing.TB, dataDir string, configure ...func(*Config)) *tes
 		t.Fatal(err)
 	}
 	cfg := Config{
-		Store:  st,
-		WebApp: fstest.MapFS{"index.html": {Data: []byte(testIndexHTML)}},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Addr:  "127.0.0.1:0", // httptest listens on loopback: zero-config unless a test adds users
+		Store: st,
+		// Logins in tests hash with cheap parameters; auth's benchmark measures the real ones.
+		PasswordParams: auth.Params{MemoryKiB: 1024, Time: 1, Threads: 1},
+		WebApp:         fstest.MapFS{"index.html": {Data: []byte(testIndexHTML)}},
+		Logger:         slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	for _, f := range configure {
 		f(&cfg)

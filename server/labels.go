@@ -19,6 +19,7 @@ import (
 const (
 	headerBaseVersion   = "X-Base-Version"
 	headerAuthor        = "X-Author"
+	headerRestoredFrom  = "X-Restored-From" // a save that restores an earlier version names it, for the audit trail
 	headerOrigin        = "X-Origin"
 	headerLabelVersion  = "X-Label-Version"
 	headerLabelOrigin   = "X-Label-Origin"
@@ -73,7 +74,7 @@ func (s *Server) putLabel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	author, err := authorOf(c, "")
+	author, err := s.authorFor(c, "")
 	if err != nil {
 		return err
 	}
@@ -87,6 +88,12 @@ func (s *Server) putLabel(c echo.Context) error {
 	})
 	if err != nil {
 		return err
+	}
+	if l.Origin == store.OriginPrediction {
+		s.audit(c, "label.accept", labelTarget(v, z), fmt.Sprintf("version %d", l.Version))
+	}
+	if from, err := parseVersion(headerRestoredFrom, c.Request().Header.Get(headerRestoredFrom)); err == nil && from > 0 {
+		s.audit(c, "label.restore", labelTarget(v, z), fmt.Sprintf("version %d saved again as version %d", from, l.Version))
 	}
 	return s.labelChanged(c, v, l)
 }
@@ -105,7 +112,7 @@ func (s *Server) deleteLabel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	author, err := authorOf(c, "")
+	author, err := s.authorFor(c, "")
 	if err != nil {
 		return err
 	}
@@ -113,6 +120,7 @@ func (s *Server) deleteLabel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.audit(c, "label.delete", labelTarget(v, z), fmt.Sprintf("version %d", l.Version))
 	return s.labelChanged(c, v, l)
 }
 
@@ -128,7 +136,7 @@ func (s *Server) putVerified(c echo.Context) error {
 	if req.Verified == nil || req.BaseVersion == nil {
 		return badRequest("body needs verified (true or false) and baseVersion")
 	}
-	author, err := authorOf(c, req.Author)
+	author, err := s.authorFor(c, req.Author)
 	if err != nil {
 		return err
 	}
@@ -136,6 +144,11 @@ func (s *Server) putVerified(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	action := "label.verify"
+	if !l.Verified {
+		action = "label.unverify"
+	}
+	s.audit(c, action, labelTarget(v, z), fmt.Sprintf("version %d", l.Version))
 	return s.labelChanged(c, v, l)
 }
 

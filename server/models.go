@@ -38,6 +38,7 @@ func (s *Server) startTraining(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.audit(c, "training.start", fmt.Sprintf("project %d", pid), fmt.Sprintf("run %d", run.ID))
 	c.Response().Header().Set(echo.HeaderLocation, "/api/runs/"+strconv.FormatInt(run.ID, 10))
 	return c.JSON(http.StatusAccepted, run)
 }
@@ -108,6 +109,7 @@ func (s *Server) cancelRun(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.audit(c, "training.cancel", fmt.Sprintf("project %d", run.ProjectID), fmt.Sprintf("run %d", run.ID))
 	return c.JSON(http.StatusOK, run)
 }
 
@@ -152,6 +154,7 @@ func (s *Server) putActiveModel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.audit(c, "model.promote", fmt.Sprintf("project %d", pid), fmt.Sprintf("model %d", m.ID))
 	s.hub.Publish(pid, event.ActiveModel{ModelID: m.ID})
 	return c.JSON(http.StatusOK, m)
 }

@@ -56,6 +56,7 @@ func (s *Server) createProject(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.audit(c, "project.create", projectTarget(p), "")
 	c.Response().Header().Set(echo.HeaderLocation, "/api/projects/"+strconv.FormatInt(p.ID, 10))
 	return c.JSON(http.StatusCreated, p)
 }
@@ -91,6 +92,7 @@ func (s *Server) updateProject(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.audit(c, "project.update", projectTarget(p), changedFields(req))
 	return c.JSON(http.StatusOK, p)
 }
 
@@ -116,6 +118,7 @@ func (s *Server) deleteProject(c echo.Context) error {
 	if err := s.store.DeleteProject(ctx, pid); err != nil {
 		return err
 	}
+	s.audit(c, "project.delete", projectTarget(p), fmt.Sprintf("%d volumes", len(volumes)))
 	for _, v := range volumes {
 		s.volumes.evict(v.ID)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/mriworkbench/workbench/internal/auth"
 	"github.com/mriworkbench/workbench/internal/ingest"
 	"github.com/mriworkbench/workbench/internal/job"
 	"github.com/mriworkbench/workbench/nifti"
@@ -72,20 +73,26 @@ type Config struct {
 	// the server by (the Host header), e.g. "lab-server.local" for a deliberate LAN deployment. Other names
 	// are refused: a page on a rebinding domain must not reach the API. The listen address's host is allowed.
 	AllowedHosts []string
+
+	// TLSCertFile and TLSKeyFile, both set, serve HTTPS (PEM files).
+	TLSCertFile, TLSKeyFile string
+	// PasswordParams are the login KDF's costs (zero: auth.DefaultParams); tests lower them.
+	PasswordParams auth.Params
 }
 
 // Server wraps the echo instance with the workbench's routes.
 type Server struct {
-	cfg     Config
-	echo    *echo.Echo
-	log     *slog.Logger
-	store   *store.Store
-	hub     *Hub
-	volumes *volumeCache
-	trainer *job.Trainer
-	uploads chan struct{} // semaphore: one token per upload being decoded
-	budget  *uploadBudget // upload bytes held in memory
-	hosts   hostPolicy
+	cfg      Config
+	echo     *echo.Echo
+	log      *slog.Logger
+	store    *store.Store
+	hub      *Hub
+	volumes  *volumeCache
+	trainer  *job.Trainer
+	uploads  chan struct{} // semaphore: one token per upload being decoded
+	budget   *uploadBudget // upload bytes held in memory
+	hosts    hostPolicy
+	accounts *accounts
 }
 
 // New builds the router; it does not listen yet.
@@ -120,12 +127,15 @@ func New(cfg Config) *Server {
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
 	}
+	if cfg.PasswordParams == (auth.Params{}) {
+		cfg.PasswordParams = auth.DefaultParams
+	}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
 	s := &Server{cfg: cfg, echo: e, log: cfg.Logger, store: cfg.Store, hub: NewHub(cfg.Logger),
 		uploads: make(chan struct{}, cfg.Uploads), budget: &uploadBudget{limit: cfg.UploadBufferBytes},
-		hosts: newHostPolicy(cfg.Addr, cfg.AllowedHosts)}
+		hosts: newHostPolicy(cfg.Addr, cfg.AllowedHosts), accounts: newAccounts(cfg.Addr, cfg.PasswordParams)}
 	s.volumes = newVolumeCache(cfg.CacheBytes, func(ctx context.Context, id int64) (*nifti.Volume, error) {
 		return ingest.LoadCanonical(ctx, s.store, id)
 	})
@@ -151,7 +161,7 @@ func (s *Server) Hub() *Hub { return s.hub }
 func (s *Server) Trainer() *job.Trainer { return s.trainer }
 
 func (s *Server) routes() {
-	api := s.echo.Group("/api", s.guard, middleware.GzipWithConfig(middleware.GzipConfig{
+	api := s.echo.Group("/api", s.guard, s.authenticate, middleware.GzipWithConfig(middleware.GzipConfig{
 		// Slices and masks are fetched while the user pages through a volume: favour speed over ratio.
 		Level:     gzip.BestSpeed,
 		MinLength: 1024,
@@ -165,37 +175,46 @@ func (s *Server) routes() {
 	api.GET("/health", s.health)
 
 	if s.store != nil {
+		// Reading needs a session where accounts are required (authenticate); changes name their role.
+		annotator, reviewer, admin := s.require(store.RoleAnnotator), s.require(store.RoleReviewer), s.require(store.RoleAdmin)
+		api.POST("/auth/login", s.login)
+		api.POST("/auth/logout", s.logout)
+		api.GET("/auth/me", s.me)
+		api.GET("/audit", s.listAudit, admin)
+		api.GET("/audit.csv", s.auditCSV, admin)
+		api.GET("/users", s.listUsers, admin)
+
 		api.GET("/projects", s.listProjects)
-		api.POST("/projects", s.createProject)
+		api.POST("/projects", s.createProject, reviewer)
 		api.GET("/projects/:pid", s.getProject)
-		api.PATCH("/projects/:pid", s.updateProject)
-		api.DELETE("/projects/:pid", s.deleteProject)
+		api.PATCH("/projects/:pid", s.updateProject, reviewer)
+		api.DELETE("/projects/:pid", s.deleteProject, admin)
 		api.GET("/projects/:pid/volumes", s.listVolumes)
-		api.POST("/projects/:pid/volumes", s.uploadVolume)
+		api.POST("/projects/:pid/volumes", s.uploadVolume, reviewer)
 		api.GET("/projects/:pid/review-queue", s.reviewQueue)
 		api.GET("/projects/:pid/export.zip", s.exportProjectZip)
 		api.GET("/projects/:pid/events", s.events)
 
 		api.GET("/volumes/:vid", s.getVolume)
-		api.DELETE("/volumes/:vid", s.deleteVolume)
+		api.DELETE("/volumes/:vid", s.deleteVolume, admin)
 		api.GET("/volumes/:vid/export", s.exportVolume)
 		api.POST("/volumes/:vid/labelmap", s.uploadLabelMap)
 		api.GET("/volumes/:vid/slices/:z", s.getSlice)
 		api.GET("/volumes/:vid/slices/:z/label", s.getLabel)
-		api.PUT("/volumes/:vid/slices/:z/label", s.putLabel)
-		api.DELETE("/volumes/:vid/slices/:z/label", s.deleteLabel)
-		api.PUT("/volumes/:vid/slices/:z/verified", s.putVerified)
+		api.PUT("/volumes/:vid/slices/:z/label", s.putLabel, annotator)
+		api.DELETE("/volumes/:vid/slices/:z/label", s.deleteLabel, annotator)
+		api.PUT("/volumes/:vid/slices/:z/verified", s.putVerified, reviewer)
 		api.GET("/volumes/:vid/slices/:z/label/history", s.labelHistory)
 		api.GET("/volumes/:vid/slices/:z/label/versions/:n", s.labelVersion)
 		api.GET("/volumes/:vid/slices/:z/prediction", s.getPrediction)
 
-		api.POST("/projects/:pid/train", s.startTraining)
+		api.POST("/projects/:pid/train", s.startTraining, reviewer)
 		api.GET("/projects/:pid/training-settings", s.getTrainingSettings)
 		api.GET("/projects/:pid/runs", s.listRuns)
 		api.GET("/runs/:id", s.getRun)
-		api.POST("/runs/:id/cancel", s.cancelRun)
+		api.POST("/runs/:id/cancel", s.cancelRun, reviewer)
 		api.GET("/projects/:pid/models", s.listModels)
-		api.PUT("/projects/:pid/active-model", s.putActiveModel)
+		api.PUT("/projects/:pid/active-model", s.putActiveModel, reviewer)
 		api.GET("/models/:id/download", s.downloadModel)
 		api.GET("/projects/:pid/areas", s.getAreas)
 		api.GET("/projects/:pid/areas.csv", s.getAreasCSV)
@@ -225,11 +244,19 @@ func (s *Server) health(c echo.Context) error {
 // Run serves until ctx is cancelled, then shuts down gracefully, letting requests in flight finish and
 // closing websocket clients.
 func (s *Server) Run(ctx context.Context, ready func(addr string)) error {
+	if err := s.checkDeployment(ctx); err != nil {
+		return err
+	}
 	srv := s.httpServer()
 	srv.RegisterOnShutdown(s.hub.Close)
 	ln, err := listen(s.cfg.Addr)
 	if err != nil {
 		return err
+	}
+	if s.cfg.TLSCertFile != "" {
+		if ln, err = tlsListener(ln, s.cfg.TLSCertFile, s.cfg.TLSKeyFile); err != nil {
+			return err
+		}
 	}
 	if ready != nil {
 		ready(ln.Addr().String())

@@ -118,7 +118,7 @@ func (s *Server) uploadVolume(c echo.Context) error {
 		if part.FileName() == "" {
 			return badRequest("the file field carries no file name")
 		}
-		author, err := authorOf(c, "")
+		author, err := s.authorFor(c, "")
 		if err != nil {
 			return err
 		}
@@ -145,6 +145,7 @@ func (s *Server) uploadVolume(c echo.Context) error {
 		}
 		// Whoever uploads a volume usually opens it next.
 		s.volumes.put(v.ID, vol)
+		s.audit(c, "volume.create", volumeTarget(v), fmt.Sprintf("%dx%dx%d from %s", v.Shape[0], v.Shape[1], v.Shape[2], part.FileName()))
 		summary := event.SummaryOf(v, store.SliceCounts{Unlabelled: v.Shape[2]})
 		s.hub.Publish(pid, event.Volume{Volume: summary})
 		c.Response().Header().Set(echo.HeaderLocation, "/api/volumes/"+strconv.FormatInt(v.ID, 10))
@@ -264,6 +265,7 @@ func (s *Server) deleteVolume(c echo.Context) error {
 		return err
 	}
 	s.volumes.evict(vid)
+	s.audit(c, "volume.delete", volumeTarget(v), "")
 	s.hub.Publish(v.ProjectID, event.VolumeDeleted{VolumeID: vid})
 	return c.NoContent(http.StatusNoContent)
 }

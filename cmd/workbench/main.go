@@ -30,6 +30,7 @@ var commands = map[string]command{
 	"worker":  {"internal: the training process that serve and train start (not for direct use)", runWorker},
 	"backup":  {"write a backup archive of a data directory, while the server runs", runBackup},
 	"restore": {"restore a backup archive into a new data directory", runRestore},
+	"user":    {"manage accounts: add, list, passwd, role, remove, token", runUser},
 }
 
 // usageError marks errors caused by how the command was called (exit status 2).

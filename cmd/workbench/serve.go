@@ -15,11 +15,13 @@ import (
 )
 
 func runServe(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", "serve [--data DIR] [--addr 127.0.0.1:8080] [--allow-host NAME]... [--integrity-check] [--train-memory SIZE]", stderr)
+	fs := newFlagSet("serve", "serve [--data DIR] [--addr 127.0.0.1:8080] [--allow-host NAME]... [--tls-cert FILE --tls-key FILE] [--integrity-check] [--train-memory SIZE]", stderr)
 	dataDir := dataFlag(fs)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	var allowHosts listFlag
 	fs.Var(&allowHosts, "allow-host", "host name browsers may use to reach a LAN deployment, besides loopback and IP addresses (repeatable)")
+	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this PEM certificate (chain); needs --tls-key")
+	tlsKey := fs.String("tls-key", "", "the PEM private key of --tls-cert")
 	integrityCheck := fs.Bool("integrity-check", false, "check the whole database at start with PRAGMA integrity_check "+
 		"(every index against its table) instead of quick_check; slower on a large database")
 	var trainMemory sizeFlag
@@ -54,15 +56,22 @@ func runServe(args []string, stdout, stderr io.Writer) error {
 	if !workbench.WebAppBuilt() {
 		fmt.Fprintln(stderr, "workbench: this binary has no web app (make run builds it); the API still answers")
 	}
-	if !server.LoopbackAddr(*addr) {
-		fmt.Fprintf(stderr, "workbench: warning: serving plain HTTP on %s, reachable from the network, and the workbench has no accounts yet: "+
-			"anyone who reaches it can read and change every project; bind to 127.0.0.1 or put an authenticating TLS proxy in front\n", *addr)
-	}
 	srv := server.New(server.Config{Addr: *addr, WebApp: workbench.WebApp(), Store: st, AllowedHosts: allowHosts,
+		TLSCertFile: *tlsCert, TLSKeyFile: *tlsKey,
 		Training: job.WorkerConfig{Command: worker, MemoryBudget: int64(trainMemory)}})
-	return srv.Run(ctx, func(a string) {
-		fmt.Fprintf(stdout, "workbench serving http://%s (data in %s); Ctrl+C stops\n", a, st.DataDir())
+	scheme := "http"
+	if *tlsCert != "" {
+		scheme = "https"
+	}
+	err = srv.Run(ctx, func(a string) {
+		// Run has checked that accounts exist off loopback; what is left to warn of is plain HTTP.
+		if scheme == "http" && !server.LoopbackAddr(*addr) {
+			fmt.Fprintf(stderr, "workbench: warning: serving plain HTTP on %s, reachable from the network: passwords and session cookies "+
+				"cross it unencrypted; use --tls-cert and --tls-key, or a TLS proxy in front (README)\n", *addr)
+		}
+		fmt.Fprintf(stdout, "workbench serving %s://%s (data in %s); Ctrl+C stops\n", scheme, a, st.DataDir())
 	})
+	return err
 }
 
 // reportOpen says at start which data directory this is and what its check found.

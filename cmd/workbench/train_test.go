@@ -178,9 +178,9 @@ func startServe(t *testing.T, data string) *serveProcess {
 	return startServeAt(t, data, "127.0.0.1:0")
 }
 
-func startServeAt(t *testing.T, data, addr string) *serveProcess {
+func startServeAt(t *testing.T, data, addr string, extra ...string) *serveProcess {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "serve", "--data", data, "--addr", addr)
+	cmd := exec.Command(os.Args[0], append([]string{"serve", "--data", data, "--addr", addr}, extra...)...)
 	cmd.Env = append(os.Environ(), "WORKBENCH_TEST_MAIN=1")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -193,7 +193,7 @@ func startServeAt(t *testing.T, data, addr string) *serveProcess {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	line, err := bufio.NewReader(stdout).ReadString('\n')
-	m := regexp.MustCompile(`http://(\S+)`).FindStringSubmatch(line)
+	m := regexp.MustCompile(`https?://(\S+)`).FindStringSubmatch(line)
 	if err != nil || m == nil {
 		t.Fatalf("serve did not start: %q %v; stderr %s", line, err, stderr.String())
 	}
