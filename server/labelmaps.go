@@ -48,7 +48,7 @@ func (s *Server) uploadLabelMap(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	author, err := authorOf(c, "")
+	author, err := s.authorFor(c, "")
 	if err != nil {
 		return err
 	}
@@ -94,6 +94,13 @@ func (s *Server) uploadLabelMap(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	replaced := 0
+	for _, l := range saved {
+		if l.Version > 1 {
+			replaced++
+		}
+	}
+	s.audit(c, "labelmap.upload", volumeTarget(v), fmt.Sprintf("%d slices from %s (%d over earlier versions)", len(saved), form.fileName, replaced))
 	for _, l := range saved {
 		s.hub.Publish(v.ProjectID, event.Label{VolumeID: v.ID, Slice: l.Slice, Version: l.Version,
 			Author: l.Author, Origin: l.Origin})

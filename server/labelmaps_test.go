@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mriworkbench/workbench/internal/event"
 	"github.com/mriworkbench/workbench/nifti"
+	"github.com/mriworkbench/workbench/store"
 )
 
 // labelMapFixture reads a file of internal/ingest/testdata/labelmaps (written with nibabel: a small image on
@@ -213,5 +215,47 @@ func TestUploadLabelMapHippocampus(t *testing.T) {
 	}
 	if labelled == 0 {
 		t.Fatal("no labelled voxel: the comparison proves nothing")
+	}
+}
+
+// Where accounts are required, uploading a label map needs a session (the annotator role or above); the labels
+// carry the session's name, whatever X-Author says, and the audit trail records the upload.
+func TestUploadLabelMapAccounts(t *testing.T) {
+	e := newTestEnv(t)
+	p := e.createProject("maps", "a", "b")
+	var v event.VolumeSummary
+	e.upload(p.ID, "image.nii.gz", labelMapFixture(t, "image.nii.gz")).expect(t, http.StatusCreated).json(t, &v)
+	addUser(t, e.store, "ann", store.RoleAnnotator, "annotator password")
+	time.Sleep(accountsTTL + 100*time.Millisecond) // the server rechecks for users this often
+
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	fw, err := mw.CreateFormFile("file", "labels.nii.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write(labelMapFixture(t, "labels.nii.gz"))
+	mw.Close()
+	header := map[string]string{"Content-Type": mw.FormDataContentType(), "X-Author": "mallory"}
+	path := fmt.Sprintf("/api/volumes/%d/labelmap", v.ID)
+
+	newBrowser(t, e.http.URL).do(http.MethodPost, path, buf.Bytes(), header).expect(t, http.StatusUnauthorized)
+	if got := e.labelledSlices(v.ID); len(got) != 0 {
+		t.Fatalf("an anonymous upload stored labels: %v", got)
+	}
+	ann := newBrowser(t, e.http.URL)
+	ann.login("ann", "annotator password").expect(t, http.StatusOK)
+	var result labelMapResult
+	ann.do(http.MethodPost, path, buf.Bytes(), header).expect(t, http.StatusOK).json(t, &result)
+	if len(result.Labels) != 4 || result.Labels[0].Author != "ann" {
+		t.Fatalf("result %+v, want 4 slices by ann", result)
+	}
+	entries, err := e.store.AuditLog(context.Background(), 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) == 0 || entries[0].Action != "labelmap.upload" || entries[0].Actor != "ann" ||
+		entries[0].Detail != "4 slices from labels.nii.gz (0 over earlier versions)" {
+		t.Fatalf("newest audit entry %+v, want ann's labelmap.upload", entries[0])
 	}
 }
