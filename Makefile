@@ -61,7 +61,7 @@ test-go:
 
 # Short fuzzing runs (10 s per target; go test fuzzes one target at a time) of what faces user input: the
 # NIfTI header and whole-file readers, the stored mask codec, the label save path through a real server, and
-# slice interpolation over arbitrary labels.
+# slice interpolation over arbitrary labels, and the label map checks.
 # The long campaign outside CI runs each for 20 minutes or more, one at a time, e.g.
 #   nice -n 19 go test -run '^$' -fuzz '^FuzzPutLabel$' -fuzztime 20m -fuzzminimizetime 10s -parallel 1 ./server
 fuzz:
@@ -70,6 +70,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzMaskCodec$$' -fuzztime 10s ./store
 	$(GO) test -run '^$$' -fuzz '^FuzzPutLabel$$' -fuzztime 10s ./server
 	$(GO) test -run '^$$' -fuzz '^FuzzFill$$' -fuzztime 10s ./internal/interp
+	$(GO) test -run '^$$' -fuzz '^FuzzLabelMap$$' -fuzztime 10s ./internal/ingest
 
 test-web: web/node_modules/.package-lock.json
 	cd web && npm test

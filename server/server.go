@@ -198,6 +198,7 @@ func (s *Server) routes() {
 		api.GET("/volumes/:vid", s.getVolume)
 		api.DELETE("/volumes/:vid", s.deleteVolume, admin)
 		api.GET("/volumes/:vid/export", s.exportVolume)
+		api.POST("/volumes/:vid/labelmap", s.uploadLabelMap, annotator)
 		api.GET("/volumes/:vid/slices/:z", s.getSlice)
 		api.GET("/volumes/:vid/slices/:z/label", s.getLabel)
 		api.PUT("/volumes/:vid/slices/:z/label", s.putLabel, annotator)

@@ -133,6 +133,10 @@ func ValidateVolumeName(name string) error {
 	return nil
 }
 
+// ValidateGeometry refuses a geometry ImportVolume would refuse (a *ValidationError), for importers that check
+// several volumes before storing any.
+func ValidateGeometry(g Geometry) error { return validateGeometry(g) }
+
 func validateGeometry(g Geometry) error {
 	for _, n := range g.Shape {
 		if n <= 0 {

@@ -7,8 +7,6 @@ import (
 	"io"
 	"os"
 	"slices"
-	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/mriworkbench/workbench/internal/ingest"
@@ -16,7 +14,7 @@ import (
 	"github.com/mriworkbench/workbench/store"
 )
 
-const importUsage = "import --project P [--classes wm,gm] [--data DIR] IMAGE [--mask CLASS=FILE]... [--slices 0,3,7]"
+const importUsage = "import --project P [--classes wm,gm] [--data DIR] IMAGE [--mask CLASS=FILE]... | [--labels FILE] [--slices 0,3,7]"
 
 // palette gives new projects' classes distinct colours, in order.
 var palette = []string{"#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#46f0f0", "#f032e6", "#bcf60c", "#fabebe"}
@@ -44,6 +42,7 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 	author := fs.String("author", "cli", "author recorded with the imported labels")
 	var masks maskFlag
 	fs.Var(&masks, "mask", "CLASS=FILE binary mask of one class, same grid as the image (repeatable; later wins on overlap)")
+	labelMap := fs.String("labels", "", "FILE: one integer label map on the image's grid, value k = the project's k-th class (not with --mask)")
 	positional, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -54,8 +53,11 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 	if len(positional) != 1 {
 		return usageError{fmt.Sprintf("want exactly one IMAGE, got %d (usage: workbench %s)", len(positional), importUsage)}
 	}
-	if *sliceList != "" && len(masks) == 0 {
-		return usageError{"--slices needs at least one --mask"}
+	if *labelMap != "" && len(masks) > 0 {
+		return usageError{"--labels and --mask are exclusive: give one label map or per-class masks"}
+	}
+	if *sliceList != "" && len(masks) == 0 && *labelMap == "" {
+		return usageError{"--slices needs --labels or at least one --mask"}
 	}
 	imagePath := positional[0]
 	classes, err := parseClassList(*classList)
@@ -87,7 +89,12 @@ func runImport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	labels, err := maskLabels(dec.Image, project, masks, *sliceList)
+	var labels []store.SliceMask
+	if *labelMap != "" {
+		labels, err = labelMapLabels(dec.Image, project, *labelMap, *sliceList)
+	} else {
+		labels, err = maskLabels(dec.Image, project, masks, *sliceList)
+	}
 	if err != nil {
 		return err
 	}
@@ -175,30 +182,34 @@ func maskLabels(img *nifti.Image, p store.Project, masks maskFlag, sliceList str
 	return ingest.SliceLabels(classMap, shape, chosen), nil
 }
 
-// parseSlices reads "0,3,7" (empty: every slice), checking each index is an axial slice of the volume.
+// labelMapLabels reads an integer label map (in the image's source grid) and cuts the chosen axial slices of
+// its canonical class map.
+func labelMapLabels(img *nifti.Image, p store.Project, path, sliceList string) ([]store.SliceMask, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("label map: %w", err)
+	}
+	labels, err := ingest.ReadLabelMap(path, data, nifti.ReadOptions{})
+	if err != nil {
+		return nil, err
+	}
+	classMap, err := ingest.LabelMap(img, path, labels, p)
+	if err != nil {
+		return nil, err
+	}
+	shape := img.Orientation().CanonicalShape(img.Header.Shape())
+	chosen, err := parseSlices(sliceList, shape[2])
+	if err != nil {
+		return nil, err
+	}
+	return ingest.SliceLabels(classMap, shape, chosen), nil
+}
+
+// parseSlices reads --slices "0,3,7" (empty: every slice), checking each index is an axial slice of the volume.
 func parseSlices(list string, n int) ([]int, error) {
-	if list == "" {
-		all := make([]int, n)
-		for i := range all {
-			all[i] = i
-		}
-		return all, nil
+	chosen, err := ingest.ParseSlices(list, n)
+	if err != nil {
+		return nil, usageError{"--" + err.Error()}
 	}
-	seen := map[int]bool{}
-	var out []int
-	for _, f := range strings.Split(list, ",") {
-		z, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil {
-			return nil, usageError{fmt.Sprintf("--slices: %q is not a slice index", f)}
-		}
-		if z < 0 || z >= n {
-			return nil, usageError{fmt.Sprintf("--slices: %d is outside the volume's axial slices 0..%d", z, n-1)}
-		}
-		if !seen[z] {
-			seen[z] = true
-			out = append(out, z)
-		}
-	}
-	sort.Ints(out)
-	return out, nil
+	return chosen, nil
 }

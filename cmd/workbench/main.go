@@ -19,17 +19,18 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"serve":       {"serve the web app and API", runServe},
-	"import":      {"import a NIfTI image, optionally with per-class masks", runImport},
-	"export":      {"write segmentations as NIfTI in each source's grid", runExport},
-	"interpolate": {"draft labels between labelled slices (shape-based); --accept stores them", runInterpolate},
-	"train":       {"train a model on the project's labelled slices, then predict the rest", runTrain},
-	"predict":     {"predict every unlabelled slice with the project's active model", runPredict},
-	"segment":     {"segment a NIfTI image with a model file, without a project", runSegment},
-	"worker":      {"internal: the training process that serve and train start (not for direct use)", runWorker},
-	"backup":      {"write a backup archive of a data directory, while the server runs", runBackup},
-	"restore":     {"restore a backup archive into a new data directory", runRestore},
-	"user":        {"manage accounts: add, list, passwd, role, remove, token", runUser},
+	"serve":          {"serve the web app and API", runServe},
+	"import":         {"import a NIfTI image, optionally with per-class masks or a label map", runImport},
+	"import-dataset": {"import an MSD / nnU-Net dataset folder (imagesTr, labelsTr, imagesTs, dataset.json)", runImportDataset},
+	"export":         {"write segmentations as NIfTI in each source's grid", runExport},
+	"interpolate":    {"draft labels between labelled slices (shape-based); --accept stores them", runInterpolate},
+	"train":          {"train a model on the project's labelled slices, then predict the rest", runTrain},
+	"predict":        {"predict every unlabelled slice with the project's active model", runPredict},
+	"segment":        {"segment a NIfTI image with a model file, without a project", runSegment},
+	"worker":         {"internal: the training process that serve and train start (not for direct use)", runWorker},
+	"backup":         {"write a backup archive of a data directory, while the server runs", runBackup},
+	"restore":        {"restore a backup archive into a new data directory", runRestore},
+	"user":           {"manage accounts: add, list, passwd, role, remove, token", runUser},
 }
 
 // usageError marks errors caused by how the command was called (exit status 2).
@@ -77,7 +78,7 @@ func printUsage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		fmt.Fprintf(w, "  %-11s %s\n", name, commands[name].summary)
+		fmt.Fprintf(w, "  %-14s %s\n", name, commands[name].summary)
 	}
 }
 

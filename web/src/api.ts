@@ -2,6 +2,7 @@
 import { session, signInNeeded } from "./session";
 import type { SaveResult } from "./lib/autosave";
 import { decodeMask, decodeSlice } from "./lib/codec";
+import { labelMapForm, type LabelMapOptions } from "./lib/labelmap";
 import type { ProgressEvent, RunSettings, RunStatus, TrainSettings } from "./lib/runprogress";
 
 export type Id = number | string;
@@ -258,6 +259,21 @@ export interface UploadResult extends VolumeSummary {
   /** A sentence for the user when the import changed something, e.g. replaced NaN voxels. */
   notice?: string;
 }
+
+/** A label map's answer: the slices it labelled, with their new versions. */
+export interface LabelMapResult {
+  volumeId: Id;
+  labels: Array<{ slice: number; version: number; author: string }>;
+}
+
+/**
+ * Labels slices of a volume from one integer label map on its grid; a 409 names the slices that have a label
+ * (send again with replace to write new versions), a 400 says why the map was refused.
+ */
+export const uploadLabelMap = (vid: Id, file: File, opts: LabelMapOptions = {}) =>
+  json<LabelMapResult>(`/api/volumes/${vid}/labelmap`, {
+    method: "POST", headers: { "X-Author": authorHeader() }, body: labelMapForm(file, file.name, opts),
+  });
 
 /** Uploads one NIfTI file with progress (fetch cannot report upload progress; XMLHttpRequest can). */
 export function uploadVolume(pid: Id, file: File, onProgress: (fraction: number) => void): Promise<UploadResult> {

@@ -8,8 +8,11 @@ export interface Series {
   ys: ArrayLike<number>;
   /** Joined by a line (default), or only marked with dots. */
   line?: boolean;
-  /** Dots at every point: filled, hollow (e.g. a prediction rather than a label), or none where null. */
-  marks?: ArrayLike<"filled" | "hollow" | null>;
+  /**
+   * Dots at every point: filled, hollow (e.g. a prediction rather than a label; hides the lines under it), ring
+   * (an outline only, so that lines drawn under it stay visible), or none where null.
+   */
+  marks?: ArrayLike<"filled" | "hollow" | "ring" | null>;
   dash?: number[];
 }
 
@@ -143,6 +146,11 @@ export interface ChartOptions {
   yMin?: number;
   yMax?: number;
   includeZeroY?: boolean;
+  /**
+   * The highest y the axis needs to show (e.g. from clipTop): higher values are drawn on the plot's top edge,
+   * their dots as upward arrows, so that one spike does not flatten the rest.
+   */
+  yClip?: number;
   /** Shown in the middle of an empty chart. */
   empty?: string;
 }
@@ -196,7 +204,9 @@ export function layoutChart(width: number, height: number, o: ChartOptions): Lay
   const data = extentOf(o.series, "x");
   const x = data ? (data.min === data.max ? { min: data.min - 1, max: data.max + 1 } : data) : { min: 0, max: 1 };
   const maxYTicks = Math.max(2, Math.floor((plot.bottom - plot.top) / 28));
-  const y = axisRange(extentOf(o.series, "y"), { includeZero: o.includeZeroY, min: o.yMin, max: o.yMax, maxTicks: maxYTicks });
+  let ye = extentOf(o.series, "y");
+  if (ye && o.yClip !== undefined && ye.max > o.yClip) ye = { min: Math.min(ye.min, o.yClip), max: o.yClip };
+  const y = axisRange(ye, { includeZero: o.includeZeroY, min: o.yMin, max: o.yMax, maxTicks: maxYTicks });
   return { plot, data, x, y, maxYTicks };
 }
 
@@ -246,7 +256,9 @@ export function drawChart(ctx: Ctx2D, width: number, height: number, o: ChartOpt
   ctx.clearRect(0, 0, width, height);
   const { plot: p, data: xe, x: xr, y: yr, maxYTicks } = layoutChart(width, height, o);
   const X = linearScale(xr, p.left, p.right);
-  const Y = linearScale(yr, p.bottom, p.top);
+  const Yfree = linearScale(yr, p.bottom, p.top);
+  // Values above the axis (see yClip) sit on its top edge.
+  const Y = (v: number) => Yfree(Math.min(v, yr.max));
 
   ctx.save();
   ctx.font = "11px system-ui, sans-serif";
@@ -331,19 +343,36 @@ export function drawChart(ctx: Ctx2D, width: number, height: number, o: ChartOpt
     const dots = s.line === false || s.marks !== undefined;
     if (dots) {
       let marked = 0;
+      let clipped = 0;
       for (const i of idx) {
         const xv = s.xs[i] as number, yv = s.ys[i] as number;
         const mark = s.marks ? s.marks[i] ?? null : "filled";
         if (!mark || !Number.isFinite(xv) || !Number.isFinite(yv)) continue;
         ctx.beginPath();
-        ctx.arc(X(xv), Y(yv), 3, 0, 2 * Math.PI);
-        // A hollow mark hides the line through it, so that it reads as a ring.
-        ctx.fillStyle = mark === "filled" ? s.color : HOLLOW;
-        ctx.fill();
-        if (mark === "hollow") ctx.stroke();
+        if (yv > yr.max) {
+          // Off the axis: an arrow on the top edge pointing up.
+          const cx = X(xv);
+          ctx.moveTo(cx, p.top - 4);
+          ctx.lineTo(cx + 4, p.top + 3);
+          ctx.lineTo(cx - 4, p.top + 3);
+          ctx.fillStyle = s.color;
+          ctx.fill();
+          clipped++;
+        } else {
+          ctx.arc(X(xv), Y(yv), 3, 0, 2 * Math.PI);
+          if (mark === "ring") {
+            ctx.stroke();
+          } else {
+            // A hollow mark hides the line through it, so that it reads as a ring.
+            ctx.fillStyle = mark === "filled" ? s.color : HOLLOW;
+            ctx.fill();
+            if (mark === "hollow") ctx.stroke();
+          }
+        }
         marked++;
       }
       if (s.line === false) count = marked;
+      if (clipped > 0) drawn[`${s.name} (clipped)`] = clipped;
     }
     drawn[s.name] = count;
   }

@@ -6,6 +6,7 @@ import {
 } from "../api";
 import { clear, errorText, h, toast } from "../dom";
 import { LineChart } from "../lib/chart";
+import { lossOffset } from "../lib/losscurve";
 import { formatDuration, formatValue, trainSummary } from "../lib/runprogress";
 import { time } from "./training";
 
@@ -83,6 +84,11 @@ function metricsOf(m: Model): ModelMetrics | null {
   return m.metrics && typeof m.metrics.iterations === "number" ? m.metrics : null;
 }
 
+/** A loss as the training panel shows it: 0 is perfect (lib/losscurve.ts). */
+function shownLoss(v: number | null | undefined, loss: string | undefined): number | undefined {
+  return typeof v === "number" ? v + lossOffset(loss) : undefined;
+}
+
 /** Dice per class at a glance; every metric of PIPELINE.md, and the split sizes, one click away. */
 function metricsCell(m: Model): Node {
   const mt = metricsOf(m);
@@ -95,7 +101,7 @@ function metricsCell(m: Model): Node {
     h("tbody", {}, ...mt.classes.map((c) => h("tr", {}, h("td", {}, c.name),
       ...METRICS.map(([key, , digits]) => h("td", {}, formatValue(c[key] as number | null, digits)))))));
   return h("details", {}, h("summary", {}, "Dice ", summary),
-    h("div.muted.small", {}, `on ${mt.evalSlices} evaluation slices (trained on ${mt.trainSlices}, validated on ${mt.valSlices}; best at iteration ${mt.bestIteration}, validation loss ${formatValue(mt.bestValLoss)})`),
+    h("div.muted.small", {}, `on ${mt.evalSlices} evaluation slices (trained on ${mt.trainSlices}, validated on ${mt.valSlices}; best at iteration ${mt.bestIteration}, validation loss ${formatValue(shownLoss(mt.bestValLoss, m.settings?.loss))})`),
     table);
 }
 

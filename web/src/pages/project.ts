@@ -1,12 +1,13 @@
 // Project page: drag-and-drop upload with per-file progress, the volume list with slice counts, the review queue,
 // downloads, training with live curves, model versions and cross-sectional areas; deleting volumes or the project.
 import {
-  deleteProject, deleteVolume, getProject, listModels, listVolumes, projectExportUrl, reviewQueue, uploadVolume,
-  volumeExportUrl, type Id, type VolumeSummary,
+  ApiError, deleteProject, deleteVolume, getProject, listModels, listVolumes, projectExportUrl, reviewQueue, uploadLabelMap,
+  uploadVolume, volumeExportUrl, type Id, type VolumeSummary,
 } from "../api";
 import { clear, confirmDialog, errorText, h, toast } from "../dom";
 import { ProjectEvents } from "../events";
 import { deletedBy, projectLoss, volumeLoss } from "../lib/deletion";
+import { labelMapDone, labelMapFileProblem, replaceQuestion } from "../lib/labelmap";
 import type { ServerEvent } from "../serverevents";
 import { areasPanel, modelsPanel } from "./models";
 import { trainingPanel } from "./training";
@@ -121,8 +122,55 @@ export function projectPage(root: HTMLElement, pid: Id, navigate: (path: string)
           h("span.count.verified", { title: "verified slices" }, c.verified)),
         h("td", {}, h("a.button", { href: volumeExportUrl(v.id), download: true, title: "labels, and the active model's predictions on the other slices" }, "NIfTI"), " ",
           h("a.button.labels-only", { href: volumeExportUrl(v.id, true), download: true, title: "manual and verified labels only" }, "labels only")),
-        h("td", {}, h("button.delete-volume", { type: "button", title: "delete this volume and its labels", onclick: () => void removeVolume(v) }, "Delete")),
+        h("td", {},
+          labelMapButton(v), " ",
+          h("button.delete-volume", { type: "button", title: "delete this volume and its labels", onclick: () => void removeVolume(v) }, "Delete")),
       ));
+    }
+  };
+
+  /** The row's "Upload label map…": a button opening its own hidden file input. */
+  const labelMapButton = (v: VolumeSummary) => {
+    const input = h("input.labelmap-input", { type: "file", accept: ".nii,.gz,.nii.gz", hidden: true });
+    input.addEventListener("change", () => {
+      const file = input.files?.[0];
+      input.value = "";
+      if (file) void sendLabelMap(v, file);
+    });
+    const button = h("button.upload-labelmap", {
+      type: "button", title: "label this volume's slices from one integer label map on its grid (value k = class k)",
+      onclick: () => input.click(),
+    }, "Upload label map…");
+    return h("span", {}, button, input);
+  };
+
+  /** Uploads a label map onto v, asking before it replaces labelled slices; the outcome shows in the uploads list. */
+  const sendLabelMap = async (v: VolumeSummary, file: File) => {
+    const state = h("span.state", {}, "uploading…");
+    const row = h("li.labelmap", { "data-volume-id": String(v.id) }, h("span.fname", {}, `${file.name} → labels of ${v.name}`), state);
+    uploads.append(row);
+    const fail = (text: string) => {
+      row.classList.add("failed");
+      state.textContent = text;
+    };
+    const problem = labelMapFileProblem(file.name);
+    if (problem) return fail(problem);
+    try {
+      let result;
+      try {
+        result = await uploadLabelMap(v.id, file);
+      } catch (err) {
+        if (!(err instanceof ApiError && err.status === 409)) throw err;
+        state.textContent = "waiting for your answer…";
+        if (!(await confirmDialog(`Replace labels of "${v.name}"?`, replaceQuestion(err.message), "Replace labels"))) return fail(`not uploaded: ${err.message}`);
+        state.textContent = "uploading…";
+        result = await uploadLabelMap(v.id, file, { replace: true });
+      }
+      row.classList.add("done");
+      state.textContent = `done; ${labelMapDone(result.labels)}`;
+      void refresh();
+    } catch (err) {
+      fail(errorText(err));
     }
   };
 

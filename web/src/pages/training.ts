@@ -7,6 +7,7 @@ import {
 } from "../api";
 import { clear, errorText, h, toast } from "../dom";
 import { LineChart, type Reading, type Series } from "../lib/chart";
+import { clipTop, lossMeaning, lossOffset, shifted } from "../lib/losscurve";
 import {
   RunProgress, formatDuration, formatSpeed, formatValue, later, runSummary, type ProgressEvent, type TrainSettings,
 } from "../lib/runprogress";
@@ -65,6 +66,8 @@ export function trainingPanel(pid: Id): TrainingPanel {
   const lossCanvas = h("canvas#loss-chart.chart", { role: "img", "aria-label": "training and validation loss by iteration" });
   const diceCanvas = h("canvas#dice-chart.chart", { role: "img", "aria-label": "validation Dice per class by iteration" });
   const lossReadout = h("span.readout");
+  // What the shown loss is (it depends on the run's objective); see lib/losscurve.ts.
+  const lossMeaningEl = h("span#loss-meaning");
   const diceReadout = h("span.readout");
   const byIteration = (r: Reading) => `iteration ${r.x}: ${r.values.map((v) => `${v.name} ${formatValue(v.y)}`).join(", ")}`;
   const lossChart = new LineChart(lossCanvas, lossReadout, byIteration);
@@ -72,7 +75,7 @@ export function trainingPanel(pid: Id): TrainingPanel {
   const runList = h("ol#runs.runs");
   const el = h("section#training.training", {},
     h("h2", {}, "Training"), form, runInfo, stats,
-    h("div.charts", {}, h("figure", {}, lossCanvas, h("figcaption.muted", {}, "loss by iteration ", lossReadout)),
+    h("div.charts", {}, h("figure", {}, lossCanvas, h("figcaption.muted", {}, "loss by iteration ", lossMeaningEl, " ", lossReadout)),
       h("figure", {}, diceCanvas, h("figcaption.muted", {}, "validation Dice by iteration ", diceReadout))),
     h("details.runs-list", {}, h("summary", {}, "Runs"), runList));
 
@@ -228,11 +231,21 @@ export function trainingPanel(pid: Id): TrainingPanel {
   function renderProgress(): void {
     const p = progress;
     const names = classes.map((c) => c.name);
+    // Shown so that lower is better and 0 is perfect: the engine reports Dice losses from -1 (lib/losscurve.ts).
+    const lossName = shown?.settings?.train?.loss;
+    const offset = lossOffset(lossName);
+    const trainYs = shifted(p?.train.ys ?? [], offset);
+    const valYs = shifted(p?.val.ys ?? [], offset);
+    lossMeaningEl.textContent = shown ? `(${lossMeaning(lossName)}; 0 is perfect)` : "";
+    // Validation first, as dashed line and rings, so that the train line drawn over it stays visible.
     const series: Series[] = [
-      { name: "train loss", color: TRAIN_COLOR, xs: p?.train.xs ?? [], ys: p?.train.ys ?? [] },
-      { name: "validation loss", color: VAL_COLOR, xs: p?.val.xs ?? [], ys: p?.val.ys ?? [], marks: p?.val.xs.map(() => "filled" as const) ?? [] },
+      { name: "validation loss", color: VAL_COLOR, xs: p?.val.xs ?? [], ys: valYs, dash: [4, 3], marks: p?.val.xs.map(() => "ring" as const) ?? [] },
+      { name: "train loss", color: TRAIN_COLOR, xs: p?.train.xs ?? [], ys: trainYs },
     ];
-    lossChart.set({ series, xLabel: "iteration", includeZeroY: true, empty: shown ? "waiting for the first iteration…" : "no run yet" });
+    lossChart.set({
+      series, xLabel: "iteration", includeZeroY: true, yClip: clipTop([trainYs, valYs]),
+      empty: shown ? "waiting for the first iteration…" : "no run yet",
+    });
     diceChart.set({
       series: (p?.dice ?? []).map((d, k) => ({
         name: names[k] ?? `class ${k + 1}`, color: classes[k]?.color ?? "#ccc", xs: d.xs, ys: d.ys, marks: d.xs.map(() => "filled" as const),
@@ -248,8 +261,8 @@ export function trainingPanel(pid: Id): TrainingPanel {
     stats.append(
       item("iteration", String(l.iteration), ".iteration"),
       item("epoch", String(l.epoch)),
-      item("train loss", formatValue(p.train.ys[p.train.length - 1]), ".train-loss"),
-      item("val loss", formatValue(ep?.valLoss)),
+      item("train loss", formatValue(trainYs[trainYs.length - 1]), ".train-loss"),
+      item("val loss", formatValue(typeof ep?.valLoss === "number" ? ep.valLoss + offset : undefined)),
       ...(ep?.valDice ?? []).map((d, k) => item(`Dice ${names[k] ?? k + 1}`, formatValue(d))),
       item("speed", formatSpeed(l.secondsPerIteration)),
       item("elapsed", formatDuration(l.elapsed)),
