@@ -48,7 +48,7 @@ var layout = []layoutRule{
 	{pkg: "internal/ingest", may: []string{"nifti", "store"}},
 	{pkg: "internal/export", may: []string{"nifti", "store", "internal/atomicfile"}},
 	{pkg: "internal/job", may: []string{"store", "nifti", "ml/...", "internal/event", "internal/ingest", "internal/atomicfile"}},
-	{pkg: "server", may: []string{"store", "nifti", "internal/event", "internal/ingest", "internal/export", "internal/job", "internal/auth", "internal/drafts", ""}},
+	{pkg: "server", may: []string{"store", "nifti", "internal/event", "internal/ingest", "internal/export", "internal/job", "internal/auth", "internal/drafts", "internal/agreement", ""}},
 	{pkg: "cmd/workbench", may: []string{"..."}},
 	{pkg: "e2e", skip: true},
 }
@@ -421,7 +421,7 @@ func TestLayoutRulesReportViolations(t *testing.T) {
 		"ml/data imports github.com/mriworkbench/workbench/store: ml/data may import only the standard library, \"C\" and ml/... (in ml/data/loader.go)",
 		"nifti imports C: nifti may import only the standard library (in nifti/read.go)",
 		"nifti imports github.com/klauspost/compress: nifti may import only the standard library (in nifti/read.go)",
-		"server imports github.com/mriworkbench/workbench/ml/train: server may import, of the project's packages, only store, nifti, internal/event, internal/ingest, internal/export, internal/job, internal/auth, internal/drafts, the root package (in server/models.go, server/trainer.go)",
+		"server imports github.com/mriworkbench/workbench/ml/train: server may import, of the project's packages, only store, nifti, internal/event, internal/ingest, internal/export, internal/job, internal/auth, internal/drafts, internal/agreement, the root package (in server/models.go, server/trainer.go)",
 		"server imports both store and ml/train: only internal/job may import both, the one place stored labels meet the engine (store in server/trainer.go; ml/train in server/models.go, server/trainer.go)",
 	}
 	checkMessages(t, checkImports(pkgs), want)

@@ -122,5 +122,8 @@ func changedFields(req updateProjectRequest) string {
 	if req.Settings != nil {
 		f = append(f, "settings")
 	}
+	if req.ReadsMode != nil {
+		f = append(f, "reads mode "+*req.ReadsMode)
+	}
 	return strings.Join(f, ", ")
 }

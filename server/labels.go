@@ -40,6 +40,11 @@ func (s *Server) getLabel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if own, err := s.ownReads(c, v); err != nil {
+		return err
+	} else if own {
+		return s.getOwnRead(c, v, z)
+	}
 	l, err := s.store.Label(c.Request().Context(), v.ID, z)
 	if err != nil {
 		return err
@@ -82,6 +87,11 @@ func (s *Server) putLabel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if own, err := s.ownReads(c, v); err != nil {
+		return err
+	} else if own {
+		return s.saveOwnRead(c, v, z, base, mask)
+	}
 	l, err := s.store.SaveLabel(c.Request().Context(), store.LabelWrite{
 		VolumeID: v.ID, Slice: z, BaseVersion: base, Mask: mask, Author: author,
 		Origin: c.Request().Header.Get(headerOrigin),
@@ -115,6 +125,11 @@ func (s *Server) deleteLabel(c echo.Context) error {
 	author, err := s.authorFor(c, "")
 	if err != nil {
 		return err
+	}
+	if own, err := s.ownReads(c, v); err != nil {
+		return err
+	} else if own {
+		return s.saveOwnRead(c, v, z, base, nil)
 	}
 	l, err := s.store.DeleteLabel(c.Request().Context(), v.ID, z, base, author)
 	if err != nil {
@@ -165,6 +180,11 @@ func (s *Server) labelHistory(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if own, err := s.ownReads(c, v); err != nil {
+		return err
+	} else if own {
+		return s.ownReadHistory(c, v, z)
+	}
 	history, err := s.store.LabelHistory(c.Request().Context(), v.ID, z)
 	if err != nil {
 		return err
@@ -185,6 +205,11 @@ func (s *Server) labelVersion(c echo.Context) error {
 	n, err := pathInt(c, "n")
 	if err != nil {
 		return err
+	}
+	if own, err := s.ownReads(c, v); err != nil {
+		return err
+	} else if own {
+		return s.ownReadVersion(c, v, z, n)
 	}
 	l, err := s.store.LabelVersion(c.Request().Context(), v.ID, z, n)
 	if err != nil {

@@ -28,11 +28,12 @@ type createProjectRequest struct {
 
 // updateProjectRequest changes only the fields present.
 type updateProjectRequest struct {
-	Name     *string         `json:"name"`
-	Classes  []store.Class   `json:"classes"`
-	CropW    *int            `json:"cropW"`
-	CropH    *int            `json:"cropH"`
-	Settings json.RawMessage `json:"settings"`
+	Name      *string         `json:"name"`
+	Classes   []store.Class   `json:"classes"`
+	CropW     *int            `json:"cropW"`
+	CropH     *int            `json:"cropH"`
+	Settings  json.RawMessage `json:"settings"`
+	ReadsMode *string         `json:"readsMode"`
 }
 
 func (s *Server) listProjects(c echo.Context) error {
@@ -88,6 +89,7 @@ func (s *Server) updateProject(c echo.Context) error {
 	}
 	p, err := s.store.UpdateProject(c.Request().Context(), pid, store.ProjectUpdate{
 		Name: req.Name, Classes: req.Classes, CropW: req.CropW, CropH: req.CropH, Settings: req.Settings,
+		ReadsMode: req.ReadsMode,
 	})
 	if err != nil {
 		return err

@@ -207,6 +207,11 @@ func (s *Server) routes() {
 		api.GET("/volumes/:vid/slices/:z/label/history", s.labelHistory)
 		api.GET("/volumes/:vid/slices/:z/label/versions/:n", s.labelVersion)
 		api.GET("/volumes/:vid/slices/:z/prediction", s.getPrediction)
+		api.GET("/volumes/:vid/reads", s.listVolumeReads)
+		api.GET("/volumes/:vid/slices/:z/reads", s.getSliceReads)
+		api.POST("/volumes/:vid/slices/:z/reads/adjudicate", s.adjudicate, reviewer)
+		api.GET("/projects/:pid/agreement", s.getAgreement, reviewer)
+		api.GET("/projects/:pid/agreement.csv", s.getAgreementCSV, reviewer)
 		api.POST("/volumes/:vid/interpolate", s.interpolate)
 
 		api.POST("/projects/:pid/train", s.startTraining, reviewer)

@@ -178,6 +178,13 @@ func (s *Server) getVolume(c echo.Context) error {
 		slices[i] = sliceInfo{Index: i, Status: st.Status, LabelVersion: st.LabelVersion,
 			Verified: st.Status == store.StatusVerified, Uncertainty: st.Uncertainty}
 	}
+	if own, err := s.ownReads(c, v); err != nil {
+		return err
+	} else if own {
+		if err := s.ownReadStates(c, v, slices); err != nil {
+			return err
+		}
+	}
 	detail := volumeDetail{ID: v.ID, ProjectID: v.ProjectID, Name: v.Name, OriginalName: v.OriginalName,
 		Shape: v.Shape, Spacing: v.Spacing, Affine: v.Affine, AxisLetters: radiological, Stats: v.Stats,
 		Slices: slices, CreatedAt: v.CreatedAt}

@@ -234,16 +234,10 @@ func TestAdoptsDirectoryFromBeforeIdentities(t *testing.T) {
 	if old.Identity().ID != "" {
 		t.Fatalf("a schema without the identity table has identity %+v", old.Identity())
 	}
-	p := newProject(t, old, "p")
-	v := importVolume(t, old, p.ID, "v1")
 	// As the workbench named it then: volumes/<row id>.nii.gz.
 	oldName := "volumes/1.nii.gz"
-	if err := os.Rename(old.abs(v.OriginalFile), old.abs(oldName)); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := old.db.Exec(`UPDATE volumes SET original_file = ? WHERE id = ?`, oldName, v.ID); err != nil {
-		t.Fatal(err)
-	}
+	pid, vid := oldFixture(t, old, "v1", oldName)
+	p, v := Project{ID: pid}, VolumeMeta{ID: vid}
 	old.Close()
 	if _, err := os.Stat(filepath.Join(dir, identityFile)); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("a schema without identities wrote an IDENTITY: %v", err)

@@ -24,14 +24,10 @@ func TestLabelOriginsMigrationKeepsLabels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newProject(t, old, "p")
-	v := importVolume(t, old, p.ID, "v")
-	if _, err := old.SaveLabel(ctx, LabelWrite{VolumeID: v.ID, Slice: 1, Mask: filled(1, 0), Author: "ann"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := old.SaveLabel(ctx, LabelWrite{VolumeID: v.ID, Slice: 1, BaseVersion: 1, Mask: filled(2, 1), Author: "bob", Origin: OriginPrediction}); err != nil {
-		t.Fatal(err)
-	}
+	_, vid := oldFixture(t, old, "v", "volumes/v.nii.gz")
+	v := VolumeMeta{ID: vid}
+	oldLabel(t, old, vid, 1, 1, filled(1, 0), "ann", OriginManual)
+	oldLabel(t, old, vid, 1, 2, filled(2, 1), "bob", OriginPrediction)
 	old.Close()
 
 	s, err := Open(dir, os.DirFS(testMigrations), WithFullIntegrityCheck())

@@ -41,8 +41,12 @@ type Project struct {
 	CropH int `json:"cropH"`
 	// Settings are training settings, owned by the trainer. They never hold the crop: crop_w and crop_h given
 	// here are moved to CropW and CropH.
-	Settings  json.RawMessage `json:"settings"`
-	CreatedAt time.Time       `json:"createdAt"`
+	Settings json.RawMessage `json:"settings"`
+	// ReadsMode is ReadsSingle (one label per slice, everyone edits it), ReadsMulti (each annotator's label
+	// is a read of its own; a reviewer adjudicates) or ReadsBlind (ReadsMulti, and annotators see the others'
+	// reads of a slice only once a reviewer has opened them).
+	ReadsMode string    `json:"readsMode"`
+	CreatedAt time.Time `json:"createdAt"`
 }
 
 // ClassNames are the project's class names, class 1 first.
@@ -74,6 +78,9 @@ type ProjectUpdate struct {
 	CropW    *int
 	CropH    *int
 	Settings json.RawMessage
+	// ReadsMode switches between one label per slice and several annotators' reads (ReadsSingle, ReadsMulti,
+	// ReadsBlind). Reads already made are kept when switching back to single.
+	ReadsMode *string
 }
 
 var (
@@ -205,13 +212,13 @@ func (s *Store) CreateProject(ctx context.Context, name string, classes []Class,
 	return s.Project(ctx, id)
 }
 
-const projectColumns = `p.id, p.name, p.classes, p.crop_w, p.crop_h, p.settings, p.created_at`
+const projectColumns = `p.id, p.name, p.classes, p.crop_w, p.crop_h, p.settings, p.reads_mode, p.created_at`
 
 func scanProject(row rowScanner, extra ...any) (Project, error) {
 	var p Project
 	var classes, settings string
 	var created int64
-	if err := row.Scan(append([]any{&p.ID, &p.Name, &classes, &p.CropW, &p.CropH, &settings, &created}, extra...)...); err != nil {
+	if err := row.Scan(append([]any{&p.ID, &p.Name, &classes, &p.CropW, &p.CropH, &settings, &p.ReadsMode, &created}, extra...)...); err != nil {
 		return Project{}, err
 	}
 	if err := json.Unmarshal([]byte(classes), &p.Classes); err != nil {
@@ -312,9 +319,15 @@ func (s *Store) UpdateProject(ctx context.Context, id int64, u ProjectUpdate) (P
 		if err := validateCrop(p.CropW, p.CropH); err != nil {
 			return err
 		}
+		if u.ReadsMode != nil {
+			if !validReadsMode(*u.ReadsMode) {
+				return invalid("readsMode %q: want single, multi or blind", *u.ReadsMode)
+			}
+			p.ReadsMode = *u.ReadsMode
+		}
 		classJSON, _ := json.Marshal(p.Classes)
-		_, err = tx.ExecContext(ctx, `UPDATE projects SET name = ?, classes = ?, crop_w = ?, crop_h = ?, settings = ? WHERE id = ?`,
-			p.Name, string(classJSON), p.CropW, p.CropH, string(p.Settings), id)
+		_, err = tx.ExecContext(ctx, `UPDATE projects SET name = ?, classes = ?, crop_w = ?, crop_h = ?, settings = ?, reads_mode = ? WHERE id = ?`,
+			p.Name, string(classJSON), p.CropW, p.CropH, string(p.Settings), p.ReadsMode, id)
 		if isUnique(err) {
 			return fmt.Errorf("%w: project %q already exists", ErrConflict, p.Name)
 		}
