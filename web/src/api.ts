@@ -19,8 +19,12 @@ export interface Project {
   volumeCount?: number;
   /** Settings of several owners: the trainer's (TrainSettings names and "preset"), and others'. */
   settings?: Record<string, unknown> | null;
+  /** single: one label per slice; multi: each annotator's label is its own read; blind: multi, hidden until a reviewer opens them. */
+  readsMode?: ReadsMode;
   createdAt?: string;
 }
+
+export type ReadsMode = "single" | "multi" | "blind";
 
 export interface SliceCounts {
   unlabelled: number;
@@ -65,6 +69,7 @@ export interface VolumeDetail {
 }
 
 export interface Label {
+  slice?: number;
   version: number;
   author?: string;
   origin?: string;
@@ -153,7 +158,7 @@ export const listProjects = () => json<Project[]>("/api/projects");
 export const getProject = (pid: Id) => json<Project>(`/api/projects/${pid}`);
 export const createProject = (name: string, classes: ProjectClass[]) =>
   json<Project>("/api/projects", jsonBody("POST", { name, classes }));
-export const patchProject = (pid: Id, patch: { settings?: Record<string, unknown> }) =>
+export const patchProject = (pid: Id, patch: { settings?: Record<string, unknown>; readsMode?: ReadsMode }) =>
   json<Project>(`/api/projects/${pid}`, jsonBody("PATCH", patch));
 /** Deletes a project and everything in it; 409 while one of its runs is queued or running. */
 export const deleteProject = async (pid: Id): Promise<void> => {
@@ -422,3 +427,44 @@ export const setActiveModel = (pid: Id, modelId: Id) => json<Model>(`/api/projec
 export const getAreas = (pid: Id) => json<Areas>(`/api/projects/${pid}/areas`);
 export const modelDownloadUrl = (id: Id) => `/api/models/${id}/download`;
 export const areasCsvUrl = (pid: Id) => `/api/projects/${pid}/areas.csv`;
+
+// ---------- several annotators per slice ----------
+
+export interface ClassAgreement {
+  class: number;
+  dice: number;
+  hausdorffMm: number | null;
+  hd95Mm: number | null;
+  areaAMm2: number;
+  areaBMm2: number;
+  areaDiffMm2: number;
+}
+
+export interface ReadPair {
+  a: number;
+  b: number;
+  classes: ClassAgreement[];
+}
+
+export interface SliceReads {
+  width: number;
+  height: number;
+  reads: Array<{ annotator: string; version: number; mask: string; createdAt: string }>;
+  agreement: ReadPair[];
+  revealed: boolean;
+  label?: Label;
+}
+
+export const getSliceReads = (vid: Id, z: number) => json<SliceReads>(`/api/volumes/${vid}/slices/${z}/reads`);
+
+export const adjudicate = (vid: Id, z: number, body: { method: "read" | "majority" | "staple"; annotator?: string; baseVersion: number }) =>
+  json<Label>(`/api/volumes/${vid}/slices/${z}/reads/adjudicate`, jsonBody("POST", body));
+
+export interface AgreementTable {
+  rows: Array<ClassAgreement & { volumeId: number; volume: string; slice: number; annotatorA: string; annotatorB: string; className: string }>;
+  classes: Array<{ class: number; className: string; pairs: number; meanDice: number; minDice: number }>;
+  slices: number;
+}
+
+export const getAgreement = (pid: Id) => json<AgreementTable>(`/api/projects/${pid}/agreement`);
+export const agreementCsvUrl = (pid: Id) => `/api/projects/${pid}/agreement.csv`;

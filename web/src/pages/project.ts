@@ -10,6 +10,7 @@ import { deletedBy, projectLoss, volumeLoss } from "../lib/deletion";
 import { labelMapDone, labelMapFileProblem, replaceQuestion } from "../lib/labelmap";
 import type { ServerEvent } from "../serverevents";
 import { areasPanel, modelsPanel } from "./models";
+import { annotatorsPanel } from "./reads";
 import { trainingPanel } from "./training";
 
 const UPLOAD_CONCURRENCY = 2;
@@ -33,6 +34,7 @@ export function projectPage(root: HTMLElement, pid: Id, navigate: (path: string)
     void areas.reload();
   });
   const areas = areasPanel(pid, navigate);
+  const annotators = annotatorsPanel(pid);
 
   const waiting: Array<() => Promise<void>> = [];
   let active = 0;
@@ -236,7 +238,7 @@ export function projectPage(root: HTMLElement, pid: Id, navigate: (path: string)
       h("table.volumes", {}, h("thead", {}, h("tr", {}, h("th", {}, "name"), h("th", {}, "shape"),
         h("th", {}, "slices: ", h("span.count.unlabelled", {}, "unlabelled"), h("span.count.labelled", {}, "labelled"),
           h("span.count.predicted", {}, "predicted"), h("span.count.verified", {}, "verified")), h("th", {}, "download"), h("th", {}))), volumes),
-      training.el, queue, models.el, areas.el),
+      training.el, queue, models.el, areas.el, annotators.el),
   );
 
   getProject(pid).then((p) => {
@@ -247,6 +249,7 @@ export function projectPage(root: HTMLElement, pid: Id, navigate: (path: string)
     p.classes.forEach((c, i) => classesEl.append(h("span.chip", {}, h("span.swatch", { style: { background: c.color } }), `${i + 1} ${c.name}`)));
     training.setClasses(p.classes);
     areas.setClasses(p.classes);
+    void annotators.reload(p);
   }).catch((err) => {
     title.textContent = `project ${pid}: ${errorText(err)}`;
   });

@@ -7,6 +7,7 @@ import {
 } from "../api";
 import { clear, errorText, h, toast } from "../dom";
 import { session } from "../session";
+import { readsPanel } from "./reads";
 import { ProjectEvents, type Connection } from "../events";
 import { deletedBy } from "../lib/deletion";
 import { AutoSaver, type SaveIndicator } from "../lib/autosave";
@@ -165,6 +166,16 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     const acceptBtn = h("button#accept", { title: "copy the model's prediction into the label (A)", disabled: true }, "Accept prediction");
     const historyBtn = h("button#history-toggle", { title: "versions of this slice's label (H)" }, "History");
     const historyEl = h("div#history.history-panel", { hidden: true });
+    // Several annotators per slice: an annotator edits its own read, so the labels others save are not its
+    // base; a reviewer gets the panel of every read (pages/reads.ts).
+    const severalReads = (project.readsMode ?? "single") !== "single";
+    const ownReads = severalReads && session()?.authenticated === true && session()?.role === "annotator";
+    const reads = readsPanel(vol, project, (l) => onLabel({ volumeId: vol.id, slice: l.slice ?? z, version: l.version, verified: l.verified === true, deleted: l.deleted === true }));
+    const readsBtn = h("button#reads-toggle", { hidden: !severalReads, title: "every annotator's read of this slice, their agreement, adjudication" }, "Reads");
+    readsBtn.addEventListener("click", () => {
+      reads.toggle(z);
+      readsBtn.classList.toggle("on", reads.open);
+    });
     const queueBtn = h("button#next-queue", { title: "next slice of the review queue (N)", disabled: true }, "Next uncertain");
     const toolButtons = new Map<Tool, HTMLButtonElement>();
     const classButtons: HTMLButtonElement[] = [];
@@ -179,7 +190,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       top: h("span.letter.top", {}, letters.top),
       bottom: h("span.letter.bottom", {}, letters.bottom),
     };
-    const stage = h("div.stage", {}, canvas, letterEls.left, letterEls.right, letterEls.top, letterEls.bottom, conflictEl, historyEl);
+    const stage = h("div.stage", {}, canvas, letterEls.left, letterEls.right, letterEls.top, letterEls.bottom, conflictEl, historyEl, reads.el);
 
     for (const [t, label, key] of [["brush", "Brush", "B"], ["eraser", "Eraser", "E"], ["fill", "Fill", "F"]] as const) {
       const b = h("button.tool", { title: `${label} (${key})`, "data-tool": t, onclick: () => setTool(t) }, label);
@@ -206,7 +217,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
         h("div.group", {}, h("span.muted", {}, "L"), levelInput, h("span.muted", {}, "W"), widthInput,
           h("button", { title: "window from the 1st-99th percentiles", onclick: () => { wl = { ...autoWindow }; windowChanged(); } }, "auto")),
         h("div.group", {}, h("button", { title: "reset zoom, pan and window (R)", onclick: () => resetView() }, "Reset view")),
-        h("div.group", {}, verifiedBtn, acceptBtn, queueBtn, historyBtn)),
+        h("div.group", {}, verifiedBtn, acceptBtn, queueBtn, historyBtn, readsBtn)),
       stage,
       h("footer.slicebar", {}, slider, strip, readout),
       help,
@@ -449,6 +460,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       z = target;
       historyPreview = null;
       if (!historyEl.hidden) void showHistory();
+      if (reads.open) void reads.show(z);
       render();
       updateSliceUi();
       drawStrip();
@@ -1020,7 +1032,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
 
     /** A slice's new label version, from another tab's event or from the volume reloaded after a reconnect. */
     function onLabel(e: Pick<LabelEvent, "slice" | "version" | "verified" | "deleted"> & { volumeId: Id }): void {
-      if (String(e.volumeId) !== String(vol.id)) return;
+      if (String(e.volumeId) !== String(vol.id) || ownReads) return;
       const s = info[e.slice];
       if (!s || e.version <= saver.version(e.slice)) return;
       s.labelVersion = e.version;
