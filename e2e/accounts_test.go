@@ -112,6 +112,7 @@ func TestSignInAndSessionEnd(t *testing.T) {
 	if err := st.SetPassword(ctx, "ann", hash); err != nil {
 		t.Fatal(err)
 	}
+	time.Sleep(3500 * time.Millisecond) // the server trusts a session it checked for 3 s (server/auth.go sessionCacheTTL)
 	tb.stroke(150, 160, 170, 160)
 	tb.waitJS(`document.querySelector("#signin") !== null`, 10*time.Second)
 	if !eval[bool](tb, `workbench.hasUnsaved()`) || !strings.HasPrefix(eval[string](tb, `location.pathname`), "/volumes/") {

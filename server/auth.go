@@ -23,7 +23,10 @@ const (
 	// sessionRenewAfter: a session is extended at most this often, so that reads do not all write.
 	sessionRenewAfter = 10 * time.Minute
 	accountsTTL       = 2 * time.Second // how long the "are there users" answer is cached: the CLI adds them
-	actorKey          = "workbench.actor"
+	// sessionCacheTTL: how long a session's user is remembered without asking the database. Logout takes
+	// effect at once; a password, role or removal changed by the CLI (another process) within this time.
+	sessionCacheTTL = 3 * time.Second
+	actorKey        = "workbench.actor"
 )
 
 // Login limits: per user name (password guessing against one account) and per client address (spraying).
@@ -55,6 +58,40 @@ type accounts struct {
 
 	dummyOnce sync.Once
 	dummy     string // a hash to verify against for unknown names, so that they take as long as known ones
+
+	sessionsMu sync.Mutex
+	sessions   map[string]cachedSession // by secret hash: label saves come several a second per annotator
+}
+
+type cachedSession struct {
+	actor   Actor
+	expires time.Time // the session's own expiry
+	fresh   time.Time // until when the entry may be used without the database
+}
+
+func (a *accounts) cachedSession(hash []byte) (Actor, bool) {
+	a.sessionsMu.Lock()
+	defer a.sessionsMu.Unlock()
+	e, ok := a.sessions[string(hash)]
+	if !ok || time.Now().After(e.fresh) || time.Now().After(e.expires) {
+		return Actor{}, false
+	}
+	return e.actor, true
+}
+
+func (a *accounts) cacheSession(hash []byte, actor Actor, expires time.Time) {
+	a.sessionsMu.Lock()
+	defer a.sessionsMu.Unlock()
+	if a.sessions == nil || len(a.sessions) > 10000 {
+		a.sessions = make(map[string]cachedSession)
+	}
+	a.sessions[string(hash)] = cachedSession{actor: actor, expires: expires, fresh: time.Now().Add(sessionCacheTTL)}
+}
+
+func (a *accounts) forgetSession(hash []byte) {
+	a.sessionsMu.Lock()
+	defer a.sessionsMu.Unlock()
+	delete(a.sessions, string(hash))
 }
 
 func newAccounts(addr string, params auth.Params) *accounts {
@@ -142,6 +179,9 @@ func (s *Server) identify(c echo.Context) (*Actor, error) {
 		return nil, nil
 	}
 	hash := auth.HashSecret(cookie.Value)
+	if a, ok := s.accounts.cachedSession(hash); ok {
+		return &a, nil
+	}
 	u, expires, err := s.store.SessionUser(ctx, hash)
 	if err != nil {
 		return nil, unauthenticated("your session has ended; sign in again")
@@ -149,9 +189,13 @@ func (s *Server) identify(c echo.Context) (*Actor, error) {
 	if renew := time.Now().Add(sessionLifetime); renew.Sub(expires) > sessionRenewAfter {
 		if err := s.store.ExtendSession(ctx, hash, renew); err != nil {
 			s.log.Warn("cannot extend a session", "user", u.Name, "err", err)
+		} else {
+			expires = renew
 		}
 	}
-	return &Actor{Name: u.Name, Role: u.Role, Authenticated: true}, nil
+	a := Actor{Name: u.Name, Role: u.Role, Authenticated: true}
+	s.accounts.cacheSession(hash, a, expires)
+	return &a, nil
 }
 
 // actorOf is the request's actor, set by authenticate.

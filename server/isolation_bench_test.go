@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/mriworkbench/workbench/internal/event"
 	"github.com/mriworkbench/workbench/store"
 )
@@ -43,6 +45,10 @@ func benchmarkLabelSaves(b *testing.B, training, auth bool) {
 	const annotators = 20
 	cookies := make([]string, annotators)
 	var reviewer *browser
+	var conn *websocket.Conn
+	if training { // before the accounts: the test's own socket needs no session
+		conn = e.mustDial(p.ID)
+	}
 	if auth {
 		addUser(b, e.store, "rev", store.RoleReviewer, "reviewer password")
 		for i := range annotators {
@@ -57,7 +63,6 @@ func benchmarkLabelSaves(b *testing.B, training, auth bool) {
 	}
 	var run store.Run
 	if training {
-		conn := e.mustDial(p.ID)
 		body := map[string]any{"fromScratch": true, "settings": map[string]any{"epochs": 0, "budget_seconds": 600}}
 		if auth {
 			reviewer.json(http.MethodPost, fmt.Sprintf("/api/projects/%d/train", p.ID), body).expect(b, http.StatusAccepted).json(b, &run)

@@ -118,7 +118,9 @@ func secureRequest(c echo.Context) bool {
 // logout ends the session and clears its cookie.
 func (s *Server) logout(c echo.Context) error {
 	if cookie, err := c.Request().Cookie(sessionCookie); err == nil && cookie.Value != "" {
-		if err := s.store.DeleteSession(c.Request().Context(), auth.HashSecret(cookie.Value)); err != nil {
+		hash := auth.HashSecret(cookie.Value)
+		s.accounts.forgetSession(hash)
+		if err := s.store.DeleteSession(c.Request().Context(), hash); err != nil {
 			return err
 		}
 		if a := actorOf(c); a.Authenticated {
