@@ -621,7 +621,8 @@ func trainAndReview(t *testing.T, tab1, tab2 *tab, api, other apiClient, network
 	// A batch of 4 saved as the project's settings: runs use it from now on, and the project keeps its other keys.
 	api.patchJSON("/api/projects/"+projectID, `{"settings": {"webNote": "kept"}}`)
 	tab1.do(chromedp.Reload())
-	tab1.waitJS(`document.querySelector("#train-arch").value === "smallunet" && document.querySelector("#train-batch-size").value !== ""`, 10*time.Second)
+	// The app asks who is signed in before it draws a page: the form appears a moment after the reload.
+	tab1.waitJS(`document.querySelector("#train-arch")?.value === "smallunet" && (document.querySelector("#train-batch-size")?.value ?? "") !== ""`, 10*time.Second)
 	tab1.do(chromedp.Evaluate[chromedp.Void](`document.querySelector("#training details.more-settings").open = true; document.querySelector("#train-batch-size").value = "4"`))
 	tab1.do(chromedp.Click(chromedp.CSS("#train-save-defaults")))
 	var saved struct {
