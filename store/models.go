@@ -30,7 +30,25 @@ type ModelVersion struct {
 	Settings  json.RawMessage `json:"settings"`
 	Metrics   json.RawMessage `json:"metrics"`
 	Active    bool            `json:"active"`
-	CreatedAt time.Time       `json:"createdAt"`
+	// Candidate: trained but not made active, because it compared worse than the active model (see the
+	// metrics' "promotion"); a reviewer may promote it.
+	Candidate bool      `json:"candidate"`
+	Status    string    `json:"status"` // ModelActive, ModelCandidate or ModelPrevious
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Model statuses (ModelVersion.Status).
+const (
+	ModelActive    = "active"    // the project's model: its predictions drive overlays, the queue and exports
+	ModelCandidate = "candidate" // waits for a reviewer's promotion; its predictions are kept beside the active's
+	ModelPrevious  = "previous"  // was active once, or was promoted past
+)
+
+// TrainingSlice is a labelled slice a model was trained on, with the label version it saw.
+type TrainingSlice struct {
+	VolumeID     int64 `json:"volumeId"`
+	Slice        int   `json:"slice"`
+	LabelVersion int   `json:"labelVersion"`
 }
 
 // NewModel is a model to store. Write writes the weights; the store puts them in a new file atomically.
@@ -45,7 +63,11 @@ type NewModel struct {
 	// those of a volume deleted meanwhile are dropped with it.
 	Predictions []Prediction
 	Activate    bool // make it the project's active model
-	Write       func(io.Writer) error
+	// Candidate keeps it beside the active model until a reviewer promotes it (not with Activate).
+	Candidate bool
+	// TrainedOn are the labelled slices it was trained on; those of volumes deleted meanwhile are left out.
+	TrainedOn []TrainingSlice
+	Write     func(io.Writer) error
 }
 
 // pendingPrefix marks a model file renamed into place by a transaction that has not committed yet: the
@@ -67,6 +89,9 @@ func (s *Store) CreateModel(ctx context.Context, nm NewModel) (ModelVersion, err
 	}
 	if nm.Write == nil {
 		return ModelVersion{}, invalid("model has no weights to write")
+	}
+	if nm.Activate && nm.Candidate {
+		return ModelVersion{}, invalid("a model is either activated or kept as a candidate, not both")
 	}
 	settings, err := normalizeSettings("model settings", nm.Settings)
 	if err != nil {
@@ -107,9 +132,9 @@ func (s *Store) CreateModel(ctx context.Context, nm NewModel) (ModelVersion, err
 			}
 		}
 		// The file name needs the row id, so insert with the (unique) temporary name and set it after.
-		res, err := tx.ExecContext(ctx, `INSERT INTO models (project_id, run_id, parent_id, file, arch, settings, metrics, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			nm.ProjectID, nm.RunID, nm.ParentID, tmp, nm.Arch, string(settings), string(metrics), s.stamp())
+		res, err := tx.ExecContext(ctx, `INSERT INTO models (project_id, run_id, parent_id, file, arch, settings, metrics, candidate, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			nm.ProjectID, nm.RunID, nm.ParentID, tmp, nm.Arch, string(settings), string(metrics), nm.Candidate, s.stamp())
 		if err != nil {
 			return fmt.Errorf("insert model: %w", err)
 		}
@@ -119,6 +144,9 @@ func (s *Store) CreateModel(ctx context.Context, nm NewModel) (ModelVersion, err
 			return fmt.Errorf("insert model: %w", err)
 		}
 		if err := insertPredictions(ctx, tx, nm.ProjectID, id, packed, s.stamp()); err != nil {
+			return err
+		}
+		if err := insertTrainingSlices(ctx, tx, nm.ProjectID, id, nm.TrainedOn); err != nil {
 			return err
 		}
 		if nm.Activate {
@@ -204,21 +232,97 @@ func activate(ctx context.Context, tx *sql.Tx, projectID, modelID int64) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE models SET active = 0 WHERE project_id = ? AND active = 1`, projectID); err != nil {
 		return fmt.Errorf("activate model: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE models SET active = 1 WHERE id = ?`, modelID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE models SET active = 1, candidate = 0 WHERE id = ?`, modelID); err != nil {
 		return fmt.Errorf("activate model: %w", err)
 	}
 	return nil
 }
 
-const modelColumns = `m.id, m.project_id, m.run_id, m.parent_id, m.file, m.arch, m.settings, m.metrics, m.active, m.created_at`
+// insertTrainingSlices records the slices a model was trained on, leaving out those of volumes no longer in
+// the project.
+func insertTrainingSlices(ctx context.Context, tx *sql.Tx, projectID, modelID int64, slices []TrainingSlice) error {
+	if len(slices) == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO model_training_slices (model_id, volume_id, slice, label_version)
+		SELECT ?, id, ?, ? FROM volumes WHERE id = ? AND project_id = ?`)
+	if err != nil {
+		return fmt.Errorf("record training slices: %w", err)
+	}
+	defer stmt.Close()
+	for _, ts := range slices {
+		if ts.Slice < 0 || ts.LabelVersion <= 0 {
+			return invalid("training slice %d of volume %d at label version %d", ts.Slice, ts.VolumeID, ts.LabelVersion)
+		}
+		if _, err := stmt.ExecContext(ctx, modelID, ts.Slice, ts.LabelVersion, ts.VolumeID, projectID); err != nil {
+			return fmt.Errorf("record training slices: %w", err)
+		}
+	}
+	return nil
+}
+
+// TrainingSlices are the labelled slices a model was trained on, by volume and slice; empty for models
+// stored before they were recorded.
+func (s *Store) TrainingSlices(ctx context.Context, modelID int64) ([]TrainingSlice, error) {
+	if _, err := s.Model(ctx, modelID); err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT volume_id, slice, label_version FROM model_training_slices
+		WHERE model_id = ? ORDER BY volume_id, slice`, modelID)
+	if err != nil {
+		return nil, fmt.Errorf("training slices: %w", err)
+	}
+	defer rows.Close()
+	var out []TrainingSlice
+	for rows.Next() {
+		var ts TrainingSlice
+		if err := rows.Scan(&ts.VolumeID, &ts.Slice, &ts.LabelVersion); err != nil {
+			return nil, fmt.Errorf("training slices: %w", err)
+		}
+		out = append(out, ts)
+	}
+	return out, rows.Err()
+}
+
+// PromoteModel makes a candidate model the project's active one (its predictions become the project's); a
+// model that is not a candidate is a conflict naming its status.
+func (s *Store) PromoteModel(ctx context.Context, projectID, modelID int64) (ModelVersion, error) {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		m, err := modelByID(ctx, tx, modelID)
+		if err != nil {
+			return err
+		}
+		if m.ProjectID != projectID {
+			return fmt.Errorf("model %d in project %d: %w", modelID, projectID, ErrNotFound)
+		}
+		if !m.Candidate {
+			return fmt.Errorf("%w: model %d is %s, not a candidate", ErrConflict, modelID, m.Status)
+		}
+		return activate(ctx, tx, projectID, modelID)
+	})
+	if err != nil {
+		return ModelVersion{}, err
+	}
+	return s.Model(ctx, modelID)
+}
+
+const modelColumns = `m.id, m.project_id, m.run_id, m.parent_id, m.file, m.arch, m.settings, m.metrics, m.active, m.candidate, m.created_at`
 
 func scanModel(row rowScanner) (ModelVersion, error) {
 	var m ModelVersion
 	var runID, parentID sql.NullInt64
 	var settings, metrics string
 	var created int64
-	if err := row.Scan(&m.ID, &m.ProjectID, &runID, &parentID, &m.File, &m.Arch, &settings, &metrics, &m.Active, &created); err != nil {
+	if err := row.Scan(&m.ID, &m.ProjectID, &runID, &parentID, &m.File, &m.Arch, &settings, &metrics, &m.Active, &m.Candidate, &created); err != nil {
 		return ModelVersion{}, err
+	}
+	switch {
+	case m.Active:
+		m.Status = ModelActive
+	case m.Candidate:
+		m.Status = ModelCandidate
+	default:
+		m.Status = ModelPrevious
 	}
 	if runID.Valid {
 		m.RunID = &runID.Int64

@@ -407,3 +407,75 @@ func TestOpenRemovesModelFilesOfUnfinishedSaves(t *testing.T) {
 		t.Fatalf("the committed model's file: %v", err)
 	}
 }
+
+// A candidate is stored beside the active model without touching it or its predictions; its training slices
+// are recorded (those of other projects' volumes left out); promotion makes it the active one, once.
+func TestCandidateModelAndPromotion(t *testing.T) {
+	s := newStore(t)
+	p := newProject(t, s, "p")
+	other := newProject(t, s, "other")
+	v := importVolume(t, s, p.ID, "v", SliceMask{Slice: 0, Mask: filled(1, 2)})
+	foreign := importVolume(t, s, other.ID, "w")
+	active := createModel(t, s, p.ID, true)
+	savePredictions(t, s, active.ID, v.ID, map[int]float64{1: 0.5, 2: 0.25})
+	before, err := s.Predictions(ctx, active.ID, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateModel(ctx, NewModel{ProjectID: p.ID, Arch: "smallunet", Activate: true, Candidate: true,
+		Write: func(w io.Writer) error { return nil }}); err == nil || !errors.As(err, new(*ValidationError)) {
+		t.Fatalf("activated candidate: %v", err)
+	}
+	cand, err := s.CreateModel(ctx, NewModel{ProjectID: p.ID, Arch: "smallunet", Candidate: true,
+		TrainedOn:   []TrainingSlice{{VolumeID: v.ID, Slice: 0, LabelVersion: 1}, {VolumeID: foreign.ID, Slice: 0, LabelVersion: 1}},
+		Predictions: []Prediction{{VolumeID: v.ID, Slice: 1, Mask: filled(0, 2), Uncertainty: 0.1}},
+		Write:       func(w io.Writer) error { _, err := io.WriteString(w, "weights"); return err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cand.Status != ModelCandidate || cand.Active || !cand.Candidate {
+		t.Fatalf("candidate %+v", cand)
+	}
+	if a, err := s.ActiveModel(ctx, p.ID); err != nil || a.ID != active.ID || a.Status != ModelActive {
+		t.Fatalf("active model %+v, %v", a, err)
+	}
+	after, err := s.Predictions(ctx, active.ID, v.ID)
+	if err != nil || len(after) != len(before) {
+		t.Fatalf("active predictions %d, were %d (%v)", len(after), len(before), err)
+	}
+	for i := range after {
+		if !bytes.Equal(after[i].Mask, before[i].Mask) || after[i].Uncertainty != before[i].Uncertainty {
+			t.Fatalf("active prediction of slice %d changed", after[i].Slice)
+		}
+	}
+	if got, err := s.Prediction(ctx, cand.ID, v.ID, 1); err != nil || got.Mask[0] != 0 || got.Mask[1] != 2 {
+		t.Fatalf("candidate prediction %+v, %v", got, err)
+	}
+	ts, err := s.TrainingSlices(ctx, cand.ID)
+	if err != nil || len(ts) != 1 || ts[0] != (TrainingSlice{VolumeID: v.ID, Slice: 0, LabelVersion: 1}) {
+		t.Fatalf("training slices %+v, %v", ts, err)
+	}
+	if _, err := s.PromoteModel(ctx, other.ID, cand.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("promoted into another project: %v", err)
+	}
+	if _, err := s.PromoteModel(ctx, p.ID, active.ID); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "active, not a candidate") {
+		t.Fatalf("promoted the active model: %v", err)
+	}
+	promoted, err := s.PromoteModel(ctx, p.ID, cand.ID)
+	if err != nil || promoted.Status != ModelActive || promoted.Candidate {
+		t.Fatalf("promoted %+v, %v", promoted, err)
+	}
+	if old, _ := s.Model(ctx, active.ID); old.Status != ModelPrevious {
+		t.Fatalf("the old active model is %s", old.Status)
+	}
+	if _, err := s.PromoteModel(ctx, p.ID, cand.ID); !errors.Is(err, ErrConflict) {
+		t.Fatalf("promoted twice: %v", err)
+	}
+	// Deleting the volume drops its training slices with it.
+	if err := s.DeleteVolume(ctx, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ts, err := s.TrainingSlices(ctx, cand.ID); err != nil || len(ts) != 0 {
+		t.Fatalf("training slices after the volume's deletion %+v, %v", ts, err)
+	}
+}
