@@ -222,17 +222,15 @@ func (s *Server) labelVersion(c echo.Context) error {
 	return sendLabelMask(c, l)
 }
 
-// getPrediction sends the active model's prediction for the slice.
+// getPrediction sends the active model's prediction for the slice, or with ?model=ID that model's (a
+// candidate's, to view beside the active one).
 func (s *Server) getPrediction(c echo.Context) error {
 	v, z, err := s.sliceParams(c)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	m, err := s.store.ActiveModel(ctx, v.ProjectID)
-	if errors.Is(err, store.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusNotFound, "the project has no trained model yet")
-	}
+	m, err := s.predictionModel(c, v.ProjectID)
 	if err != nil {
 		return err
 	}
@@ -242,9 +240,31 @@ func (s *Server) getPrediction(c echo.Context) error {
 	}
 	h := c.Response().Header()
 	h.Set("X-Model-Id", strconv.FormatInt(m.ID, 10))
+	h.Set("X-Model-Status", m.Status)
 	h.Set("X-Uncertainty", strconv.FormatFloat(p.Uncertainty, 'g', -1, 64))
 	h.Set("Cache-Control", "no-store")
 	return c.Blob(http.StatusOK, echo.MIMEOctetStream, p.Mask)
+}
+
+// predictionModel is the model whose predictions a request reads: ?model=ID (of the project), else the active one.
+func (s *Server) predictionModel(c echo.Context, projectID int64) (store.ModelVersion, error) {
+	ctx := c.Request().Context()
+	if raw := c.QueryParam("model"); raw != "" {
+		id, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil || id <= 0 {
+			return store.ModelVersion{}, badRequest("model %q is not a model id", raw)
+		}
+		m, err := s.store.Model(ctx, id)
+		if err == nil && m.ProjectID != projectID {
+			err = fmt.Errorf("model %d of this project: %w", id, store.ErrNotFound)
+		}
+		return m, err
+	}
+	m, err := s.store.ActiveModel(ctx, projectID)
+	if errors.Is(err, store.ErrNotFound) {
+		return m, echo.NewHTTPError(http.StatusNotFound, "the project has no trained model yet")
+	}
+	return m, err
 }
 
 func baseVersionHeader(c echo.Context) (int, error) {

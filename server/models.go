@@ -159,6 +159,26 @@ func (s *Server) putActiveModel(c echo.Context) error {
 	return c.JSON(http.StatusOK, m)
 }
 
+// promoteModel makes a candidate model (one that its run's comparison kept beside the active model) the
+// project's active one by a reviewer's decision; its predictions then drive the overlays, the queue and exports.
+func (s *Server) promoteModel(c echo.Context) error {
+	pid, err := pathID(c, "pid")
+	if err != nil {
+		return err
+	}
+	mid, err := pathID(c, "mid")
+	if err != nil {
+		return err
+	}
+	m, err := s.store.PromoteModel(c.Request().Context(), pid, mid)
+	if err != nil {
+		return err
+	}
+	s.audit(c, "model.promote", fmt.Sprintf("project %d", pid), fmt.Sprintf("model %d (candidate promoted by hand)", m.ID))
+	s.hub.Publish(pid, event.ActiveModel{ModelID: m.ID})
+	return c.JSON(http.StatusOK, m)
+}
+
 // downloadModel sends a model file, for `workbench segment --model FILE` on other machines.
 func (s *Server) downloadModel(c echo.Context) error {
 	id, err := pathID(c, "id")

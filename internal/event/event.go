@@ -107,11 +107,13 @@ type Iteration struct{ Progress }
 // Epoch announces a finished validation.
 type Epoch struct{ Progress }
 
-// Predictions announces that a model's predictions are stored and the model is active.
+// Predictions announces that a model's predictions are stored and the model is active, or, with Candidate, kept
+// beside the active model until a reviewer promotes it.
 type Predictions struct {
-	RunID   int64 `json:"runId,omitempty"`
-	ModelID int64 `json:"modelId"`
-	Slices  int   `json:"slices"` // slices predicted
+	RunID     int64 `json:"runId,omitempty"`
+	ModelID   int64 `json:"modelId"`
+	Slices    int   `json:"slices"` // slices predicted
+	Candidate bool  `json:"candidate,omitempty"`
 }
 
 // ActiveModel announces that a user made another model version active.

@@ -23,6 +23,8 @@ type Outcome struct {
 	Model       *store.ModelVersion // nil unless the run is done
 	Metrics     ModelMetrics        // the model's stored metrics, when it is done
 	Predictions int                 // slices predicted
+	// Promotion is how the model was judged against the active one: promoted, or kept as a candidate.
+	Promotion *Promotion
 	// PeakMemory is the training process's peak resident memory in bytes, when known.
 	PeakMemory int64
 }
@@ -72,7 +74,7 @@ func (t *Trainer) execute(j *job, p plan) (out Outcome, err error) {
 	out.Run = run
 	t.publish(pid, event.Run{Run: run})
 
-	samples, err := t.labelledSamples(p.ctx, pid)
+	samples, trainedOn, err := t.labelledSamples(p.ctx, pid)
 	if err != nil {
 		return fail(err)
 	}
@@ -94,46 +96,52 @@ func (t *Trainer) execute(j *job, p plan) (out Outcome, err error) {
 	out.PeakMemory = res.peakRSS
 	t.cfg.Logger.Debug("training process finished", "run", run.ID, "peak_rss", res.peakRSS)
 
-	// Training is over: the model, its predictions and its activation are stored in one transaction, even if
-	// a cancel arrives now, so a run that trained a model always delivers it, and a crash leaves the old
-	// state or the whole new one.
+	// Training is over: the model is judged against the active one, then stored with its predictions (and its
+	// activation, when promoted) in one transaction, even if a cancel arrives now, so a run that trained a
+	// model always delivers it, and a crash leaves the old state or the whole new one.
 	ctx := context.WithoutCancel(p.ctx)
 	out.Metrics = res.trained.Metrics
-	model, err := t.saveModel(ctx, p, run.ID, res)
+	promotion := t.judge(ctx, p, trainedOn, res)
+	out.Promotion = &promotion
+	t.cfg.Logger.Info("model judged", "run", run.ID, "decision", promotion.Decision, "rule", promotion.Rule)
+	model, err := t.saveModel(ctx, p, run.ID, res, trainedOn, promotion)
 	if err != nil {
 		return fail(err)
 	}
 	out.Model = &model
 	out.Predictions = len(res.predictions)
-	t.publish(pid, event.Predictions{RunID: run.ID, ModelID: model.ID, Slices: out.Predictions})
+	t.publish(pid, event.Predictions{RunID: run.ID, ModelID: model.ID, Slices: out.Predictions, Candidate: model.Candidate})
 	if out.Run, err = t.finish(j, store.RunDone, "", &model.ID); err != nil {
 		return out, err
 	}
 	return out, nil
 }
 
-// labelledSamples are the project's labelled slices on the canonical grid, the training set.
-func (t *Trainer) labelledSamples(ctx context.Context, projectID int64) ([]data.Sample, error) {
+// labelledSamples are the project's labelled slices on the canonical grid, the training set, and which label
+// versions they are, for the model's record of what it was trained on.
+func (t *Trainer) labelledSamples(ctx context.Context, projectID int64) ([]data.Sample, []store.TrainingSlice, error) {
 	labels, err := t.cfg.Store.ProjectLabels(ctx, projectID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var samples []data.Sample
+	var trainedOn []store.TrainingSlice
 	var vol *nifti.Volume
 	volumeID := int64(0)
 	for _, l := range labels {
 		if l.VolumeID != volumeID {
 			if vol, err = t.cfg.Volume(ctx, l.VolumeID); err != nil {
-				return nil, fmt.Errorf("volume %d: %w", l.VolumeID, err)
+				return nil, nil, fmt.Errorf("volume %d: %w", l.VolumeID, err)
 			}
 			volumeID = l.VolumeID
 		}
 		if l.Slice >= vol.NumSlices() || len(l.Mask) != vol.SliceLen() {
-			return nil, fmt.Errorf("volume %d slice %d: label does not fit the volume", l.VolumeID, l.Slice)
+			return nil, nil, fmt.Errorf("volume %d slice %d: label does not fit the volume", l.VolumeID, l.Slice)
 		}
 		samples = append(samples, sliceSample(vol, l.VolumeID, l.Slice, l.Mask))
+		trainedOn = append(trainedOn, store.TrainingSlice{VolumeID: l.VolumeID, Slice: l.Slice, LabelVersion: l.Version})
 	}
-	return samples, nil
+	return samples, trainedOn, nil
 }
 
 func sliceSample(vol *nifti.Volume, volumeID int64, z int, mask []uint8) data.Sample {
@@ -144,25 +152,36 @@ func sliceSample(vol *nifti.Volume, volumeID int64, z int, mask []uint8) data.Sa
 	}
 }
 
-// saveModel stores a run's model with its settings, metrics and predictions and makes it the project's
-// active model, in one transaction: the store writes the file atomically and renames it in before the commit.
-func (t *Trainer) saveModel(ctx context.Context, p plan, runID int64, res *workerResult) (store.ModelVersion, error) {
+// storedMetrics are what a model's metrics column holds: the trained model's metrics and, in a field of its
+// own, how it was judged against the active model.
+type storedMetrics struct {
+	ModelMetrics
+	Promotion *Promotion `json:"promotion,omitempty"`
+}
+
+// saveModel stores a run's model with its settings, metrics, training slices and predictions, active when
+// promoted and a candidate otherwise, in one transaction: the store writes the file atomically and renames it
+// in before the commit.
+func (t *Trainer) saveModel(ctx context.Context, p plan, runID int64, res *workerResult, trainedOn []store.TrainingSlice,
+	promotion Promotion) (store.ModelVersion, error) {
 	settings, err := json.Marshal(res.trained.Settings)
 	if err != nil {
 		return store.ModelVersion{}, err
 	}
-	metricsJSON, err := json.Marshal(res.trained.Metrics)
+	metricsJSON, err := json.Marshal(storedMetrics{ModelMetrics: res.trained.Metrics, Promotion: &promotion})
 	if err != nil {
 		return store.ModelVersion{}, err
 	}
+	promoted := promotion.Decision == DecisionPromoted
 	var parent *int64
 	if p.warm != nil {
 		parent = &p.warm.ID
 	}
 	return t.cfg.Store.CreateModel(ctx, store.NewModel{
 		ProjectID: p.project.ID, RunID: &runID, ParentID: parent, Arch: res.trained.Arch,
-		Settings: settings, Metrics: metricsJSON, Predictions: res.predictions, Activate: true,
-		Write: func(w io.Writer) error { _, err := w.Write(res.model); return err },
+		Settings: settings, Metrics: metricsJSON, Predictions: res.predictions, Activate: promoted, Candidate: !promoted,
+		TrainedOn: trainedOn,
+		Write:     func(w io.Writer) error { _, err := w.Write(res.model); return err },
 	})
 }
 

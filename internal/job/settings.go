@@ -29,6 +29,8 @@ type Request struct {
 	Settings json.RawMessage `json:"settings,omitempty"`
 	// FromScratch trains fresh weights instead of warm-starting from the project's active model.
 	FromScratch bool `json:"fromScratch,omitempty"`
+	// Promote makes the run's model active whatever its comparison with the active model says.
+	Promote bool `json:"promote,omitempty"`
 }
 
 // RunSettings is what a run records as its settings: the resolved training settings and how the run starts.
@@ -36,6 +38,7 @@ type RunSettings struct {
 	Preset           string         `json:"preset"`
 	FromScratch      bool           `json:"fromScratch"`
 	WarmStartModelID *int64         `json:"warmStartModelId,omitempty"`
+	Promote          bool           `json:"promote,omitempty"` // promoted whatever the comparison
 	Train            train.Settings `json:"train"`
 }
 
@@ -135,7 +138,7 @@ func ResolveSettings(p store.Project, req Request) (RunSettings, error) {
 	if err := s.Validate(); err != nil {
 		return RunSettings{}, invalidSettings("%v", err)
 	}
-	return RunSettings{Preset: preset, FromScratch: req.FromScratch, Train: s}, nil
+	return RunSettings{Preset: preset, FromScratch: req.FromScratch, Promote: req.Promote, Train: s}, nil
 }
 
 func invalidSettings(format string, args ...any) error {

@@ -1,0 +1,235 @@
+package job
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mriworkbench/workbench/store"
+)
+
+// The promotion rule, case by case.
+func TestDecide(t *testing.T) {
+	possible := func(newDice, activeDice float64) Comparison {
+		return Comparison{Possible: true, Basis: BasisSinceActive, Slices: 3, NewDice: newDice, ActiveDice: activeDice}
+	}
+	none := Comparison{Reason: "no labelled slice that the active model has not seen"}
+	clean := AreaCheck{Slices: 10}
+	flagged := AreaCheck{Slices: 10, Flagged: 5, ActiveSlices: 10, ActiveFlagged: 1, Blocking: true}
+	for _, c := range []struct {
+		name      string
+		hasActive bool
+		cmp       Comparison
+		areas     AreaCheck
+		force     bool
+		want      string
+		rule      string
+	}{
+		{"first model", false, Comparison{Reason: "no active model"}, flagged, false, DecisionPromoted, "no active model"},
+		{"better", true, possible(0.8, 0.7), clean, false, DecisionPromoted, "Dice 0.800 against the active model's 0.700 on 3 slices"},
+		{"as good", true, possible(0.7, 0.7), clean, false, DecisionPromoted, "Dice 0.700"},
+		{"worse", true, possible(0.69, 0.7), clean, false, DecisionCandidate, "kept as a candidate: Dice 0.690"},
+		{"better but flagged", true, possible(0.9, 0.7), flagged, false, DecisionCandidate, "5 of 10 predicted slices have outlier areas (the active model: 1 of 10)"},
+		{"no comparison", true, none, clean, false, DecisionPromoted, "promoted with no comparison (no labelled slice"},
+		{"no comparison, flagged", true, none, flagged, false, DecisionCandidate, "outlier areas"},
+		{"active unusable", true, Comparison{Reason: "the active model 1 cannot be read: x", activeUnusable: true}, flagged, false, DecisionPromoted, "cannot predict is not kept"},
+		{"forced", true, possible(0.1, 0.9), flagged, true, DecisionPromoted, "on request"},
+	} {
+		got, rule := decide(c.hasActive, c.cmp, c.areas, c.force)
+		if got != c.want || !strings.Contains(rule, c.rule) || strings.Contains(rule, "\n") {
+			t.Errorf("%s: %s, %q; want %s with %q", c.name, got, rule, c.want, c.rule)
+		}
+	}
+}
+
+// Many flags block only beyond a tenth of the slices and beyond the active model's share.
+func TestTooManyFlags(t *testing.T) {
+	for _, c := range []struct {
+		a    AreaCheck
+		want bool
+	}{
+		{AreaCheck{Slices: 20, Flagged: 2}, false},                                     // a tenth: not many
+		{AreaCheck{Slices: 20, Flagged: 3}, true},                                      // 15 %, active has none
+		{AreaCheck{Slices: 20, Flagged: 3, ActiveSlices: 20, ActiveFlagged: 2}, false}, // within 5 points of the active's
+		{AreaCheck{Slices: 20, Flagged: 10, ActiveSlices: 20, ActiveFlagged: 2}, true}, // 50 % against 10 %
+		{AreaCheck{Slices: 0}, false},
+	} {
+		if got := tooManyFlags(c.a); got != c.want {
+			t.Errorf("%+v: %v, want %v", c.a, got, c.want)
+		}
+	}
+}
+
+// Fair slices: neither model saw them, else the active model did not (by recorded version, or, for a model
+// with no recorded training set, by time).
+func TestFairSlices(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	active := store.ModelVersion{ID: 1, CreatedAt: t0}
+	l := func(v int64, z, version int, at time.Time) store.Label {
+		return store.Label{VolumeID: v, Slice: z, Version: version, CreatedAt: at}
+	}
+	labels := []store.Label{l(1, 0, 1, t0.Add(-time.Hour)), l(1, 1, 2, t0.Add(time.Hour)), l(2, 3, 1, t0.Add(2*time.Hour))}
+	activeSeen := []store.TrainingSlice{{VolumeID: 1, Slice: 0, LabelVersion: 1}, {VolumeID: 1, Slice: 1, LabelVersion: 1}}
+	newSeen := []store.TrainingSlice{{VolumeID: 1, Slice: 0, LabelVersion: 1}, {VolumeID: 1, Slice: 1, LabelVersion: 2}, {VolumeID: 2, Slice: 3, LabelVersion: 1}}
+	basis, got := fairSlices(labels, newSeen, activeSeen, active)
+	if basis != BasisSinceActive || len(got) != 2 || got[0].Slice != 1 || got[1].Slice != 3 {
+		t.Fatalf("%s %+v: want the correction of slice 1 and the new slice 3", basis, got)
+	}
+	// Slice 3 labelled after the new model's run started: unseen by both.
+	basis, got = fairSlices(labels, newSeen[:2], activeSeen, active)
+	if basis != BasisUnseen || len(got) != 1 || got[0].VolumeID != 2 {
+		t.Fatalf("%s %+v: want slice 3 of volume 2 only", basis, got)
+	}
+	// No recorded training set: labels newer than the active model.
+	basis, got = fairSlices(labels, newSeen, nil, active)
+	if basis != BasisSinceActive || len(got) != 2 || got[0].Slice != 1 {
+		t.Fatalf("%s %+v", basis, got)
+	}
+}
+
+// Pooled Dice per class, counted by hand: class 1 overlaps 2 of 3+3 pixels, class 2 is in neither.
+func TestDiceCounts(t *testing.T) {
+	d := newDiceCounts(2)
+	d.add([]uint8{1, 1, 1, 0, 0}, []uint8{1, 1, 0, 1, 0})
+	d.add([]uint8{0, 0}, []uint8{0, 0})
+	if got := d.dice(1); got != 2*2.0/6 {
+		t.Errorf("class 1 Dice %v, want %v", got, 2*2.0/6)
+	}
+	if got := d.dice(2); got != 1 {
+		t.Errorf("class 2 (absent from both) Dice %v, want 1", got)
+	}
+}
+
+// gmcLikeMask is the expert (wm, gm) mask of a t2s slice, as labelledProject makes it.
+func t2sMask(t *testing.T, z int) []uint8 {
+	cord, gm := canonicalVolume(t, t2sCord), canonicalVolume(t, t2sGM)
+	n := cord.SliceLen()
+	mask := make([]uint8, n)
+	for i := range mask {
+		switch {
+		case gm.Data[z*n+i] > 0.5:
+			mask[i] = 2
+		case cord.Data[z*n+i] > 0.5:
+			mask[i] = 1
+		}
+	}
+	return mask
+}
+
+func promotionOf(t *testing.T, m *store.ModelVersion) Promotion {
+	t.Helper()
+	var sm storedMetrics
+	if err := json.Unmarshal(m.Metrics, &sm); err != nil || sm.Promotion == nil {
+		t.Fatalf("model %d metrics %s (%v)", m.ID, m.Metrics, err)
+	}
+	return *sm.Promotion
+}
+
+// predictionBytes is every stored prediction of a model on a volume, mask and score.
+func predictionBytes(t *testing.T, st *store.Store, modelID, volumeID int64) []byte {
+	t.Helper()
+	preds, err := st.Predictions(context.Background(), modelID, volumeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	for _, p := range preds {
+		json.NewEncoder(&b).Encode(p)
+	}
+	return b.Bytes()
+}
+
+// A model trained for one epoch from scratch stays a candidate beside a model trained for 60, judged on the
+// slices labelled since; the active model's predictions stay byte for byte; a warm-started longer run is
+// promoted; each model records the label versions it trained on.
+func TestWorseModelStaysCandidateBetterIsPromoted(t *testing.T) {
+	st := openStore(t)
+	p, v := t2sProject(t, st, "promote", 0, 4, 8)
+	tr, _ := newTrainer(t, st)
+	ctx := context.Background()
+	long := []byte(`{"epochs":60,"budget_seconds":0,"crop_w":32,"crop_h":32,"batch_size":2}`)
+	first, err := tr.Train(ctx, p.ID, Request{Settings: long, FromScratch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !first.Model.Active || first.Promotion.Decision != DecisionPromoted {
+		t.Fatalf("first model %+v, %+v", first.Model, first.Promotion)
+	}
+	activeBefore := predictionBytes(t, st, first.Model.ID, v.ID)
+	for _, z := range []int{2, 6} {
+		if _, err := st.SaveLabel(ctx, store.LabelWrite{VolumeID: v.ID, Slice: z, Mask: t2sMask(t, z), Author: "test"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	worse, err := tr.Train(ctx, p.ID, Request{Settings: []byte(`{"epochs":1,"budget_seconds":0,"crop_w":32,"crop_h":32,"batch_size":2}`), FromScratch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := promotionOf(t, worse.Model)
+	t.Logf("one epoch: %s; Dice %.3f against %.3f; areas %d of %d flagged (active %d of %d)", pr.Rule, pr.Comparison.NewDice, pr.Comparison.ActiveDice, pr.Areas.Flagged, pr.Areas.Slices, pr.Areas.ActiveFlagged, pr.Areas.ActiveSlices)
+	c := pr.Comparison
+	if !c.Possible || c.Basis != BasisSinceActive || c.Slices != 2 || len(c.Classes) != 2 || c.NewDice >= c.ActiveDice {
+		t.Fatalf("comparison %+v: want both models' Dice on slices 2 and 6, the one-epoch model's lower", c)
+	}
+	if worse.Model.Status != store.ModelCandidate || pr.Decision != DecisionCandidate || *pr.AgainstModelID != first.Model.ID {
+		t.Fatalf("one-epoch model %+v, promotion %+v", worse.Model, pr)
+	}
+	if a, err := st.ActiveModel(ctx, p.ID); err != nil || a.ID != first.Model.ID {
+		t.Fatalf("active model %+v (%v), want model %d", a, err, first.Model.ID)
+	}
+	if after := predictionBytes(t, st, first.Model.ID, v.ID); !bytes.Equal(after, activeBefore) {
+		t.Fatal("the active model's predictions changed while a candidate was stored")
+	}
+	if n := len(predictionBytes(t, st, worse.Model.ID, v.ID)); n == 0 || worse.Predictions != 4 {
+		t.Fatalf("the candidate's predictions: %d slices", worse.Predictions)
+	}
+	ts, err := st.TrainingSlices(ctx, worse.Model.ID)
+	if err != nil || len(ts) != 5 || ts[1] != (store.TrainingSlice{VolumeID: v.ID, Slice: 2, LabelVersion: 1}) {
+		t.Fatalf("training slices %+v (%v)", ts, err)
+	}
+
+	better, err := tr.Train(ctx, p.ID, Request{Settings: long})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr = promotionOf(t, better.Model)
+	t.Logf("warm 60 epochs: %s", pr.Rule)
+	if !better.Model.Active || pr.Decision != DecisionPromoted || !pr.Comparison.Possible || pr.Comparison.NewDice < pr.Comparison.ActiveDice {
+		t.Fatalf("warm-started model %+v, promotion %+v", better.Model, pr)
+	}
+	if m, _ := st.Model(ctx, worse.Model.ID); m.Status != store.ModelCandidate {
+		t.Fatalf("the older candidate is %s", m.Status)
+	}
+}
+
+// The e2e harness's active model has a file that is no model: the comparison says it cannot be read, the run
+// does not fail, and the new model is promoted by the stated rule.
+func TestUnreadableActiveModelIsReplaced(t *testing.T) {
+	st := openStore(t)
+	p, v := t2sProject(t, st, "unreadable", 0, 2, 4, 6, 8)
+	ctx := context.Background()
+	fake, err := st.CreateModel(ctx, store.NewModel{ProjectID: p.ID, Arch: "smallunet", Activate: true,
+		Settings: []byte(`{"arch":"smallunet","classes":2}`),
+		Write:    func(w io.Writer) error { _, err := w.Write([]byte("weights")); return err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SavePredictions(ctx, fake.ID, []store.Prediction{{VolumeID: v.ID, Slice: 1, Mask: make([]uint8, v.SliceLen()), Uncertainty: 0.5}}); err != nil {
+		t.Fatal(err)
+	}
+	tr, _ := newTrainer(t, st)
+	out, err := tr.Train(ctx, p.ID, Request{Settings: fast.Settings, FromScratch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := promotionOf(t, out.Model)
+	if !out.Model.Active || pr.Comparison.Possible || !strings.Contains(pr.Comparison.Reason, "cannot be read") ||
+		!strings.Contains(pr.Rule, "promoted with no comparison") {
+		t.Fatalf("model %+v, promotion %+v", out.Model, pr)
+	}
+}
