@@ -1,11 +1,16 @@
 package server
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -22,14 +27,19 @@ type runDetail struct {
 }
 
 // startTraining queues a run (202) that trains in the background in a worker process; 409 names the run
-// already going, 400 an invalid setting or one whose memory estimate exceeds the budget.
+// already going, 400 an invalid setting, an initial model that does not fit, or a memory estimate over the
+// budget. A JSON body is the job.Request; a multipart body starts from a model file (see readTrainForm).
 func (s *Server) startTraining(c echo.Context) error {
 	pid, err := pathID(c, "pid")
 	if err != nil {
 		return err
 	}
 	var req job.Request
-	if c.Request().ContentLength != 0 {
+	if mt, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType)); mt == "multipart/form-data" {
+		if err := s.readTrainForm(c, &req); err != nil {
+			return err
+		}
+	} else if c.Request().ContentLength != 0 {
 		if err := s.decodeJSON(c, &req); err != nil {
 			return err
 		}
@@ -38,9 +48,70 @@ func (s *Server) startTraining(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.audit(c, "training.start", fmt.Sprintf("project %d", pid), fmt.Sprintf("run %d", run.ID))
+	detail := fmt.Sprintf("run %d", run.ID)
+	if req.InitModel != nil {
+		detail += fmt.Sprintf(" from model file %q", store.OneLine(req.InitModelName))
+	}
+	s.audit(c, "training.start", fmt.Sprintf("project %d", pid), detail)
 	c.Response().Header().Set(echo.HeaderLocation, "/api/runs/"+strconv.FormatInt(run.ID, 10))
 	return c.JSON(http.StatusAccepted, run)
+}
+
+// readTrainForm reads a training request that starts from a model file: multipart/form-data with the file in
+// the field "model" (under the upload limit) and, optionally, the JSON job.Request in the field "request".
+func (s *Server) readTrainForm(c echo.Context, req *job.Request) error {
+	r := c.Request()
+	if r.ContentLength > s.cfg.MaxUploadBytes {
+		c.Response().Header().Set(echo.HeaderConnection, "close")
+		return uploadTooLarge(r.ContentLength, s.cfg.MaxUploadBytes)
+	}
+	r.Body = http.MaxBytesReader(rawWriter(c), r.Body, s.cfg.MaxUploadBytes)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return badRequest("a training request with a model file must be multipart/form-data with the fields request and model: %v", err)
+	}
+	counted := &budgetReader{budget: s.budget}
+	defer counted.release()
+	haveModel := false
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return uploadReadError(c, err, s.budget.limit)
+		}
+		switch part.FormName() {
+		case "request":
+			raw, err := io.ReadAll(io.LimitReader(part, s.cfg.MaxJSONBytes+1))
+			if err != nil {
+				return uploadReadError(c, err, s.budget.limit)
+			}
+			if int64(len(raw)) > s.cfg.MaxJSONBytes {
+				return badRequest("field request is longer than %d bytes", s.cfg.MaxJSONBytes)
+			}
+			if err := json.Unmarshal(raw, req); err != nil {
+				return badRequest("field request is not a training request: %s", strings.TrimPrefix(err.Error(), "json: "))
+			}
+		case "model":
+			if haveModel {
+				return badRequest("the form has more than one model file")
+			}
+			haveModel = true
+			counted.r = part
+			var data bytes.Buffer
+			if _, err := data.ReadFrom(counted); err != nil {
+				return uploadReadError(c, err, s.budget.limit)
+			}
+			req.InitModel, req.InitModelName = data.Bytes(), part.FileName()
+		default:
+			return badRequest("unknown form field %q (want request and model)", part.FormName())
+		}
+	}
+	if !haveModel {
+		return badRequest("the form has no field named model (the model file to start from)")
+	}
+	return nil
 }
 
 // getTrainingSettings sends the settings a run would use now, the presets, and the run's memory estimate

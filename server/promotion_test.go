@@ -3,12 +3,16 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/mriworkbench/workbench/internal/job"
 	"github.com/mriworkbench/workbench/store"
 )
 
@@ -98,5 +102,65 @@ func TestPromoteCandidateByHand(t *testing.T) {
 	}
 	if found != 1 {
 		t.Fatalf("%d model.promote audit entries in %+v", found, entries)
+	}
+}
+
+// trainForm is a Train now from a model file: the request as JSON and the file.
+func (e *testEnv) trainForm(projectID int64, request any, fileName string, file []byte) response {
+	e.t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	if request != nil {
+		raw, _ := json.Marshal(request)
+		mw.WriteField("request", string(raw))
+	}
+	if file != nil {
+		fw, _ := mw.CreateFormFile("model", fileName)
+		fw.Write(file)
+	}
+	mw.Close()
+	return e.do(http.MethodPost, fmt.Sprintf("/api/projects/%d/train", projectID), &buf, map[string]string{"Content-Type": mw.FormDataContentType()})
+}
+
+// Train now from a model file: one of other classes is refused with one line and no run; a form without
+// the file is a 400; another project's downloaded model starts a run that records it and trains from it.
+func TestTrainFromModelFile(t *testing.T) {
+	e := newTestEnv(t)
+	e.closeTrainer()
+	src, _ := e.t2sLabelled("source", 0, 2, 4, 6, 8)
+	dst, _ := e.t2sLabelled("destination", 1, 3, 5, 7)
+	one := e.createProject("one", "cord")
+	conn := e.mustDial(src.ID)
+	var run store.Run
+	e.sendJSON(http.MethodPost, fmt.Sprintf("/api/projects/%d/train", src.ID), map[string]any{"settings": fastSettings}).
+		expect(t, http.StatusAccepted).json(t, &run)
+	waitEvents(t, conn, 60*time.Second, runEnded(store.RunDone))
+	var models []store.ModelVersion
+	e.get(fmt.Sprintf("/api/projects/%d/models", src.ID)).expect(t, http.StatusOK).json(t, &models)
+	file := e.get(fmt.Sprintf("/api/models/%d/download", models[0].ID)).expect(t, http.StatusOK).body
+
+	msg := e.trainForm(one.ID, nil, "source.wbmodel", file).expect(t, http.StatusBadRequest).errorMessage(t)
+	if !strings.Contains(msg, "the initial model has 2 classes (wm, gm), the project 1 (cord)") || strings.Contains(msg, "\n") {
+		t.Fatalf("wrong classes: %q", msg)
+	}
+	if msg := e.trainForm(dst.ID, map[string]any{"settings": fastSettings}, "", nil).expect(t, http.StatusBadRequest).errorMessage(t); !strings.Contains(msg, "no field named model") {
+		t.Fatalf("no file: %q", msg)
+	}
+	var runs []store.Run
+	for _, p := range []int64{one.ID, dst.ID} {
+		e.get(fmt.Sprintf("/api/projects/%d/runs", p)).expect(t, http.StatusOK).json(t, &runs)
+		if len(runs) != 0 {
+			t.Fatalf("project %d has runs %+v after refused requests", p, runs)
+		}
+	}
+
+	dconn := e.mustDial(dst.ID)
+	e.trainForm(dst.ID, map[string]any{"settings": fastSettings}, "source_model.wbmodel", file).expect(t, http.StatusAccepted).json(t, &run)
+	waitEvents(t, dconn, 60*time.Second, runEnded(store.RunDone))
+	e.get(fmt.Sprintf("/api/runs/%d", run.ID)).expect(t, http.StatusOK).json(t, &run)
+	var settings job.RunSettings
+	if err := json.Unmarshal(run.Settings, &settings); err != nil || settings.InitModel == nil ||
+		settings.InitModel.Name != "source_model.wbmodel" || len(settings.InitModel.SHA256) != 64 || settings.Train.Epochs != 3 {
+		t.Fatalf("run settings %s (%v)", run.Settings, err)
 	}
 }

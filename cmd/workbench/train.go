@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,7 +20,7 @@ import (
 	"github.com/mriworkbench/workbench/store"
 )
 
-const trainUsage = "train --project P [--epochs N] [--time 5m] [--arch NAME] [--preset default|paper] [--from-scratch] [--settings JSON] [--memory SIZE] [--data DIR]"
+const trainUsage = "train --project P [--epochs N] [--time 5m] [--arch NAME] [--preset default|paper] [--from-scratch | --init-model FILE] [--promote] [--settings JSON] [--memory SIZE] [--data DIR]"
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("train", trainUsage, stderr)
@@ -30,6 +31,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	arch := fs.String("arch", "", "network architecture (default: the project's setting, else smallunet)")
 	preset := fs.String("preset", "", `base settings: "default" (fast first model on a CPU) or "paper" (the published pipeline)`)
 	fromScratch := fs.Bool("from-scratch", false, "start from fresh weights instead of the project's active model")
+	initModel := fs.String("init-model", "", "fine-tune this model file (e.g. another project's download) instead of the project's active model")
+	promote := fs.Bool("promote", false, "make the new model active even if it compares worse than the active one")
 	extra := fs.String("settings", "", `more setting overrides as a JSON object, e.g. '{"crop_w":96,"crop_h":96}'`)
 	var memory sizeFlag
 	fs.Var(&memory, "memory", "memory budget of the run, e.g. 8GiB: a run estimated above it is refused (default: half of the machine's memory, at most 64GiB)")
@@ -45,6 +48,16 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	overrides, err := trainOverrides(fs, *epochs, *budget, *arch, *extra)
 	if err != nil {
 		return err
+	}
+	req := job.Request{Preset: *preset, Settings: overrides, FromScratch: *fromScratch, Promote: *promote}
+	if *initModel != "" {
+		if *fromScratch {
+			return usageError{"--init-model and --from-scratch exclude each other"}
+		}
+		if req.InitModel, err = os.ReadFile(*initModel); err != nil {
+			return fmt.Errorf("--init-model: %w", err)
+		}
+		req.InitModelName = filepath.Base(*initModel)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -62,7 +75,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	trainer := job.NewTrainer(job.Config{Store: st, Publish: func(_ int64, e event.Event) { progress.event(e) },
 		Worker: job.WorkerConfig{Command: worker, MemoryBudget: int64(memory)}})
 	defer trainer.Close()
-	out, err := trainer.Train(ctx, p.ID, job.Request{Preset: *preset, Settings: overrides, FromScratch: *fromScratch})
+	out, err := trainer.Train(ctx, p.ID, req)
 	progress.end()
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
@@ -172,7 +185,10 @@ func (p *progressPrinter) event(ev event.Event) {
 			if json.Unmarshal(e.Run.Settings, &s) == nil {
 				p.classes = s.Train.ClassNames
 				from := "from scratch"
-				if s.WarmStartModelID != nil {
+				switch {
+				case s.InitModel != nil:
+					from = fmt.Sprintf("fine-tuning %s (sha256 %.12s)", s.InitModel.Name, s.InitModel.SHA256)
+				case s.WarmStartModelID != nil:
 					from = fmt.Sprintf("warm start from model %d", *s.WarmStartModelID)
 				}
 				fmt.Fprintf(p.w, "run %d: %s, %s preset, %s, crop %dx%d, batch %d, lr %g %s, loss %s, %s\n", e.Run.ID,
@@ -256,11 +272,23 @@ func progressLine(e event.Progress) string {
 		e.SecondsPerIteration, eta)
 }
 
-// printOutcome reports the finished run: time, model, and the evaluation metrics per class.
+// printOutcome reports the finished run: time, model and whether it was promoted, and the evaluation metrics
+// per class.
 func printOutcome(w io.Writer, out job.Outcome) {
 	m := out.Metrics
-	fmt.Fprintf(w, "run %d done: %d iterations, %d epochs in %.1f s (stopped by %s); model %d is active\n",
-		out.Run.ID, m.Iterations, m.Epochs, m.TrainSeconds, m.Stopped, out.Model.ID)
+	state := "is active"
+	if out.Model.Candidate {
+		state = "is a candidate: the active model is unchanged (a reviewer can promote it in the app; --promote forces a run's model in)"
+	}
+	fmt.Fprintf(w, "run %d done: %d iterations, %d epochs in %.1f s (stopped by %s); model %d %s\n",
+		out.Run.ID, m.Iterations, m.Epochs, m.TrainSeconds, m.Stopped, out.Model.ID, state)
+	if pr := out.Promotion; pr != nil {
+		fmt.Fprintf(w, "%s\n", pr.Rule)
+		if pr.Areas.Flagged > 0 {
+			fmt.Fprintf(w, "area check: %d of %d predicted slices have outlier areas (the active model: %d of %d)\n",
+				pr.Areas.Flagged, pr.Areas.Slices, pr.Areas.ActiveFlagged, pr.Areas.ActiveSlices)
+		}
+	}
 	if out.PeakMemory > 0 {
 		fmt.Fprintf(w, "the training process used at most %d MiB of memory\n", (out.PeakMemory+(1<<20)-1)>>20)
 	}

@@ -374,3 +374,42 @@ func TestTrainProcessesShareADataDirectory(t *testing.T) {
 		t.Fatalf("the server's run after a graceful stop: %+v, %v", r2, err)
 	}
 }
+
+// train --init-model: a model of other classes is refused in one line with nothing stored; another project's
+// model file is fine-tuned and the run says so; --promote makes a run's model active whatever it compares.
+func TestTrainFromAModelFile(t *testing.T) {
+	data := t.TempDir()
+	importT2s(t, data)
+	mustRun(t, "train", "--data", data, "--project", "t2s", "--epochs", "1", "--settings", quick)
+	model, err := filepath.Glob(filepath.Join(data, "models", "1-*.model"))
+	if err != nil || len(model) != 1 {
+		t.Fatalf("model file %v (%v)", model, err)
+	}
+	mustRun(t, "import", "--data", data, "--project", "cord", "--classes", "cord",
+		sharedData(t, "sct_testing_data", "t2s", "t2s.nii.gz"), "--mask", "cord="+sharedData(t, "sct_testing_data", "t2s", "t2s_seg.nii.gz"),
+		"--slices", "0,4,8")
+	r := invoke(t, "train", "--data", data, "--project", "cord", "--epochs", "1", "--settings", quick, "--init-model", model[0])
+	if r.code == 0 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.Contains(r.stderr, "the initial model has 2 classes (wm, gm), the project 1 (cord)") {
+		t.Fatalf("init model of other classes: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := invoke(t, "train", "--data", data, "--project", "cord", "--from-scratch", "--init-model", model[0]); r.code == 0 || !strings.Contains(r.stderr, "exclude each other") {
+		t.Fatalf("--from-scratch with --init-model: exit %d, stderr %q", r.code, r.stderr)
+	}
+	mustRun(t, "import", "--data", data, "--project", "again", "--classes", "wm,gm",
+		sharedData(t, "sct_testing_data", "t2s", "t2s.nii.gz"), "--mask", "wm="+sharedData(t, "sct_testing_data", "t2s", "t2s_seg.nii.gz"),
+		"--mask", "gm="+sharedData(t, "sct_testing_data", "t2s", "t2s_gmseg_manual.nii.gz"), "--slices", "1,3,5")
+	out := mustRun(t, "train", "--data", data, "--project", "again", "--epochs", "1", "--settings", quick, "--init-model", model[0], "--promote")
+	if !strings.Contains(out, "fine-tuning "+filepath.Base(model[0])+" (sha256 ") || !strings.Contains(out, "promoted") || !strings.Contains(out, "is active") {
+		t.Fatalf("train --init-model --promote:\n%s", out)
+	}
+	st, err := store.Open(data, workbench.Migrations())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, err := st.Runs(t.Context(), 3)
+	if err != nil || len(runs) != 1 || !strings.Contains(string(runs[0].Settings), `"initModel":{"name":"`+filepath.Base(model[0])) ||
+		!strings.Contains(string(runs[0].Settings), `"promote":true`) {
+		t.Fatalf("runs of project again: %+v (%v)", runs, err)
+	}
+}

@@ -81,7 +81,7 @@ func (t *Trainer) execute(j *job, p plan) (out Outcome, err error) {
 	if len(samples) == 0 {
 		return fail(errors.New("the project has no labelled slices to train on"))
 	}
-	var warm []byte
+	warm := p.init
 	if p.warm != nil {
 		if warm, err = os.ReadFile(st.ModelPath(*p.warm)); err != nil {
 			return fail(fmt.Errorf("warm start from model %d: %w", p.warm.ID, err))

@@ -3,9 +3,12 @@ package job
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/mriworkbench/workbench/ml"
@@ -31,6 +34,21 @@ type Request struct {
 	FromScratch bool `json:"fromScratch,omitempty"`
 	// Promote makes the run's model active whatever its comparison with the active model says.
 	Promote bool `json:"promote,omitempty"`
+	// InitModel is a model file (another project's or site's download) to fine-tune from instead of the
+	// project's active model; it must have the project's classes and the run's architecture. InitModelName is
+	// its file name, for the run's record.
+	InitModel     []byte `json:"-"`
+	InitModelName string `json:"-"`
+}
+
+// InitModel is what a run records of the model file it started from.
+type InitModel struct {
+	Name       string   `json:"name"`
+	SHA256     string   `json:"sha256"`
+	Arch       string   `json:"arch"`
+	Width      int      `json:"width,omitempty"`
+	ClassNames []string `json:"classNames"`
+	Iterations int      `json:"iterations"` // the training iterations behind its weights
 }
 
 // RunSettings is what a run records as its settings: the resolved training settings and how the run starts.
@@ -38,7 +56,8 @@ type RunSettings struct {
 	Preset           string         `json:"preset"`
 	FromScratch      bool           `json:"fromScratch"`
 	WarmStartModelID *int64         `json:"warmStartModelId,omitempty"`
-	Promote          bool           `json:"promote,omitempty"` // promoted whatever the comparison
+	Promote          bool           `json:"promote,omitempty"`   // promoted whatever the comparison
+	InitModel        *InitModel     `json:"initModel,omitempty"` // the model file it fine-tunes, if any
 	Train            train.Settings `json:"train"`
 }
 
@@ -151,6 +170,7 @@ type plan struct {
 	project  store.Project
 	settings RunSettings
 	warm     *store.ModelVersion
+	init     []byte // the model file to start from (Request.InitModel), checked
 }
 
 // planRun resolves a run's settings and the model it warm-starts from: the project's active model, unless the
@@ -161,6 +181,18 @@ func planRun(ctx context.Context, st *store.Store, project store.Project, req Re
 		return plan{}, err
 	}
 	p := plan{project: project, settings: settings}
+	if req.InitModel != nil {
+		if req.FromScratch {
+			return plan{}, invalidSettings("a run starts from a model file or from scratch, not both")
+		}
+		info, err := checkInitModel(req.InitModel, settings.Train)
+		if err != nil {
+			return plan{}, err
+		}
+		info.Name = store.OneLine(req.InitModelName)
+		p.init, p.settings.InitModel = req.InitModel, &info
+		return p, nil
+	}
 	if req.FromScratch {
 		return p, nil
 	}
@@ -177,6 +209,52 @@ func planRun(ctx context.Context, st *store.Store, project store.Project, req Re
 		p.settings.FromScratch = true
 	}
 	return p, nil
+}
+
+// checkInitModel reads a model file to start a run from and checks that it fits the run: the project's class
+// count and names (in order), and the run's architecture with the same layers (width); otherwise a one-line
+// *store.ValidationError says what differs.
+func checkInitModel(file []byte, s train.Settings) (InitModel, error) {
+	m, err := train.ReadModel(bytes.NewReader(file))
+	if err != nil {
+		return InitModel{}, invalidSettings("the initial model is not a workbench model file: %v", err)
+	}
+	info := m.Info
+	names := make([]string, info.Classes)
+	for i := range names {
+		names[i] = info.ClassName(i + 1)
+	}
+	if info.Classes != s.Classes {
+		return InitModel{}, invalidSettings("the initial model has %d classes (%s), the project %d (%s)",
+			info.Classes, strings.Join(names, ", "), s.Classes, strings.Join(s.ClassNames, ", "))
+	}
+	for i, n := range s.ClassNames {
+		if len(info.ClassNames) == info.Classes && !strings.EqualFold(info.ClassNames[i], n) {
+			return InitModel{}, invalidSettings("the initial model's classes are %s, the project's %s (same names, same order)",
+				strings.Join(names, ", "), strings.Join(s.ClassNames, ", "))
+		}
+	}
+	if info.Arch != s.Arch {
+		return InitModel{}, invalidSettings("the initial model is a %s network and this run trains %s: set arch to %s", info.Arch, s.Arch, info.Arch)
+	}
+	fresh, err := train.NewModel(s)
+	if err != nil {
+		return InitModel{}, invalidSettings("%v", err)
+	}
+	want := append(append([]*ml.Param(nil), fresh.Net().Params()...), fresh.Net().Buffers()...)
+	have := map[string][]int{}
+	for _, t := range append(append([]*ml.Param(nil), m.Net().Params()...), m.Net().Buffers()...) {
+		have[t.Name] = t.Shape
+	}
+	for _, t := range want {
+		if got, ok := have[t.Name]; !ok || !slices.Equal(got, t.Shape) {
+			return InitModel{}, invalidSettings("the initial model's layers do not match a %s of width %d (tensor %s is %v, want %v): set width to %d",
+				s.Arch, s.Width, t.Name, got, t.Shape, info.Settings.Width)
+		}
+	}
+	sum := sha256.Sum256(file)
+	return InitModel{SHA256: hex.EncodeToString(sum[:]), Arch: info.Arch, Width: info.Settings.Width, ClassNames: names,
+		Iterations: info.Iterations}, nil
 }
 
 // modelClasses reads the class count from a stored model's settings (RunSettings.Train).
