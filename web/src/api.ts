@@ -395,6 +395,9 @@ export interface Model {
   settings: TrainSettings | null;
   metrics: ModelMetrics | null;
   active: boolean;
+  /** active, candidate (kept beside the active model after comparing worse; a reviewer may promote it) or previous. */
+  status?: "active" | "candidate" | "previous";
+  candidate?: boolean;
   createdAt: string;
 }
 
@@ -419,11 +422,19 @@ export interface TrainOptions {
 
 export const trainingSettings = (pid: Id) => json<TrainingSettingsInfo>(`/api/projects/${pid}/training-settings`);
 export const startTraining = (pid: Id, opts: TrainOptions) => json<Run>(`/api/projects/${pid}/train`, jsonBody("POST", opts));
+/** Train now fine-tuning a model file (another project's or site's download): multipart, fields request and model. */
+export function startTrainingFromFile(pid: Id, opts: TrainOptions, model: File): Promise<Run> {
+  const form = new FormData();
+  form.append("request", JSON.stringify({ ...opts, fromScratch: false }));
+  form.append("model", model, model.name);
+  return json<Run>(`/api/projects/${pid}/train`, { method: "POST", body: form });
+}
 export const listRuns = (pid: Id) => json<Run[]>(`/api/projects/${pid}/runs`);
 export const getRun = (id: Id) => json<RunDetail>(`/api/runs/${id}`);
 export const cancelRun = (id: Id) => json<Run>(`/api/runs/${id}/cancel`, { method: "POST" });
 export const listModels = (pid: Id) => json<Model[]>(`/api/projects/${pid}/models`);
 export const setActiveModel = (pid: Id, modelId: Id) => json<Model>(`/api/projects/${pid}/active-model`, jsonBody("PUT", { modelId }));
+export const promoteModel = (pid: Id, modelId: Id) => json<Model>(`/api/projects/${pid}/models/${modelId}/promote`, { method: "POST" });
 export const getAreas = (pid: Id) => json<Areas>(`/api/projects/${pid}/areas`);
 export const modelDownloadUrl = (id: Id) => `/api/models/${id}/download`;
 export const areasCsvUrl = (pid: Id) => `/api/projects/${pid}/areas.csv`;

@@ -66,6 +66,8 @@ test("settings read as one line: preset, start, stop rule, batch, rate, crop, lo
   assert.equal(runSummary({ preset: "default", fromScratch: false, warmStartModelId: 3, train }),
     "default preset · warm start from model #3 · smallunet · 2 m 00 s budget · batch 8 · lr 0.002 cosine · crop 64×64 foreground · loss dice+ce");
   assert.match(runSummary({ preset: "paper", fromScratch: true, warmStartModelId: 3, train }), /^paper preset · from scratch · /);
+  assert.match(runSummary({ preset: "default", fromScratch: false, initModel: { name: "cord_model_4.wbmodel", sha256: "ab" }, train }),
+    /^default preset · fine-tuning cord_model_4\.wbmodel · smallunet/);
 });
 
 test("a run's state only moves forward, whatever order answers and events arrive in", () => {

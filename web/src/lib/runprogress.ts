@@ -155,6 +155,8 @@ export interface RunSettings {
   preset?: string;
   fromScratch?: boolean;
   warmStartModelId?: number | string | null;
+  /** The model file the run fine-tunes (train --init-model, or a file chosen in the app). */
+  initModel?: { name: string; sha256: string } | null;
   train: TrainSettings;
 }
 
@@ -176,8 +178,10 @@ export function trainSummary(t: TrainSettings): string {
 
 /** One line for a run's settings: preset, how it starts, then the training settings. */
 export function runSummary(s: RunSettings): string {
-  const start = s.warmStartModelId !== undefined && s.warmStartModelId !== null && !s.fromScratch
-    ? `warm start from model #${s.warmStartModelId}`
-    : "from scratch";
+  const start = s.initModel
+    ? `fine-tuning ${s.initModel.name || "a model file"}`
+    : s.warmStartModelId !== undefined && s.warmStartModelId !== null && !s.fromScratch
+      ? `warm start from model #${s.warmStartModelId}`
+      : "from scratch";
   return `${s.preset ?? "default"} preset · ${start} · ${trainSummary(s.train)}`;
 }

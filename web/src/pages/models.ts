@@ -1,13 +1,16 @@
-// The project page's model versions (parent, settings, evaluation metrics, time; pick the active one, download)
-// and the cross-sectional areas along the slices (plot, table, CSV).
+// The project page's model versions (status, parent, settings, evaluation metrics, the comparison with the
+// active model and the area check, time; promote a candidate, pick the active one, download) and the
+// cross-sectional areas along the slices (plot, table, CSV).
 import {
-  areasCsvUrl, getAreas, listModels, modelDownloadUrl, setActiveModel,
+  areasCsvUrl, getAreas, listModels, modelDownloadUrl, promoteModel, setActiveModel,
   type Areas, type ClassMetrics, type Id, type Model, type ModelMetrics, type ProjectClass,
 } from "../api";
 import { clear, errorText, h, toast } from "../dom";
 import { LineChart } from "../lib/chart";
 import { lossOffset } from "../lib/losscurve";
+import { areasText, classComparisonText, comparisonText, flagText, promotionOf } from "../lib/promotion";
 import { formatDuration, formatValue, trainSummary } from "../lib/runprogress";
+import { roleIncludes, session } from "../session";
 import { time } from "./training";
 
 export interface Panel {
@@ -32,12 +35,12 @@ export function modelsPanel(pid: Id, onActiveChanged: () => void): Panel {
     h("h2", {}, "Model versions"),
     h("table.models", {}, h("thead", {}, h("tr", {},
       h("th", {}, "version"), h("th", {}, "trained"), h("th", {}, "from"), h("th", {}, "settings"),
-      h("th", {}, "evaluation"), h("th", {}, ""))), body));
+      h("th", {}, "evaluation"), h("th", {}, "against the active model"), h("th", {}, ""))), body));
 
   const render = (models: Model[]) => {
     clear(body);
     if (models.length === 0) {
-      body.append(h("tr", {}, h("td.muted", { colSpan: 6 }, "No model yet: Train now makes the first.")));
+      body.append(h("tr", {}, h("td.muted", { colSpan: 7 }, "No model yet: Train now makes the first.")));
       return;
     }
     for (const m of models) {
@@ -54,14 +57,31 @@ export function modelsPanel(pid: Id, onActiveChanged: () => void): Panel {
           toast(`could not switch models: ${errorText(err)}`, "error");
         });
       });
-      body.append(h(`tr.model${m.active ? ".active" : ""}`, { "data-model-id": String(m.id) },
-        h("td", {}, h("strong", {}, `#${m.id}`), m.active ? h("span.badge", {}, "active") : null, h("div.muted.small", {}, m.arch)),
+      const status = m.status ?? (m.active ? "active" : "previous");
+      const actions: Array<Node | string> = [];
+      if (status === "candidate" && roleIncludes(session()?.role, "reviewer")) {
+        const promote = h("button.promote.primary", { type: "button", title: "make it the active model: its predictions become the project's" }, "Promote");
+        promote.addEventListener("click", () => {
+          promote.disabled = true;
+          promoteModel(pid, m.id).then(() => {
+            toast(`model #${m.id} is promoted and active`);
+            onActiveChanged();
+          }).catch((err) => {
+            promote.disabled = false;
+            toast(`could not promote: ${errorText(err)}`, "error");
+          });
+        });
+        actions.push(promote, " ");
+      }
+      body.append(h(`tr.model${m.active ? ".active" : ""}.${status}`, { "data-model-id": String(m.id), "data-status": status },
+        h("td", {}, h("strong", {}, `#${m.id}`), status !== "previous" ? h(`span.badge.${status}`, {}, status) : null, h("div.muted.small", {}, m.arch)),
         h("td", {}, time(m.createdAt),
           mt ? h("div.muted.small", {}, `${formatDuration(mt.trainSeconds)}, ${mt.iterations} it, ${mt.epochs} ep (${mt.stopped})`) : null),
         h("td", {}, m.parentId ? `model #${m.parentId}` : "scratch", m.runId ? h("div.muted.small", {}, `run #${m.runId}`) : null),
         h("td.small.settings", {}, m.settings?.arch ? trainSummary(m.settings) : h("span.muted", {}, "–")),
         h("td.metrics", {}, metricsCell(m)),
-        h("td", {}, use, " ", h("a.button", { href: modelDownloadUrl(m.id), download: true, title: "the model file, for workbench segment --model FILE" }, "Download")),
+        h("td.promotion", {}, promotionCell(m)),
+        h("td", {}, ...actions, use, " ", h("a.button", { href: modelDownloadUrl(m.id), download: true, title: "the model file, for workbench segment --model FILE" }, "Download")),
       ));
     }
   };
@@ -72,7 +92,7 @@ export function modelsPanel(pid: Id, onActiveChanged: () => void): Panel {
       if (!disposed) render(models);
     } catch (err) {
       clear(body);
-      body.append(h("tr", {}, h("td.error", { colSpan: 6 }, `could not list models: ${errorText(err)}`)));
+      body.append(h("tr", {}, h("td.error", { colSpan: 7 }, `could not list models: ${errorText(err)}`)));
     }
   };
   void reload();
@@ -103,6 +123,19 @@ function metricsCell(m: Model): Node {
   return h("details", {}, h("summary", {}, "Dice ", summary),
     h("div.muted.small", {}, `on ${mt.evalSlices} evaluation slices (trained on ${mt.trainSlices}, validated on ${mt.valSlices}; best at iteration ${mt.bestIteration}, validation loss ${formatValue(shownLoss(mt.bestValLoss, m.settings?.loss))})`),
     table);
+}
+
+/** The comparison with the model that was active when this one was trained, the rule applied, and the area check. */
+function promotionCell(m: Model): Node {
+  const p = promotionOf(m.metrics);
+  if (!p) return h("span.muted", {}, "–");
+  const flags = p.areas.flags ?? [];
+  return h("details", {},
+    h("summary", {}, h("span.comparison", {}, comparisonText(p)), h("div.small.areas-check" + (p.areas.flagged > 0 ? ".error" : ".muted"), {}, areasText(p.areas))),
+    h("div.small.rule", {}, p.rule),
+    classComparisonText(p.comparison).length ? h("div.muted.small", {}, `per class (this vs active): ${classComparisonText(p.comparison).join(" · ")}`) : null,
+    p.areas.limits.length ? h("div.muted.small", {}, "area limits: " + p.areas.limits.map((l) => `${l.class} ≤ ${l.limitMm2.toFixed(1)} mm² (labelled max ${l.labelledMaxMm2.toFixed(1)} on ${l.labelledSlices} slices)`).join(" · ")) : null,
+    flags.length ? h("ul.small.area-flags", {}, ...flags.map((f) => h("li", {}, flagText(f)))) : null);
 }
 
 const STATUS_MARK = { labelled: "filled", verified: "filled", predicted: "hollow", unlabelled: null } as const;

@@ -2,7 +2,7 @@
 // Dice curves (history reloaded from the server after a reload, live points from the websocket), cancel, and
 // the project's earlier runs.
 import {
-  ApiError, cancelRun, getProject, getRun, listRuns, patchProject, startTraining, trainingSettings,
+  ApiError, cancelRun, getProject, getRun, listRuns, patchProject, startTraining, startTrainingFromFile, trainingSettings,
   type Id, type ProjectClass, type Run, type TrainingSettingsInfo,
 } from "../api";
 import { clear, errorText, h, toast } from "../dom";
@@ -46,6 +46,20 @@ export function trainingPanel(pid: Id): TrainingPanel {
   const preset = h("select#train-preset", { title: "base settings: default is a fast first model on a CPU, paper the published pipeline's" },
     h("option", { value: "default" }, "default"), h("option", { value: "paper" }, "paper"));
   const scratch = h("input#train-scratch", { type: "checkbox" });
+  // A model file to fine-tune (another project's or site's download); the server checks its classes and layers.
+  const initModel = h("input#train-init-model", { type: "file", accept: ".wbmodel,.model" });
+  const initClear = h("button#train-init-clear", { type: "button", hidden: true, title: "start from the active model again" }, "×");
+  const initChanged = () => {
+    const chosen = (initModel.files?.length ?? 0) > 0;
+    initClear.hidden = !chosen;
+    scratch.disabled = chosen;
+    if (chosen) scratch.checked = false;
+  };
+  initModel.addEventListener("change", initChanged);
+  initClear.addEventListener("click", () => {
+    initModel.value = "";
+    initChanged();
+  });
   const state = h("span#train-state.muted");
   // Why the last Train now or Cancel did not happen; kept apart from the state, which follows the run.
   const message = h("span#train-message.error");
@@ -59,6 +73,8 @@ export function trainingPanel(pid: Id): TrainingPanel {
       h("label.inline", {}, "epochs ", epochs),
       h("label.inline", {}, "preset ", preset),
       h("label.inline", { title: "start from fresh weights instead of the active model" }, scratch, "from scratch"),
+      h("label.inline", { title: "fine-tune a model file downloaded from another project or site; it must have this project's classes" },
+        "or start from a model file ", initModel), initClear,
       cancelBtn, state, message),
     h("details.more-settings", {}, h("summary", {}, "More settings"), more.el, saveDefaults));
   const runInfo = h("div#run-info.run-info");
@@ -138,7 +154,13 @@ export function trainingPanel(pid: Id): TrainingPanel {
     message.textContent = "";
     pressedAt = performance.now();
     try {
-      const run = await startTraining(pid, { preset: preset.value, fromScratch: scratch.checked, settings });
+      const file = initModel.files?.[0];
+      const opts = { preset: preset.value, fromScratch: scratch.checked, settings };
+      const run = file ? await startTrainingFromFile(pid, opts, file) : await startTraining(pid, opts);
+      if (file) {
+        initModel.value = "";
+        initChanged();
+      }
       pinned = false;
       upsertRun(run);
     } catch (err) {
