@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 
 	"github.com/mriworkbench/workbench/ml/train"
@@ -59,8 +60,8 @@ const (
 	BasisSinceActive = "labelled since the active model"
 )
 
-// maxCompareSlices bounds the slices compared (the most recently labelled first), so the comparison's
-// inference in the trainer's process stays short.
+// maxCompareSlices bounds the slices compared (the most recently labelled first), so the comparison adds
+// little to a run's predictions.
 const maxCompareSlices = 64
 
 // AreaCheck is the label-free check of the new model's predictions: a predicted slice whose area of a class
@@ -142,102 +143,126 @@ type sliceKey struct {
 	slice  int
 }
 
-// judge compares a run's new model with the project's active model and checks its predictions' areas; it
-// never fails: what cannot be compared is said in the result (the active model's file may be unreadable).
-func (t *Trainer) judge(ctx context.Context, p plan, trainedOn []store.TrainingSlice, res *workerResult) Promotion {
+// comparisonInput is what a run's worker needs to judge the new model: the active model's file (checked
+// here, so a file that is no model never reaches the worker), and the fair slices, chosen when the predictions
+// go out. The engine runs only in the worker: the trainer's process compares class maps.
+type comparisonInput struct {
+	file []byte
+	fair func(ctx context.Context) (basis string, labels []store.Label, err error)
+}
+
+// comparisonPrep is the project's active model as a run found it, and whether it can be compared with.
+type comparisonPrep struct {
+	hasActive bool
+	active    store.ModelVersion
+	input     *comparisonInput // nil when the active model cannot predict (unusable says why) or there is none
+	unusable  string
+}
+
+// comparedSlice is a fair slice as both models predicted it.
+type comparedSlice struct {
+	volumeID          int64
+	slice             int
+	newMap, activeMap []uint8
+}
+
+// prepareComparison reads the project's active model for a run that trains on trainedOn. It never fails: what
+// cannot be used is said in the result (the active model's file may be unreadable).
+func (t *Trainer) prepareComparison(ctx context.Context, p plan, trainedOn []store.TrainingSlice) comparisonPrep {
 	st := t.cfg.Store
-	active, activeErr := st.ActiveModel(ctx, p.project.ID)
-	hasActive := activeErr == nil
-	var pr Promotion
-	if hasActive {
-		pr.AgainstModelID = &active.ID
+	active, err := st.ActiveModel(ctx, p.project.ID)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			t.cfg.Logger.Warn("model comparison: the active model not read", "project", p.project.ID, "err", err)
+		}
+		return comparisonPrep{}
 	}
-	labels, labelsErr := st.ProjectLabels(ctx, p.project.ID)
-	if labelsErr != nil {
-		t.cfg.Logger.Warn("model comparison: labels not read", "project", p.project.ID, "err", labelsErr)
+	prep := comparisonPrep{hasActive: true, active: active}
+	file, err := os.ReadFile(st.ModelPath(active))
+	var m *train.Model
+	if err == nil {
+		m, err = train.ReadModel(bytes.NewReader(file)) // decoding only: no kernel runs here
 	}
-	pr.Areas = t.checkAreas(ctx, p.project.ClassNames(), labels, res.predictions, active, hasActive)
-	switch {
-	case !hasActive:
-		pr.Comparison.Reason = "no active model"
-	case labelsErr != nil:
-		pr.Comparison.Reason = "the labels could not be read"
+	switch k := len(p.project.Classes); {
+	case err != nil:
+		prep.unusable = fmt.Sprintf("the active model %d cannot be read: %s", active.ID, store.OneLine(err.Error()))
+	case m.Info.Classes != k:
+		prep.unusable = fmt.Sprintf("the active model %d has %d classes, the project %d", active.ID, m.Info.Classes, k)
 	default:
-		pr.Comparison = t.compare(ctx, p, active, trainedOn, labels, res.model)
+		prep.input = &comparisonInput{file: file, fair: func(ctx context.Context) (string, []store.Label, error) {
+			labels, err := st.ProjectLabels(ctx, p.project.ID)
+			if err != nil {
+				return "", nil, err
+			}
+			activeSeen, err := st.TrainingSlices(ctx, active.ID)
+			if err != nil {
+				return "", nil, err
+			}
+			basis, fair := fairSlices(labels, trainedOn, activeSeen, active)
+			if len(fair) > maxCompareSlices {
+				// The most recently labelled: the corrections that prompted the run.
+				slices.SortStableFunc(fair, func(a, b store.Label) int { return b.CreatedAt.Compare(a.CreatedAt) })
+				fair = fair[:maxCompareSlices]
+			}
+			return basis, fair, nil
+		}}
 	}
-	if pr.Comparison.Reason != "" && hasActive {
-		t.cfg.Logger.Info("model comparison not possible", "project", p.project.ID, "active", active.ID, "reason", pr.Comparison.Reason)
+	if prep.unusable != "" {
+		t.cfg.Logger.Info("model comparison not possible", "project", p.project.ID, "active", active.ID, "reason", prep.unusable)
 	}
-	pr.Decision, pr.Rule = decide(hasActive, pr.Comparison, pr.Areas, p.settings.Promote)
+	return prep
+}
+
+// judge decides on a run's new model: its comparison with the active model (from the worker's class maps of
+// the fair slices) and the label-free check of its predictions' areas.
+func (t *Trainer) judge(ctx context.Context, p plan, prep comparisonPrep, res *workerResult) Promotion {
+	var pr Promotion
+	if prep.hasActive {
+		pr.AgainstModelID = &prep.active.ID
+	}
+	labels, err := t.cfg.Store.ProjectLabels(ctx, p.project.ID)
+	if err != nil {
+		t.cfg.Logger.Warn("area check: labels not read", "project", p.project.ID, "err", err)
+	}
+	pr.Areas = t.checkAreas(ctx, p.project.ClassNames(), labels, res.predictions, prep.active, prep.hasActive)
+	pr.Comparison = comparisonOf(prep, res, p.project.ClassNames())
+	pr.Decision, pr.Rule = decide(prep.hasActive, pr.Comparison, pr.Areas, p.settings.Promote)
 	return pr
 }
 
-// compare computes both models' Dice on the fair slices among the project's current labels.
-func (t *Trainer) compare(ctx context.Context, p plan, active store.ModelVersion, trainedOn []store.TrainingSlice,
-	labels []store.Label, newModel []byte) Comparison {
+// comparisonOf computes both models' pooled Dice on the fair slices from their class maps.
+func comparisonOf(prep comparisonPrep, res *workerResult, names []string) Comparison {
 	var c Comparison
-	// The active model is read first: one that cannot be used (an unreadable file, other classes) is no model
-	// to keep, whatever the rest says.
-	am, err := train.Load(t.cfg.Store.ModelPath(active))
-	if err != nil {
-		c.Reason = fmt.Sprintf("the active model %d cannot be read: %s", active.ID, store.OneLine(err.Error()))
-		c.activeUnusable = true
+	switch {
+	case !prep.hasActive:
+		c.Reason = "no active model"
 		return c
-	}
-	k := len(p.project.Classes)
-	if am.Info.Classes != k {
-		c.Reason = fmt.Sprintf("the active model %d has %d classes, the project %d", active.ID, am.Info.Classes, k)
-		c.activeUnusable = true
+	case prep.input == nil:
+		c.Reason, c.activeUnusable = prep.unusable, true
 		return c
-	}
-	activeSeen, err := t.cfg.Store.TrainingSlices(ctx, active.ID)
-	if err != nil {
-		c.Reason = "the active model's training slices could not be read"
+	case res.fairErr != nil:
+		c.Reason = "the fair slices could not be read: " + store.OneLine(res.fairErr.Error())
 		return c
-	}
-	c.Basis, labels = fairSlices(labels, trainedOn, activeSeen, active)
-	if len(labels) == 0 {
+	case len(res.fair) == 0:
 		c.Reason = "no labelled slice that the active model has not seen"
 		return c
 	}
-	if len(labels) > maxCompareSlices {
-		// The most recently labelled: the corrections that prompted the run.
-		slices.SortStableFunc(labels, func(a, b store.Label) int { return b.CreatedAt.Compare(a.CreatedAt) })
-		labels = labels[:maxCompareSlices]
+	maps := make(map[sliceKey]comparedSlice, len(res.compared))
+	for _, cs := range res.compared {
+		maps[sliceKey{cs.volumeID, cs.slice}] = cs
 	}
-	nm, err := train.ReadModel(bytes.NewReader(newModel))
-	if err != nil {
-		c.Reason = "the new model cannot be read: " + store.OneLine(err.Error())
-		return c
-	}
+	k := len(names)
 	newScore, activeScore := newDiceCounts(k), newDiceCounts(k)
-	for _, group := range byVolume(labels) {
-		vol, err := t.cfg.Volume(ctx, group[0].VolumeID)
-		if err != nil {
-			c.Reason = fmt.Sprintf("volume %d cannot be read", group[0].VolumeID)
+	for _, l := range res.fair {
+		cs, ok := maps[sliceKey{l.VolumeID, l.Slice}]
+		if !ok {
+			c.Reason = fmt.Sprintf("volume %d slice %d was not predicted for the comparison", l.VolumeID, l.Slice)
 			return c
 		}
-		zs := make([]int, len(group))
-		for i, l := range group {
-			zs[i] = l.Slice
-		}
-		for _, m := range []struct {
-			model *train.Model
-			score *diceCounts
-		}{{nm, &newScore}, {am, &activeScore}} {
-			err := predictSlices(ctx, m.model, vol, group[0].VolumeID, zs, func(done []int, preds []train.Prediction) {
-				for i, pred := range preds {
-					m.score.add(pred.ClassMap, labelOf(group, done[i]))
-				}
-			})
-			if err != nil {
-				c.Reason = "prediction failed: " + store.OneLine(err.Error())
-				return c
-			}
-		}
+		newScore.add(cs.newMap, l.Mask)
+		activeScore.add(cs.activeMap, l.Mask)
 	}
-	names := p.project.ClassNames()
-	c.Possible, c.Slices = true, len(labels)
+	c.Possible, c.Basis, c.Slices = true, res.fairBasis, len(res.fair)
 	for cl := 1; cl <= k; cl++ {
 		cc := ClassComparison{Name: names[cl-1], NewDice: newScore.dice(cl), ActiveDice: activeScore.dice(cl)}
 		c.Classes = append(c.Classes, cc)
@@ -298,15 +323,6 @@ func byVolume(labels []store.Label) [][]store.Label {
 		out[len(out)-1] = append(out[len(out)-1], l)
 	}
 	return out
-}
-
-func labelOf(group []store.Label, z int) []uint8 {
-	for _, l := range group {
-		if l.Slice == z {
-			return l.Mask
-		}
-	}
-	return nil
 }
 
 // diceCounts pools, per class 1..K, the overlap and the sizes of predictions and labels over slices.

@@ -18,7 +18,8 @@ const ProtocolVersion = 1
 // sends it one job over the worker's stdin; the worker answers over its stdout. Each direction is one
 // encoding/gob stream of Message values, exactly one field set in each:
 //
-//	trainer -> worker: Job, ModelChunk... (the warm-start model file, when Job.Warm), Sample x Job.Samples,
+//	trainer -> worker: Job, ModelChunk... (the warm-start model file, when Job.Warm), ModelChunk... (the
+//	                   comparison model file, when Job.Compare), Sample x Job.Samples,
 //	                   then, once the worker has sent Trained and its model: Predict..., End
 //	worker -> trainer: Progress... (one per training step and validation), then either
 //	                   Trained, ModelChunk... (the new model file), Predicted (one per Predict), Finished{done}
@@ -51,6 +52,9 @@ type WorkerJob struct {
 	Settings train.Settings
 	// Warm says a warm-start model file follows in ModelChunk messages.
 	Warm bool
+	// Compare says the project's active model file follows (after the warm-start one), for PredictBatch.Compare:
+	// the new model is judged against it on labelled slices, and the engine runs only in the worker.
+	Compare bool
 	// Samples is the number of Sample messages that follow: the labelled slices to train on.
 	Samples int
 	// MemoryLimit bounds the worker's memory: its Go heap's limit (debug.SetMemoryLimit), and a watchdog ends
@@ -74,6 +78,8 @@ type PredictBatch struct {
 	Slices []int // the slices' indices in their volume
 	W, H   int
 	Images [][]float32 // W*H intensities each, x fastest
+	// Compare asks for the comparison model's class maps too (Predicted.Compared): labelled slices to judge on.
+	Compare bool
 }
 
 // Trained describes the model that the worker trained; its file follows in ModelChunk messages.
@@ -89,6 +95,7 @@ type Predicted struct {
 	Slices      []int
 	ClassMaps   [][]uint8 // W*H class indices each
 	Uncertainty []float64
+	Compared    [][]uint8 // the comparison model's class maps, for PredictBatch.Compare
 }
 
 // Worker outcomes, in Finished.Status.

@@ -87,8 +87,9 @@ func (t *Trainer) execute(j *job, p plan) (out Outcome, err error) {
 			return fail(fmt.Errorf("warm start from model %d: %w", p.warm.ID, err))
 		}
 	}
+	prep := t.prepareComparison(p.ctx, p, trainedOn)
 	rec := &eventRecorder{t: t, projectID: pid, runID: run.ID}
-	res, err := t.trainInWorker(p.ctx, p, samples, warm, rec.add)
+	res, err := t.trainInWorker(p.ctx, p, samples, warm, prep.input, rec.add)
 	rec.flush()
 	if err != nil {
 		return fail(err)
@@ -101,7 +102,7 @@ func (t *Trainer) execute(j *job, p plan) (out Outcome, err error) {
 	// model always delivers it, and a crash leaves the old state or the whole new one.
 	ctx := context.WithoutCancel(p.ctx)
 	out.Metrics = res.trained.Metrics
-	promotion := t.judge(ctx, p, trainedOn, res)
+	promotion := t.judge(ctx, p, prep, res)
 	out.Promotion = &promotion
 	t.cfg.Logger.Info("model judged", "run", run.ID, "decision", promotion.Decision, "rule", promotion.Rule)
 	model, err := t.saveModel(ctx, p, run.ID, res, trainedOn, promotion)

@@ -134,13 +134,20 @@ type workerResult struct {
 	model       []byte
 	predictions []store.Prediction
 	peakRSS     int64
+	// The comparison with the active model (cmp of trainInWorker): the fair slices, as labelled when the
+	// predictions went out, and both models' class maps of them.
+	fair      []store.Label
+	fairBasis string
+	fairErr   error
+	compared  []comparedSlice
 }
 
 // trainInWorker runs a run's training and predictions in a worker process: the samples and the warm-start
 // model's file go out, progress events come back to onEvent, then the model; the project's unlabelled slices
 // go out as they are when training ends, and their predictions come back. Cancelling ctx stops the training
-// (the error is then ctx's); once the model is out, the predictions finish regardless.
-func (t *Trainer) trainInWorker(ctx context.Context, p plan, samples []data.Sample, warm []byte,
+// (the error is then ctx's); once the model is out, the predictions finish regardless. With cmp, the active
+// model's file goes out too and both models predict the fair slices.
+func (t *Trainer) trainInWorker(ctx context.Context, p plan, samples []data.Sample, warm []byte, cmp *comparisonInput,
 	onEvent func(train.Event)) (*workerResult, error) {
 	w, err := t.startWorker()
 	if err != nil {
@@ -164,10 +171,13 @@ func (t *Trainer) trainInWorker(ctx context.Context, p plan, samples []data.Samp
 	go func() {
 		defer close(jobSent)
 		if err := w.w.send(Message{Job: &WorkerJob{Version: ProtocolVersion, Settings: p.settings.Train, Warm: warm != nil,
-			Samples: len(samples), MemoryLimit: limit}}); err != nil {
+			Compare: cmp != nil, Samples: len(samples), MemoryLimit: limit}}); err != nil {
 			return
 		}
 		if warm != nil && w.w.sendModel(warm) != nil {
+			return
+		}
+		if cmp != nil && w.w.sendModel(cmp.file) != nil {
 			return
 		}
 		for i := range samples {
@@ -208,7 +218,7 @@ read:
 			sending = true
 			go func() {
 				<-jobSent // one writer at a time
-				sent <- t.sendPredictions(context.WithoutCancel(ctx), w, p.project.ID)
+				sent <- t.sendPredictions(context.WithoutCancel(ctx), w, p.project.ID, cmp)
 			}()
 		case m.Predicted != nil && trained:
 			answered++
@@ -216,6 +226,16 @@ read:
 			if len(pr.ClassMaps) != len(pr.Slices) || len(pr.Uncertainty) != len(pr.Slices) {
 				protoErr = fmt.Errorf("protocol: %d class maps and %d scores for %d slices", len(pr.ClassMaps), len(pr.Uncertainty), len(pr.Slices))
 				break read
+			}
+			if pr.Compared != nil {
+				if len(pr.Compared) != len(pr.Slices) {
+					protoErr = fmt.Errorf("protocol: %d compared class maps for %d slices", len(pr.Compared), len(pr.Slices))
+					break read
+				}
+				for i, z := range pr.Slices {
+					res.compared = append(res.compared, comparedSlice{volumeID: pr.Tag, slice: z, newMap: pr.ClassMaps[i], activeMap: pr.Compared[i]})
+				}
+				continue
 			}
 			for i, z := range pr.Slices {
 				res.predictions = append(res.predictions, store.Prediction{VolumeID: pr.Tag, Slice: z, Mask: pr.ClassMaps[i], Uncertainty: pr.Uncertainty[i]})
@@ -247,6 +267,7 @@ read:
 	if fin != nil {
 		res.peakRSS = fin.PeakRSS
 	}
+	res.fair, res.fairBasis, res.fairErr = ps.fair, ps.fairBasis, ps.fairErr
 	switch {
 	case ps.err != nil:
 		return nil, ps.err
@@ -280,12 +301,27 @@ func (w *workerProc) wasKilled() bool {
 type predictionsSent struct {
 	batches int
 	err     error // the trainer's own failure (a volume that cannot be read), not a write to a dead worker
+	// The fair slices sent for the comparison (cmp), or why there are none: a comparison that cannot be made
+	// does not fail the run.
+	fair      []store.Label
+	fairBasis string
+	fairErr   error
 }
 
-// sendPredictions sends every unlabelled slice of the project, volume by volume in batches of predictBatch,
-// then End.
-func (t *Trainer) sendPredictions(ctx context.Context, w *workerProc, projectID int64) predictionsSent {
+// sendPredictions sends the fair slices of the comparison (cmp, when not nil), then every unlabelled slice of
+// the project, volume by volume in batches of predictBatch, then End.
+func (t *Trainer) sendPredictions(ctx context.Context, w *workerProc, projectID int64, cmp *comparisonInput) predictionsSent {
 	var out predictionsSent
+	if cmp != nil {
+		out.fairBasis, out.fair, out.fairErr = cmp.fair(ctx)
+		if err := t.sendComparison(ctx, w, &out); err != nil {
+			if !errors.Is(err, errWorkerWrite) {
+				out.fairErr, out.fair = err, nil
+			} else {
+				return out
+			}
+		}
+	}
 	err := forUnlabelledSlices(ctx, t.cfg.Store, t.cfg.Volume, projectID, func(v store.VolumeMeta, vol *nifti.Volume, slices []int) error {
 		for first := 0; first < len(slices); first += predictBatch {
 			zs := slices[first:min(first+predictBatch, len(slices))]
@@ -310,6 +346,33 @@ func (t *Trainer) sendPredictions(ctx context.Context, w *workerProc, projectID 
 		w.kill()
 	}
 	return out
+}
+
+// sendComparison sends the fair slices (out.fair) as comparison batches, by volume; a volume that cannot be
+// read drops the comparison, not the run.
+func (t *Trainer) sendComparison(ctx context.Context, w *workerProc, out *predictionsSent) error {
+	for _, group := range byVolume(out.fair) {
+		vol, err := t.cfg.Volume(ctx, group[0].VolumeID)
+		if err != nil {
+			return fmt.Errorf("volume %d: %w", group[0].VolumeID, err)
+		}
+		for first := 0; first < len(group); first += predictBatch {
+			ls := group[first:min(first+predictBatch, len(group))]
+			b := PredictBatch{Tag: group[0].VolumeID, W: vol.Shape[0], H: vol.Shape[1], Compare: true}
+			for _, l := range ls {
+				if l.Slice >= vol.NumSlices() || len(l.Mask) != vol.SliceLen() {
+					return fmt.Errorf("volume %d slice %d: label does not fit the volume", l.VolumeID, l.Slice)
+				}
+				b.Slices = append(b.Slices, l.Slice)
+				b.Images = append(b.Images, vol.Slice(l.Slice))
+			}
+			if err := w.w.send(Message{Predict: &b}); err != nil {
+				return errWorkerWrite
+			}
+			out.batches++
+		}
+	}
+	return nil
 }
 
 // errWorkerWrite: the worker stopped reading; its own end says why.

@@ -89,6 +89,12 @@ func serveJob(ctx context.Context, r *messageReader, w *messageWriter) (Finished
 			return failed(exitFailed, "warm start: %v", err)
 		}
 	}
+	var compareFile []byte // decoded once training is over, so it adds nothing to the training peak
+	if job.Compare {
+		if compareFile, err = r.readModel(maxModelBytes); err != nil {
+			return failed(exitProtocol, "comparison model: %v", err)
+		}
+	}
 	if job.Samples < 0 {
 		return failed(exitProtocol, "protocol: %d samples", job.Samples)
 	}
@@ -151,6 +157,13 @@ func serveJob(ctx context.Context, r *messageReader, w *messageWriter) (Finished
 		return failed(exitProtocol, "%v", err)
 	}
 	file = bytes.Buffer{}
+	var compared *train.Model
+	if compareFile != nil {
+		if compared, err = train.ReadModel(bytes.NewReader(compareFile)); err != nil {
+			return failed(exitFailed, "comparison model: %v", err)
+		}
+		compareFile = nil
+	}
 
 	// Once the model is out, the predictions are finished whatever signal comes: the run delivers its model.
 	for m := range incoming {
@@ -159,6 +172,15 @@ func serveJob(ctx context.Context, r *messageReader, w *messageWriter) (Finished
 			return Finished{Status: WorkerDone}, exitDone
 		case m.Predict != nil:
 			p, err := predictWorkerBatch(best, m.Predict)
+			if err == nil && m.Predict.Compare {
+				if compared == nil {
+					return failed(exitProtocol, "protocol: a comparison batch without a comparison model")
+				}
+				var c *Predicted
+				if c, err = predictWorkerBatch(compared, m.Predict); err == nil {
+					p.Compared = c.ClassMaps
+				}
+			}
 			if err != nil {
 				return failed(exitFailed, "predictions: %v", err)
 			}
