@@ -77,7 +77,8 @@ func TestLossChartShowsZeroAsPerfectAndClipsSpikes(t *testing.T) {
 	tab1 := &tab{t: t, ctx: browserCtx, name: "tab1"}
 	csp := watchCSP(t, browserCtx)
 	tab1.do(chromedp.Navigate(fmt.Sprintf("%s/projects/%d", ts.URL, p.ID)))
-	tab1.waitJS(`JSON.parse(document.querySelector("#loss-chart").dataset.drawn || "{}")["train loss"] === 60`, 15*time.Second)
+	// The app asks who is signed in before it draws the page: wait null-safely.
+	tab1.waitJS(`JSON.parse(document.querySelector("#loss-chart")?.dataset.drawn || "{}")["train loss"] === 60`, 15*time.Second)
 	drawn := eval[map[string]int](tab1, `JSON.parse(document.querySelector("#loss-chart").dataset.drawn)`)
 	if drawn["validation loss"] != 4 || drawn["validation loss (clipped)"] != 1 {
 		t.Fatalf("drawn %v, want 4 validation points, the spike among them clipped", drawn)
