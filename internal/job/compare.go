@@ -383,12 +383,7 @@ func (t *Trainer) checkAreas(ctx context.Context, names []string, labels []store
 	limits := make([]float64, k+1)
 	for c := 1; c <= k; c++ {
 		lim := AreaLimit{Class: names[c-1], LabelledSlices: len(labelled[c])}
-		if len(labelled[c]) > 0 {
-			a := slices.Sorted(slices.Values(labelled[c]))
-			lim.LabelledMaxMM2 = a[len(a)-1]
-			iqr := quantile(a, 0.75) - quantile(a, 0.25)
-			lim.LimitMM2 = lim.LabelledMaxMM2 + math.Max(1.5*iqr, 0.25*lim.LabelledMaxMM2)
-		}
+		lim.LabelledMaxMM2, lim.LimitMM2 = areaLimit(labelled[c])
 		limits[c] = lim.LimitMM2
 		out.Limits[c-1] = lim
 	}
@@ -437,6 +432,18 @@ func (t *Trainer) checkAreas(ctx context.Context, names []string, labels []store
 		out.Blocking = tooManyFlags(out)
 	}
 	return out
+}
+
+// areaLimit is the labelled areas' maximum and the largest area not flagged: the maximum plus the larger of
+// 1.5 interquartile ranges and a quarter of the maximum (0, 0 without labelled slices).
+func areaLimit(areas []float64) (maximum, limit float64) {
+	if len(areas) == 0 {
+		return 0, 0
+	}
+	a := slices.Sorted(slices.Values(areas))
+	maximum = a[len(a)-1]
+	iqr := quantile(a, 0.75) - quantile(a, 0.25)
+	return maximum, maximum + math.Max(1.5*iqr, 0.25*maximum)
 }
 
 func classCounts(mask []uint8, k int) []int {

@@ -64,6 +64,24 @@ func TestTooManyFlags(t *testing.T) {
 	}
 }
 
+// The area limit, against numpy: a = [0, 10, 12, 30, 100]; numpy.percentile(a, [25, 75]) = [10, 30], so
+// IQR 20 and the limit 100 + max(30, 25) = 130; with a narrow spread the quarter of the maximum wins.
+func TestAreaLimit(t *testing.T) {
+	for _, c := range []struct {
+		areas      []float64
+		max, limit float64
+	}{
+		{[]float64{100, 0, 12, 30, 10}, 100, 130},
+		{[]float64{40, 40, 40, 40}, 40, 50},
+		{[]float64{0, 0}, 0, 0},
+		{nil, 0, 0},
+	} {
+		if m, l := areaLimit(c.areas); m != c.max || l != c.limit {
+			t.Errorf("%v: max %v limit %v, want %v and %v", c.areas, m, l, c.max, c.limit)
+		}
+	}
+}
+
 // Fair slices: neither model saw them, else the active model did not (by recorded version, or, for a model
 // with no recorded training set, by time).
 func TestFairSlices(t *testing.T) {
