@@ -104,7 +104,7 @@ func (t *Trainer) execute(j *job, p plan) (out Outcome, err error) {
 	out.Metrics = res.trained.Metrics
 	promotion := t.judge(ctx, p, prep, res)
 	out.Promotion = &promotion
-	t.cfg.Logger.Info("model judged", "run", run.ID, "decision", promotion.Decision, "rule", promotion.Rule)
+	t.cfg.Logger.Debug("model judged", "run", run.ID, "decision", promotion.Decision, "rule", promotion.Rule)
 	model, err := t.saveModel(ctx, p, run.ID, res, trainedOn, promotion)
 	if err != nil {
 		return fail(err)
