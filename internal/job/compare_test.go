@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mriworkbench/workbench/ml/data"
+	"github.com/mriworkbench/workbench/ml/train"
 	"github.com/mriworkbench/workbench/store"
 )
 
@@ -249,5 +252,112 @@ func TestUnreadableActiveModelIsReplaced(t *testing.T) {
 	if !out.Model.Active || pr.Comparison.Possible || !strings.Contains(pr.Comparison.Reason, "cannot be read") ||
 		!strings.Contains(pr.Rule, "promoted with no comparison") {
 		t.Fatalf("model %+v, promotion %+v", out.Model, pr)
+	}
+}
+
+// workerSession runs one worker job in this process over pipes: the job, the warm and comparison files, the
+// samples; it returns the writer and reader of the rest of the stream, and the worker's exit status.
+func workerSession(t *testing.T, job WorkerJob, compareFile []byte, samples []data.Sample) (*messageWriter, *messageReader, <-chan int) {
+	t.Helper()
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	code := make(chan int, 1)
+	go func() {
+		code <- RunWorker(context.Background(), inR, outW)
+		outW.Close()
+	}()
+	t.Cleanup(func() { inW.Close(); outR.Close() })
+	w, r := newMessageWriter(inW), newMessageReader(outR)
+	go func() {
+		if w.send(Message{Job: &job}) != nil {
+			return
+		}
+		if compareFile != nil && w.sendModel(compareFile) != nil {
+			return
+		}
+		for i := range samples {
+			if w.send(Message{Sample: &samples[i]}) != nil {
+				return
+			}
+		}
+	}()
+	return w, r, code
+}
+
+// untilTrained reads progress up to the trained model and its file.
+func untilTrained(t *testing.T, r *messageReader) {
+	t.Helper()
+	for {
+		m, err := r.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Finished != nil {
+			t.Fatalf("worker finished early: %+v", m.Finished)
+		}
+		if m.Trained != nil {
+			if _, err := r.readModel(maxModelBytes); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+}
+
+// The worker answers a comparison batch with both models' class maps, the comparison model's being its own
+// prediction; a comparison batch in a job without a comparison model is a protocol error.
+func TestWorkerComparisonBatches(t *testing.T) {
+	s := train.DefaultSettings(1)
+	s.Epochs, s.BudgetSeconds, s.CropW, s.CropH, s.BatchSize = 1, 0, 32, 32, 2
+	const w, h = 32, 32
+	var samples []data.Sample
+	for i := range 3 {
+		img, mask := make([]float32, w*h), make([]uint8, w*h)
+		for j := range img {
+			img[j] = float32((j*7 + i) % 13)
+			if j%w > 10 && j%w < 20 && j/w > 10 && j/w < 20 {
+				img[j] += 20
+				mask[j] = 1
+			}
+		}
+		samples = append(samples, data.Sample{Image: img, Mask: mask, W: w, H: h, Spacing: [2]float64{1, 1}, Key: fmt.Sprint(i)})
+	}
+	ref, err := train.NewModel(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file bytes.Buffer
+	if _, err := ref.WriteTo(&file); err != nil {
+		t.Fatal(err)
+	}
+	refPred, err := ref.PredictSlices(samples[:1], train.PredictOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := PredictBatch{Tag: 7, Slices: []int{4}, W: w, H: h, Images: [][]float32{samples[0].Image}, Compare: true}
+
+	wr, r, code := workerSession(t, WorkerJob{Version: ProtocolVersion, Settings: s, Compare: true, Samples: len(samples)}, file.Bytes(), samples)
+	untilTrained(t, r)
+	if err := wr.send(Message{Predict: &batch}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := r.next()
+	if err != nil || m.Predicted == nil {
+		t.Fatalf("answer %s (%v)", m.kind(), err)
+	}
+	if p := m.Predicted; p.Tag != 7 || len(p.ClassMaps) != 1 || len(p.Compared) != 1 || !bytes.Equal(p.Compared[0], refPred[0].ClassMap) {
+		t.Fatalf("comparison answer: tag %d, %d maps, %d compared (equal to the comparison model's own: %v)",
+			p.Tag, len(p.ClassMaps), len(p.Compared), len(p.Compared) == 1 && bytes.Equal(p.Compared[0], refPred[0].ClassMap))
+	}
+	wr.send(Message{End: true})
+	if m, err := r.next(); err != nil || m.Finished == nil || m.Finished.Status != WorkerDone || <-code != exitDone {
+		t.Fatalf("end: %+v (%v)", m.Finished, err)
+	}
+
+	wr, r, code = workerSession(t, WorkerJob{Version: ProtocolVersion, Settings: s, Samples: len(samples)}, nil, samples)
+	untilTrained(t, r)
+	wr.send(Message{Predict: &batch})
+	if m, err := r.next(); err != nil || m.Finished == nil || !strings.Contains(m.Finished.Error, "without a comparison model") || <-code != exitProtocol {
+		t.Fatalf("comparison batch without a comparison model: %+v (%v)", m.Finished, err)
 	}
 }
