@@ -51,7 +51,7 @@ export interface EpochEvent extends ProgressFields {
   type: "epoch";
 }
 
-/** A model's predictions are stored and the model is active. */
+/** A model's predictions are stored and the model is active, or (candidate) kept beside the active model. */
 export interface PredictionsEvent {
   type: "predictions";
   /** The run that produced the model; absent when the predictions did not come from a run. */
@@ -59,6 +59,8 @@ export interface PredictionsEvent {
   modelId: number;
   /** Slices predicted. */
   slices: number;
+  /** The model compared worse than the active model and waits for a reviewer's promotion. */
+  candidate?: boolean;
 }
 
 /** A user made another model version active. */

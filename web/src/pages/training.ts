@@ -38,6 +38,8 @@ export function trainingPanel(pid: Id): TrainingPanel {
   // Train now's time, to measure how long the first loss point takes to reach the screen.
   let pressedAt: number | null = null;
   let disposed = false;
+  // Runs whose model was kept as a candidate (predictions events of this page's life).
+  const candidateRuns = new Set<number>();
 
   const trainBtn = h("button#train-now.primary", { type: "submit" }, "Train now");
   const cancelBtn = h("button#train-cancel", { type: "button", hidden: true }, "Cancel run");
@@ -246,6 +248,7 @@ export function trainingPanel(pid: Id): TrainingPanel {
       h(`span.status.${r.status}`, {}, r.status), " ",
       h("span.muted", {}, when),
       h("span.muted", {}, r.modelId ? ` · produced model #${r.modelId}` : ""),
+      candidateRuns.has(r.id) ? h("span.candidate-note", {}, " — kept as a candidate: it compared worse than the active model, which stays (see Model versions)") : "",
       h("div.settings.muted", { title: JSON.stringify(r.settings.train, null, 1) }, runSummary(r.settings)));
     if (r.error) runInfo.append(h("div.error", {}, r.error));
   }
@@ -345,6 +348,12 @@ export function trainingPanel(pid: Id): TrainingPanel {
       case "iteration":
       case "epoch":
         onProgress(ev);
+        break;
+      case "predictions":
+        if (ev.candidate && ev.runId !== undefined) {
+          candidateRuns.add(Number(ev.runId));
+          if (shown?.id === Number(ev.runId)) renderRun();
+        }
         break;
     }
   }
