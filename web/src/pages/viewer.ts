@@ -114,6 +114,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       palette: null as unknown as ViewerContext["palette"],
       volume: null,
       volumeError: null,
+      marks: { firstDrawn: null, volumeReady: null },
       disposed: () => disposed,
       render: () => render(),
       requestRender,
@@ -357,6 +358,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
         applyMasks(masks);
         render();
         updateSliceUi();
+        v.marks.volumeReady = performance.now();
         return true;
       } catch (err) {
         v.volumeError = `could not load the whole volume: ${errorText(err)}`;

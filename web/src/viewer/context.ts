@@ -48,6 +48,8 @@ export interface ViewerContext {
   volume: VolumeImage | null;
   /** Why the whole volume could not be loaded, shown in the reformat planes. */
   volumeError: string | null;
+  /** performance.now() when the first axial slice was drawn and when the whole volume had arrived. */
+  marks: { firstDrawn: number | null; volumeReady: number | null };
   disposed(): boolean;
   /** Draws every visible plane now. */
   render(): void;

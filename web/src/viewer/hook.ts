@@ -32,6 +32,8 @@ export interface WorkbenchHook {
   setLayout: (l: Layout) => void;
   /** Draws every visible plane now; for timing redraws. */
   renderAll: () => void;
+  /** performance.now() (ms since navigation) of the first drawn axial slice and of the whole volume's arrival. */
+  marks: () => { firstDrawn: number | null; volumeReady: number | null };
 }
 
 declare global {
@@ -75,6 +77,7 @@ export function installHook(v: ViewerContext, planes: Record<PlaneKind, PlaneVie
     },
     layout: () => v.state.layout,
     renderAll: () => v.render(),
+    marks: () => ({ ...v.marks }),
   };
   return () => {
     window.workbench = undefined;

@@ -123,6 +123,7 @@ export class PlaneView {
       return;
     }
     this.offCtx.putImageData(this.imageData, 0, 0);
+    if (this.kind === "axial" && this.v.marks.firstDrawn === null) this.v.marks.firstDrawn = performance.now();
     const view = this.view;
     ctx.imageSmoothingEnabled = view.zoom < 1;
     ctx.drawImage(this.off, view.panX, view.panY, this.cols * view.zoom, this.rows * view.zoom * this.aspect);
