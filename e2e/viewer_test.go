@@ -214,7 +214,46 @@ func TestViewerCrosshairLinksThreePlanes(t *testing.T) {
 	}
 	tb.do(chromedp.KeyEvent("o"))
 
-	// 7. Layout 2x2, remembered across a reload.
+	// 7. An axial edit shows in the reformats at once, and a later slice change keeps it: erase around the cord's
+	// centre on slice 25 (which moves the crosshair there), then page on.
+	const editZ = 25
+	tb.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`workbench.setSlice(%d)`, editZ)))
+	tb.waitJS(fmt.Sprintf(`workbench.slice() === %d && workbench.classCounts(%d) !== null`, editZ, editZ), 5*time.Second)
+	sx, sy, count := 0, 0, 0
+	for i := range n {
+		if cord.Data[editZ*n+i] > 0.5 {
+			sx, sy, count = sx+i%52, sy+i/52, count+1
+		}
+	}
+	cxv, cyv := sx/count, sy/count
+	ex, ey := tb.client(cxv, cyv)
+	tb.do(chromedp.MouseClickXY(ex, ey))
+	tb.waitJS(fmt.Sprintf(`workbench.cross()[0] === %d && workbench.cross()[1] === %d`, cxv, cyv), 5*time.Second)
+	before := map[string]int{"sagittal": tb.redPixels("sagittal"), "coronal": tb.redPixels("coronal")}
+	tb.do(chromedp.Evaluate[chromedp.Void](`workbench.setTool("eraser"); workbench.setBrushSize(9)`))
+	tb.do(chromedp.MouseEvent(chromedp.MouseMoved, ex, ey), chromedp.MouseClickXY(ex, ey))
+	tb.waitJS(fmt.Sprintf(`workbench.classCounts(%d)[1] < %d`, editZ, count), 5*time.Second)
+	tb.do(chromedp.Evaluate[chromedp.Void](`workbench.renderAll()`))
+	after := map[string]int{"sagittal": tb.redPixels("sagittal"), "coronal": tb.redPixels("coronal")}
+	for kind := range before {
+		if after[kind] >= before[kind] {
+			t.Errorf("%s plane: %d label pixels after erasing on the axial slice, %d before", kind, after[kind], before[kind])
+		}
+	}
+	tb.do(chromedp.MouseEvent(chromedp.MouseMoved, ax0, ay0), chromedp.KeyEvent(kb.ArrowUp))
+	tb.waitJS(fmt.Sprintf(`workbench.slice() === %d`, editZ+1), 5*time.Second)
+	// The slice change kept the reformats' pixels (only their crosshair moved): a full redraw must match them.
+	paged := map[string]int{"sagittal": tb.redPixels("sagittal"), "coronal": tb.redPixels("coronal")}
+	tb.do(chromedp.Evaluate[chromedp.Void](`workbench.renderAll()`))
+	for kind := range before {
+		if got := tb.redPixels(kind); got != paged[kind] || got >= before[kind] {
+			t.Errorf("%s plane: %d label pixels redrawn after a slice change, %d as paged, %d before the erase", kind, got, paged[kind], before[kind])
+		}
+	}
+	t.Logf("erasing on slice %d: sagittal label pixels %d -> %d, coronal %d -> %d", editZ, before["sagittal"], after["sagittal"], before["coronal"], after["coronal"])
+	tb.waitSaved()
+
+	// 8. Layout 2x2, remembered across a reload.
 	tb.do(chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector("#layout"); s.value = "2x2"; s.dispatchEvent(new Event("change")); })()`))
 	tb.do(chromedp.Reload())
 	tb.waitViewer()

@@ -95,7 +95,11 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     const data = new SliceData(vol.id, W, H, classCount, info, saver, {
       current: () => state.z,
       loaded: (slice) => {
-        if (slice !== state.z) return;
+        // Another slice's label or prediction shows in the reformats: redraw them on the next frame.
+        if (slice !== state.z) {
+          if (v.volume) requestRender();
+          return;
+        }
         render();
         updateSliceUi();
         showReadout(v);
@@ -132,8 +136,8 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     new PlaneInput(v, planes.coronal, () => windowChanged());
 
     // ---------- drawing ----------
-    function render(): void {
-      for (const kind of PLANES) planes[kind].render();
+    function render(sliceChangeOnly = false): void {
+      for (const kind of PLANES) planes[kind].render(sliceChangeOnly);
     }
     let frameRequested = false;
     function requestRender(): void {
@@ -170,10 +174,12 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       const target = clampSlice(next, D);
       if (target === state.z && state.viewFitted) return;
       state.z = target;
+      // A previewed history version leaves the reformats too, so they are recomposed.
+      const hadPreview = edits.historyPreview !== null;
       edits.historyPreview = null;
       if (historyOpen(v)) void showHistory(v);
       if (reads.open) void reads.show(target);
-      render();
+      render(!hadPreview);
       updateSliceUi();
       v.drawStrip();
       showReadout(v);

@@ -34,6 +34,10 @@ export class PlaneView {
   private fitted = false;
   /** Set while panning or windowing: no brush ring then. */
   dragging = false;
+  /** What the reformat's pixels were composed from; see render(sliceChangeOnly). */
+  private composedKey = "";
+  /** The last compose kept the previous pixels (already on the offscreen canvas). */
+  private reused = false;
 
   constructor(private readonly v: ViewerContext, readonly kind: PlaneKind, readonly canvas: HTMLCanvasElement) {
     const size = planeSize(kind, { w: v.W, h: v.H, d: v.D });
@@ -107,22 +111,27 @@ export class PlaneView {
     return { x: view.panX + (col + 0.5) * view.zoom, y: view.panY + (row + 0.5) * view.zoom * this.aspect };
   }
 
-  /** Draws the plane now (synchronously: a slice change redraws every visible plane in one call). */
-  render(): void {
+  /**
+   * Draws the plane now (synchronously: a slice change redraws every visible plane in one call). sliceChangeOnly
+   * says that only the axial slice moved since the last draw: a reformat then keeps its composed pixels (they
+   * do not depend on the axial slice) unless its own plane, the window, the overlay or the palette changed, and
+   * only its crosshair moves. Every other draw recomposes, so label edits always show.
+   */
+  render(sliceChangeOnly = false): void {
     if (!this.visible()) return;
     const ctx = this.ctx2d;
     const canvas = this.canvas;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.fillStyle = "#0b0d12";
     ctx.fillRect(0, 0, canvas.width, canvas.height);
-    const what = this.compose();
+    const what = this.compose(sliceChangeOnly);
     if (what) {
       ctx.fillStyle = "#8891a5";
       ctx.font = `${14 * (window.devicePixelRatio || 1)}px system-ui, sans-serif`;
       ctx.fillText(what, 20, 30);
       return;
     }
-    this.offCtx.putImageData(this.imageData, 0, 0);
+    if (!this.reused) this.offCtx.putImageData(this.imageData, 0, 0);
     if (this.kind === "axial" && this.v.marks.firstDrawn === null) this.v.marks.firstDrawn = performance.now();
     const view = this.view;
     ctx.imageSmoothingEnabled = view.zoom < 1;
@@ -132,8 +141,9 @@ export class PlaneView {
   }
 
   /** Fills the pixels; returns what is still loading instead, if anything. */
-  private compose(): string | null {
+  private compose(sliceChangeOnly: boolean): string | null {
     const { state, data } = this.v;
+    this.reused = false;
     if (this.kind === "axial") {
       const z = state.z;
       const gray = data.gray(z, state.wl);
@@ -145,6 +155,12 @@ export class PlaneView {
     const vol = this.v.volume;
     if (!vol) return this.v.volumeError ?? "loading volume…";
     const at = { x: state.cross.x, y: state.cross.y, z: state.z };
+    const key = `${this.kind === "coronal" ? at.y : at.x}|${state.wl.center}/${state.wl.width}|${state.overlayOn}|${state.opacity}|${this.v.volume ? 1 : 0}`;
+    if (sliceChangeOnly && key === this.composedKey) {
+      this.reused = true;
+      return null;
+    }
+    this.composedKey = key;
     const labels = state.overlayOn ? (z: number) => shownMask(this.v, z) : null;
     const preds = state.overlayOn ? (z: number) => data.preds.get(z)?.mask : null;
     composeReformat(this.kind, at, vol, vol.grayLut(state.wl), labels, preds, this.v.palette, this.pixels);
