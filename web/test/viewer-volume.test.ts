@@ -86,3 +86,29 @@ test("PSR source indices and world coordinates of a canonical voxel", () => {
   assert.equal(readoutText({ x: 5, y: 10, z: 20 }, [49, 20, 5], [-20, 30, 60.001], 123.456, "cord"),
     "voxel 5 10 20  ·  file 49 20 5  ·  -20.0 30.0 60.0 mm  ·  123.46  ·  cord");
 });
+
+test("predictions are outlined in the reformat's own plane, over the label fill", () => {
+  const w = 5, h = 5, d = 5;
+  const raw = new Uint16Array(w * h * d);
+  const lut = new Uint8Array(65536);
+  const palette = new Palette([{ r: 255, g: 0, b: 0 }, { r: 0, g: 0, b: 255 }], 0.5);
+  // A 3x3x3 predicted cube of class 2 in the middle of the volume: its coronal section through y = 2 is a
+  // 3x3 square whose ring of 8 is the outline, the centre voxel not.
+  const pred = new Uint8Array(w * h);
+  for (let y = 1; y <= 3; y++) for (let x = 1; x <= 3; x++) pred[x + w * y] = 2;
+  const preds = (z: number) => (z >= 1 && z <= 3 ? pred : null);
+  const out = new Uint32Array(w * d);
+  composeReformat("coronal", { x: 0, y: 2, z: 0 }, { w, h, d, raw }, lut, null, preds, palette, out);
+  const solid = palette.solid[2] as number;
+  const outlined = [...out].map((p) => (p === solid ? 1 : 0));
+  assert.deepEqual(outlined, [
+    0, 0, 0, 0, 0,
+    0, 1, 1, 1, 0,
+    0, 1, 0, 1, 0,
+    0, 1, 1, 1, 0,
+    0, 0, 0, 0, 0,
+  ]);
+  // Overlay off: no prediction, plain grey.
+  composeReformat("coronal", { x: 0, y: 2, z: 0 }, { w, h, d, raw }, lut, null, null, palette, out);
+  assert.ok([...out].every((p) => p === palette.blend[0]));
+});
