@@ -181,10 +181,14 @@ func TestViewerCrosshairLinksThreePlanes(t *testing.T) {
 		t.Fatalf("crosshair %v after the coronal click, want [%d %d %d]", got, cx2X, wantY, cx2Z)
 	}
 
-	// 4. Keys act on the plane under the pointer: over the coronal plane ArrowUp moves its y, not the slice.
+	// 4. Keys act on the plane under the pointer: over the coronal plane ArrowUp moves its y, not the slice, and
+	// the readout follows the plane.
 	tb.do(chromedp.KeyEvent(kb.ArrowUp))
 	if got := eval[[]int](tb, `workbench.cross()`); !slices.Equal(got, []int{cx2X, wantY + 1, cx2Z}) {
 		t.Fatalf("crosshair %v after ArrowUp over the coronal plane, want y %d", got, wantY+1)
+	}
+	if got := eval[string](tb, `document.querySelector("#readout").textContent`); !strings.HasPrefix(got, fmt.Sprintf("voxel %d %d %d", cx2X, wantY+1, cx2Z)) {
+		t.Fatalf("readout %q after ArrowUp over the coronal plane, want voxel %d %d %d", got, cx2X, wantY+1, cx2Z)
 	}
 	// Over the axial plane the readout follows the slice: no stale z.
 	ax := tb.planeBox("axial")

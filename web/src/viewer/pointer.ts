@@ -174,8 +174,14 @@ export class PointerInput {
 export function showReadout(v: ViewerContext): void {
   const { W, H, D, data, state, project, ui, vol } = v;
   const hover = state.hover;
-  // The axial plane's hover follows the slice: its x and y stay under the pointer while z changes.
-  const at = hover ? { ...hover, z: state.activePlane === "axial" ? state.z : hover.z } : { x: state.cross.x, y: state.cross.y, z: state.z };
+  // A hovered plane's own slice follows the keys: the pointer stays on the same in-plane voxel while the plane
+  // moves along its normal (z for the axial plane, x for the sagittal, y for the coronal).
+  const at = hover ? { ...hover } : { x: state.cross.x, y: state.cross.y, z: state.z };
+  if (hover) {
+    if (state.activePlane === "axial") at.z = state.z;
+    else if (state.activePlane === "sagittal") at.x = state.cross.x;
+    else at.y = state.cross.y;
+  }
   if (at.x < 0 || at.y < 0 || at.z < 0 || at.x >= W || at.y >= H || at.z >= D) {
     ui.readout.textContent = "";
     return;
