@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/mriworkbench/workbench/nifti"
 	"github.com/mriworkbench/workbench/store"
@@ -24,6 +25,9 @@ func framed(t *testing.T, body []byte, meta any) []byte {
 		t.Fatalf("payload of %d bytes has no header", len(body))
 	}
 	n := int(binary.LittleEndian.Uint32(body))
+	if (4+n)%8 != 0 {
+		t.Fatalf("voxels start at byte %d, not a multiple of 8", 4+n)
+	}
 	if 4+n > len(body) {
 		t.Fatalf("header claims %d bytes, payload has %d", n, len(body))
 	}
@@ -195,4 +199,50 @@ func TestVolumeDataRefusesUnknownVolumes(t *testing.T) {
 		r.errorMessage(t)
 	}
 	e.get("/api/health").expect(t, http.StatusOK)
+}
+
+// With blind reads an annotator's masks payload holds their own reads only (never another annotator's, nor
+// the labels), while a reviewer gets the labels: the same views the per-slice label routes give.
+func TestVolumeMasksAreTheRequestersOwnReads(t *testing.T) {
+	e := newTestEnv(t)
+	p := e.createProject("blind", "wm", "gm")
+	v := e.uploadVolume(p.ID, t2sImage)
+	addUser(t, e.store, "rev", store.RoleReviewer, "reviewer password")
+	addUser(t, e.store, "ann", store.RoleAnnotator, "annotator password")
+	addUser(t, e.store, "bob", store.RoleAnnotator, "bob's password")
+	time.Sleep(accountsTTL + 100*time.Millisecond)
+	sign := func(name, pw string) *browser {
+		b := newBrowser(t, e.http.URL)
+		b.login(name, pw).expect(t, http.StatusOK)
+		return b
+	}
+	ann, bob, rev := sign("ann", "annotator password"), sign("bob", "bob's password"), sign("rev", "reviewer password")
+	rev.json(http.MethodPatch, fmt.Sprintf("/api/projects/%d", p.ID), map[string]any{"readsMode": "blind"}).expect(t, http.StatusOK)
+	w, h := v.Shape[0], v.Shape[1]
+	put := func(b *browser, z int, mask []byte) {
+		b.do(http.MethodPut, fmt.Sprintf("/api/volumes/%d/slices/%d/label", v.ID, z), mask,
+			map[string]string{"Content-Type": "application/octet-stream", "X-Base-Version": "0"}).expect(t, http.StatusOK)
+	}
+	annMask, bobMask, revMask := square(w, h, 5, 5, 8, 1), square(w, h, 20, 20, 6, 2), square(w, h, 10, 30, 4, 1)
+	put(ann, 3, annMask)
+	put(bob, 3, bobMask)
+	put(bob, 6, bobMask)
+	put(rev, 4, revMask)
+	masksOf := func(b *browser) (volumeMasksMeta, []byte) {
+		var meta volumeMasksMeta
+		rest := framed(t, b.do(http.MethodGet, fmt.Sprintf("/api/volumes/%d/masks", v.ID), nil, nil).expect(t, http.StatusOK).body, &meta)
+		return meta, rest
+	}
+	meta, rest := masksOf(ann)
+	if len(meta.Labels) != 1 || meta.Labels[0].Slice != 3 || !bytes.Equal(rest, annMask) {
+		t.Fatalf("ann's masks: %+v with %d bytes, want only her read of slice 3", meta.Labels, len(rest))
+	}
+	meta, rest = masksOf(bob)
+	if len(meta.Labels) != 2 || meta.Labels[0].Slice != 3 || meta.Labels[1].Slice != 6 || !bytes.Equal(rest[:w*h], bobMask) {
+		t.Fatalf("bob's masks: %+v, want his reads of slices 3 and 6", meta.Labels)
+	}
+	meta, rest = masksOf(rev)
+	if len(meta.Labels) != 1 || meta.Labels[0].Slice != 4 || !bytes.Equal(rest, revMask) {
+		t.Fatalf("the reviewer's masks: %+v, want the label of slice 4", meta.Labels)
+	}
 }
