@@ -259,6 +259,13 @@ func TestViewerCrosshairLinksThreePlanes(t *testing.T) {
 
 	// 8. Layout 2x2, remembered across a reload.
 	tb.do(chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector("#layout"); s.value = "2x2"; s.dispatchEvent(new Event("change")); })()`))
+	// The planes, never zoomed, are fitted to their new boxes.
+	tb.waitJS(`document.querySelector('canvas[data-plane="axial"]').width === Math.round(document.querySelector('canvas[data-plane="axial"]').getBoundingClientRect().width * devicePixelRatio)`, 5*time.Second)
+	ax = tb.planeBox("axial")
+	wx, wy := ax.clientOf(52, 60, 1, 51-10, 59-20)
+	if gx, gy := tb.client(10, 20); math.Abs(gx-wx) > 0.5 || math.Abs(gy-wy) > 0.5 {
+		t.Fatalf("after the layout change voxel (10, 20) is at (%.1f, %.1f), the fitted view puts it at (%.1f, %.1f)", gx, gy, wx, wy)
+	}
 	tb.do(chromedp.Reload())
 	tb.waitViewer()
 	tb.waitJS(`workbench.volumeReady() && workbench.layout() === "2x2" && document.querySelector(".planes").classList.contains("layout-2x2")`, 20*time.Second)

@@ -31,7 +31,8 @@ export class PlaneView {
   private readonly pixels: Uint32Array;
   /** The reformats' own zoom and pan; the axial plane's is state.view (the e2e hook and the brush read it). */
   private ownView: View = { zoom: 1, panX: 0, panY: 0 };
-  private fitted = false;
+  /** The view fit() or resetView() last set: while the user has not zoomed or panned since, a resize refits. */
+  private lastFit: View | null = null;
   /** Set while panning or windowing: no brush ring then. */
   dragging = false;
   /** What the reformat's pixels were composed from; see render(sliceChangeOnly). */
@@ -81,18 +82,20 @@ export class PlaneView {
     const cw = Math.max(1, Math.round(rect.width * dpr));
     const ch = Math.max(1, Math.round(rect.height * dpr));
     if (this.canvas.width === cw && this.canvas.height === ch) return;
+    const first = this.kind === "axial" ? !this.v.state.viewFitted : this.lastFit === null;
+    // A plane still at its fitted view follows its box (a layout change, a window resize); a zoomed one stays.
+    const refit = first || this.view === this.lastFit;
     this.canvas.width = cw;
     this.canvas.height = ch;
-    const first = this.kind === "axial" ? !this.v.state.viewFitted : !this.fitted;
-    if (first) {
-      this.view = this.fittedView();
+    if (refit) {
+      this.resetView();
       if (this.kind === "axial") this.v.state.viewFitted = true;
-      this.fitted = true;
     }
   }
 
   resetView(): void {
-    this.view = this.fittedView();
+    this.lastFit = this.fittedView();
+    this.view = this.lastFit;
   }
 
   /** The voxel under canvas point (sx, sy), possibly outside the volume. */
