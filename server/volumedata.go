@@ -58,6 +58,9 @@ func writeFramed(c echo.Context, meta any) error {
 	if err != nil {
 		return err
 	}
+	for (4+len(head))%8 != 0 {
+		head = append(head, ' ')
+	}
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, echo.MIMEOctetStream)
 	c.Response().WriteHeader(http.StatusOK)
