@@ -14,7 +14,8 @@ import (
 )
 
 // The whole-volume payloads the viewer's three planes are drawn from. Both are one little-endian uint32 n, n
-// bytes of JSON metadata, then the voxels; the API's gzip middleware compresses them on the wire.
+// bytes of JSON metadata (space-padded so that the voxels start at a multiple of 8 bytes, where the browser
+// views them as typed arrays in place), then the voxels; the API's gzip middleware compresses them on the wire.
 
 // volumeDataMeta describes GET /volumes/{vid}/data: Depth*Height*Width uint16 values, x fastest, each
 // standing for Offset + Scale*value. Exact says the canonical float32 voxels are reproduced exactly (integer
