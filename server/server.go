@@ -204,6 +204,7 @@ func (s *Server) routes() {
 		api.PUT("/volumes/:vid/slices/:z/label", s.putLabel, annotator)
 		api.DELETE("/volumes/:vid/slices/:z/label", s.deleteLabel, annotator)
 		api.PUT("/volumes/:vid/slices/:z/verified", s.putVerified, reviewer)
+		api.POST("/volumes/:vid/slices/:z/label/copy", s.copyLabel, annotator)
 		api.GET("/volumes/:vid/slices/:z/label/history", s.labelHistory)
 		api.GET("/volumes/:vid/slices/:z/label/versions/:n", s.labelVersion)
 		api.GET("/volumes/:vid/slices/:z/prediction", s.getPrediction)
