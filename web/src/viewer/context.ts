@@ -1,0 +1,51 @@
+// What the viewer's modules share: the volume, the state object, the DOM, the data and the saver, and the few
+// operations every module may ask of the page (redraw, go to a slice, refresh the slice's controls).
+import type { LabelData, Project, ReviewItem, SliceInfo, VolumeDetail } from "../api";
+import type { AutoSaver } from "../lib/autosave";
+import type { UndoStack } from "../lib/undo";
+import type { SliceData } from "../pages/slicedata";
+import type { ViewerState } from "./state";
+import type { ViewerUi } from "./ui";
+
+export interface Conflict {
+  theirs: LabelData | null;
+  version: number;
+  preview: boolean;
+}
+
+/** Per-slice editing state that is not the mask itself (that lives in SliceData.masks). */
+export interface EditState {
+  undos: Map<number, UndoStack>;
+  origins: Map<number, "manual" | "prediction">;
+  /** slice -> the history version its pending save restores */
+  restoredFrom: Map<number, number>;
+  conflicts: Map<number, Conflict>;
+  /** An old version of a slice's label shown instead of the current one. */
+  historyPreview: { slice: number; version: number; mask: Uint8Array } | null;
+}
+
+export interface ViewerContext {
+  readonly vol: VolumeDetail;
+  readonly project: Project;
+  /** Axial slice width, height, number of slices, voxels per slice. */
+  readonly W: number;
+  readonly H: number;
+  readonly D: number;
+  readonly N: number;
+  readonly info: SliceInfo[];
+  readonly state: ViewerState;
+  readonly ui: ViewerUi;
+  readonly saver: AutoSaver;
+  readonly data: SliceData;
+  readonly edits: EditState;
+  queue: ReviewItem[];
+  disposed(): boolean;
+  /** Draws the shown slice now. */
+  render(): void;
+  /** Draws on the next animation frame (coalesces pointer moves). */
+  requestRender(): void;
+  setSlice(z: number): void;
+  /** Refreshes the slice label, slider, buttons and conflict banner for the shown slice. */
+  updateSliceUi(): void;
+  drawStrip(): void;
+}

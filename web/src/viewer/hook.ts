@@ -1,0 +1,59 @@
+// window.workbench: the handle the browser tests (e2e/) drive and read the viewer through.
+import { voxelToScreen } from "../lib/geometry";
+import { countClasses } from "../lib/codec";
+import type { ViewerContext } from "./context";
+import type { Tool } from "./state";
+
+export interface WorkbenchHook {
+  ready: boolean;
+  slice: () => number;
+  shape: () => number[];
+  setSlice: (z: number) => void;
+  setClass: (k: number) => void;
+  setTool: (t: Tool) => void;
+  setBrushSize: (s: number) => void;
+  voxelToClient: (x: number, y: number) => { x: number; y: number };
+  classCounts: (z: number) => number[] | null;
+  saveState: () => string;
+  hasUnsaved: () => boolean;
+  labelVersion: (z: number) => number;
+  cachedSlices: () => number[];
+  conflicts: () => number[];
+  whenSaved: () => Promise<void>;
+}
+
+declare global {
+  interface Window {
+    workbench?: WorkbenchHook;
+  }
+}
+
+export function installHook(v: ViewerContext, controls: Pick<WorkbenchHook, "setClass" | "setTool" | "setBrushSize">): () => void {
+  const { W, H, D, ui, data, saver } = v;
+  window.workbench = {
+    ready: true,
+    slice: () => v.state.z,
+    shape: () => [W, H, D],
+    setSlice: (z) => v.setSlice(z),
+    ...controls,
+    voxelToClient: (x, y) => {
+      const p = voxelToScreen(v.state.view, W, H, x, y);
+      const r = ui.canvas.getBoundingClientRect();
+      const k = r.width / ui.canvas.width;
+      return { x: r.left + p.x * k, y: r.top + p.y * k };
+    },
+    classCounts: (slice) => {
+      const m = data.masks.get(slice);
+      return m ? countClasses(m, v.project.classes.length) : null;
+    },
+    saveState: () => ui.saveEl.className.replace("save-state ", ""),
+    hasUnsaved: () => saver.hasUnsaved,
+    labelVersion: (slice) => saver.version(slice),
+    cachedSlices: () => [...data.images.keys()].sort((a, b) => a - b),
+    conflicts: () => [...v.edits.conflicts.keys()],
+    whenSaved: () => saver.whenIdle(),
+  };
+  return () => {
+    window.workbench = undefined;
+  };
+}
