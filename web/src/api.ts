@@ -171,6 +171,10 @@ export const deleteVolume = async (vid: Id): Promise<void> => {
   await request(`/api/volumes/${vid}`, { method: "DELETE" });
 };
 export const reviewQueue = (pid: Id, limit = 50) => json<ReviewItem[]>(`/api/projects/${pid}/review-queue?limit=${limit}`);
+/** Label drafts (interpolated between labelled slices, or copied from one); nothing is stored. See server/API.md. */
+export const interpolateDrafts = (vid: Id, body: Record<string, unknown>) =>
+  json<{ drafts: Array<{ slice: number; mask: string; existing: { version: number; origin: string; verified: boolean } | null; baseVersion: number }>; width: number; height: number }>(
+    `/api/volumes/${vid}/interpolate`, jsonBody("POST", body));
 export const labelHistory = (vid: Id, z: number) => json<Label[]>(`/api/volumes/${vid}/slices/${z}/label/history`);
 
 export async function getLabelVersion(vid: Id, z: number, version: number, w: number, h: number, classCount: number): Promise<Uint8Array> {

@@ -23,6 +23,7 @@ import { acceptPrediction, nextInQueue, refreshQueue, toggleVerified } from "../
 import { saveIndicator } from "../viewer/saveindicator";
 import { clampBrush, clampSlice, createState, validClass, type Tool } from "../viewer/state";
 import { drawStrip, fitStrip } from "../viewer/strip";
+import { ToolsPanel } from "../viewer/tools-panel";
 import { buildUi } from "../viewer/ui";
 import { readsPanel } from "./reads";
 import { SliceData } from "./slicedata";
@@ -93,6 +94,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       current: () => state.z,
       loaded: (slice) => {
         if (slice !== state.z) return;
+        tools.sliceOpened(slice);
         render();
         updateSliceUi();
       },
@@ -105,8 +107,9 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     let deleted = false;
     cleanups.push(registerUnsaved(() => !deleted && saver.hasUnsaved));
 
+    const tools = new ToolsPanel();
     const v: ViewerContext = {
-      vol, project, W, H, D, N, info, state, ui, saver, data, edits,
+      vol, project, W, H, D, N, info, state, ui, saver, data, edits, tools,
       queue: [],
       disposed: () => disposed,
       render: () => render(),
@@ -115,6 +118,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       updateSliceUi: () => updateSliceUi(),
       drawStrip: () => drawStrip(v),
     };
+    tools.attach(v);
     const plane = new AxialPlane(v);
     const pointer = new PointerInput(v, plane);
 
@@ -160,6 +164,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       edits.historyPreview = null;
       if (historyOpen(v)) void showHistory(v);
       if (reads.open) void reads.show(target);
+      tools.sliceOpened(target);
       render();
       updateSliceUi();
       v.drawStrip();
@@ -240,13 +245,10 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     };
     ui.levelInput.addEventListener("change", fieldWindow);
     ui.widthInput.addEventListener("change", fieldWindow);
-    ui.autoWindowBtn.addEventListener("click", () => {
-      state.wl = { ...state.autoWindow };
-      windowChanged();
-    });
+    ui.autoWindowBtn.addEventListener("click", () => tools.applyWindow("structure"));
     ui.resetBtn.addEventListener("click", resetView);
     ui.verifiedBtn.addEventListener("click", () => void toggleVerified(v));
-    ui.acceptBtn.addEventListener("click", () => acceptPrediction(v));
+    ui.acceptBtn.addEventListener("click", () => void acceptPrediction(v));
     ui.queueBtn.addEventListener("click", () => nextInQueue(v, navigate));
     ui.historyBtn.addEventListener("click", () => toggleHistory(v));
 
@@ -258,7 +260,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       brushSizeNow: () => state.brushSize,
       undo: (redo) => applyUndo(v, redo),
       toggleOverlay: () => setOverlay(!state.overlayOn),
-      accept: () => acceptPrediction(v),
+      accept: () => void acceptPrediction(v),
       toggleVerified: () => void toggleVerified(v),
       nextInQueue: () => nextInQueue(v, navigate),
       resetView,

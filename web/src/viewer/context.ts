@@ -5,6 +5,7 @@ import type { AutoSaver } from "../lib/autosave";
 import type { UndoStack } from "../lib/undo";
 import type { SliceData } from "../pages/slicedata";
 import type { ViewerState } from "./state";
+import type { ToolsPanel } from "./tools-panel";
 import type { ViewerUi } from "./ui";
 
 export interface Conflict {
@@ -16,7 +17,7 @@ export interface Conflict {
 /** Per-slice editing state that is not the mask itself (that lives in SliceData.masks). */
 export interface EditState {
   undos: Map<number, UndoStack>;
-  origins: Map<number, "manual" | "prediction">;
+  origins: Map<number, "manual" | "prediction" | "interpolated">;
   /** slice -> the history version its pending save restores */
   restoredFrom: Map<number, number>;
   conflicts: Map<number, Conflict>;
@@ -38,6 +39,8 @@ export interface ViewerContext {
   readonly saver: AutoSaver;
   readonly data: SliceData;
   readonly edits: EditState;
+  /** Painting guards, review display, drafts and window presets (tools-panel.ts). */
+  readonly tools: ToolsPanel;
   queue: ReviewItem[];
   disposed(): boolean;
   /** Draws the shown slice now. */

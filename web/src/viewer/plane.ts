@@ -1,7 +1,8 @@
 // Drawing the axial plane: the composed slice (grey levels, label, prediction outline) scaled onto the canvas,
 // and the brush ring under the cursor.
 import { fitView, screenToVoxel, voxelToScreen } from "../lib/geometry";
-import { Palette, compose, parseColor } from "../lib/render";
+import { Palette, parseColor } from "../lib/render";
+import { composeReview } from "./tools-overlay";
 import type { ViewerContext } from "./context";
 
 export class AxialPlane {
@@ -71,8 +72,7 @@ export class AxialPlane {
       ctx.fillText(`loading slice ${z}…`, 20, 30);
       return;
     }
-    const pred = data.preds.get(z);
-    compose(gray, state.overlayOn ? this.shownMask(z) : null, state.overlayOn && pred ? pred.outline : null, this.palette, this.pixels);
+    composeReview(this.v.tools.layers(z, gray, this.shownMask(z)), this.palette, this.v.tools.predPalette, this.pixels);
     this.offCtx.putImageData(this.imageData, 0, 0);
     const view = state.view;
     ctx.imageSmoothingEnabled = view.zoom < 1;

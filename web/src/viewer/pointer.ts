@@ -65,7 +65,7 @@ export class PointerInput {
     const { state, W, H } = this.v;
     const mask = maskForEdit(this.v);
     const value = state.tool === "eraser" ? 0 : state.cls;
-    const n = strokeSegment(mask, W, H, stroke.last.x, stroke.last.y, x, y, this.disk, value);
+    const n = strokeSegment(mask, W, H, stroke.last.x, stroke.last.y, x, y, this.disk, value, this.v.tools.guard(state.z));
     stroke.last = { x, y };
     // The undo step is recorded on the stroke's first change, so clicks that change nothing leave no step.
     if (n > 0 && !stroke.changed) {
@@ -97,10 +97,15 @@ export class PointerInput {
     if (e.button !== 0) return;
     const at = this.voxelAt(p);
     if (!inGrid(at, W, H) || !editable(v)) return;
+    const problem = v.tools.strokeProblem(state.z, state.tool === "eraser" ? 0 : state.cls);
+    if (problem) {
+      toast(problem, "error");
+      return;
+    }
     if (state.tool === "fill") {
       const mask = maskForEdit(v);
       const before = mask.slice();
-      const res = floodFill(mask, W, H, at.x, at.y, state.cls);
+      const res = floodFill(mask, W, H, at.x, at.y, state.cls, v.tools.guard(state.z));
       if (res.filled > 0) {
         undoFor(v, state.z).record(before);
         changed(v, state.z);
