@@ -199,6 +199,8 @@ func (s *Server) routes() {
 		api.DELETE("/volumes/:vid", s.deleteVolume, admin)
 		api.GET("/volumes/:vid/export", s.exportVolume)
 		api.POST("/volumes/:vid/labelmap", s.uploadLabelMap, annotator)
+		api.GET("/volumes/:vid/data", s.getVolumeData)
+		api.GET("/volumes/:vid/masks", s.getVolumeMasks)
 		api.GET("/volumes/:vid/slices/:z", s.getSlice)
 		api.GET("/volumes/:vid/slices/:z/label", s.getLabel)
 		api.PUT("/volumes/:vid/slices/:z/label", s.putLabel, annotator)

@@ -41,18 +41,22 @@ type sliceInfo struct {
 }
 
 type volumeDetail struct {
-	ID           int64                `json:"id"`
-	ProjectID    int64                `json:"projectId"`
-	Name         string               `json:"name"`
-	OriginalName string               `json:"originalName"`
-	Shape        [3]int               `json:"shape"`
-	Spacing      [3]float64           `json:"spacing"`
-	Affine       [4][4]float64        `json:"affine"`
-	AxisLetters  axisLetters          `json:"axisLetters"`
-	Stats        store.IntensityStats `json:"stats"`
-	ModelID      *int64               `json:"modelId,omitempty"` // the active model whose predictions are shown
-	Slices       []sliceInfo          `json:"slices"`
-	CreatedAt    time.Time            `json:"createdAt"`
+	ID           int64         `json:"id"`
+	ProjectID    int64         `json:"projectId"`
+	Name         string        `json:"name"`
+	OriginalName string        `json:"originalName"`
+	Shape        [3]int        `json:"shape"`
+	Spacing      [3]float64    `json:"spacing"`
+	Affine       [4][4]float64 `json:"affine"`
+	AxisLetters  axisLetters   `json:"axisLetters"`
+	// Orientation maps canonical axis a to source-file axis Perm[a], reversed where Flip[a]: the viewer shows
+	// the source file's voxel indices (what FSLeyes or ITK-SNAP show) next to the canonical ones.
+	Orientation nifti.Orientation    `json:"orientation"`
+	SourceShape [3]int               `json:"sourceShape"`
+	Stats       store.IntensityStats `json:"stats"`
+	ModelID     *int64               `json:"modelId,omitempty"` // the active model whose predictions are shown
+	Slices      []sliceInfo          `json:"slices"`
+	CreatedAt   time.Time            `json:"createdAt"`
 }
 
 func (s *Server) listVolumes(c echo.Context) error {
@@ -187,7 +191,7 @@ func (s *Server) getVolume(c echo.Context) error {
 	}
 	detail := volumeDetail{ID: v.ID, ProjectID: v.ProjectID, Name: v.Name, OriginalName: v.OriginalName,
 		Shape: v.Shape, Spacing: v.Spacing, Affine: v.Affine, AxisLetters: radiological, Stats: v.Stats,
-		Slices: slices, CreatedAt: v.CreatedAt}
+		Orientation: v.Orientation, SourceShape: v.Orientation.SourceShape(v.Shape), Slices: slices, CreatedAt: v.CreatedAt}
 	model, err := s.store.ActiveModel(ctx, v.ProjectID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
