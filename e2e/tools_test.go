@@ -266,7 +266,20 @@ func TestPaintingAndReviewTools(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.open(z)
-		f.b.waitJS(`!document.querySelector("#accept").disabled`, 10*time.Second)
+		f.b.waitJS(`!document.querySelector("#accept").disabled && workbench.classCounts(7) !== null`, 10*time.Second)
+		// A review slice (the model predicted it) opens zoomed to its structure: the label's box, whose centre
+		// is voxel (162, 154.5), lands in the canvas's centre, at more than the fitted zoom.
+		zoom := eval[struct{ DX, Fit, CX, CY float64 }](f.b, `(() => {
+			const c = document.querySelector("canvas.view").getBoundingClientRect();
+			const a = workbench.voxelToClient(162, 154), b = workbench.voxelToClient(163, 154);
+			const [w, h] = workbench.shape();
+			return {dx: Math.abs(a.x - b.x), fit: Math.min(c.width / w, c.height / h) * 0.95,
+				cx: a.x - (c.left + c.width / 2), cy: a.y - (c.top + c.height / 2)};
+		})()`)
+		if zoom.DX < 1.5*zoom.Fit || math.Abs(zoom.CX) > zoom.DX || math.Abs(zoom.CY) > zoom.DX {
+			t.Fatalf("auto-zoom: %.2f px per voxel (fitted %.2f), box centre %.1f, %.1f px from the canvas centre", zoom.DX, zoom.Fit, zoom.CX, zoom.CY)
+		}
+		t.Logf("auto-zoom on the review slice: %.2f px per voxel (fitted: %.2f)", zoom.DX, zoom.Fit)
 		f.b.do(chromedp.KeyEvent("a"))
 		f.b.waitJS(`!!document.querySelector("#confirm") && /^Slice 7 is verified\./.test(document.querySelector("#confirm-question").textContent)`, 5*time.Second)
 		f.b.screenshot(filepath.Join("artifacts", "tools-accept-verified-asks.png"))

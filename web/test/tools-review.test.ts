@@ -67,8 +67,8 @@ test("zoomToBox centres the structure and fits it with its margin", () => {
   const view = zoomToBox(box, w, h, cw, ch);
   const centre = screenToVoxel(view, w, h, cw / 2, ch / 2);
   assert.ok(Math.abs(centre.x - 167) <= 1 && Math.abs(centre.y - 170) <= 1, JSON.stringify(centre));
-  // The box with its margin (28 voxels a side) fits: 111 x 97 voxels in 900 x 700 px.
-  assert.ok(Math.abs(view.zoom - Math.min(900 / 111, 700 / 97)) < 1e-9, String(view.zoom));
+  // The box with its margin (55 voxels a side) fits: 165 x 151 voxels in 900 x 700 px.
+  assert.ok(Math.abs(view.zoom - Math.min(900 / 165, 700 / 151)) < 1e-9, String(view.zoom));
   const corner = screenToVoxel(view, w, h, 1, 1);
   assert.ok(corner.x > box.x1 && corner.y > box.y1, "the box's far corner is inside the canvas");
   // A one-voxel box is capped at maxZoom; a huge one never zooms out beyond the fit.

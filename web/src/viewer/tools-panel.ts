@@ -45,7 +45,7 @@ export class ToolsPanel {
     predOpacity: h("input#pred-opacity", { type: "range", min: 0, max: 1, step: 0.05, title: "prediction opacity" }),
     predStyle: h("select#pred-style", { title: "prediction drawn as an outline or filled" }, h("option", { value: "outline" }, "outline"), h("option", { value: "filled" }, "filled")),
     predOnLabelled: h("input#pred-on-labelled", { type: "checkbox", title: "also draw the prediction on slices that have a label" }),
-    autoZoom: h("input#auto-zoom", { type: "checkbox", title: "zoom to the structure when a slice with a label or prediction opens" }),
+    autoZoom: h("input#auto-zoom", { type: "checkbox", title: "zoom to the structure when a slice the model predicted opens (R resets)" }),
     banner: h("div#preview-banner.preview-banner", { hidden: true }),
   };
 
@@ -196,7 +196,11 @@ export class ToolsPanel {
     };
   }
 
-  /** A slice opened (or its label or prediction arrived): zoom to its structure unless the user moved the view. */
+  /**
+   * A slice opened (or its label or prediction arrived): where the model predicted it (a review slice), zoom to
+   * its structure unless the user moved the view. Slices without a prediction keep the view: painting slice
+   * after slice must not jump.
+   */
   sliceOpened(z: number): void {
     const { state, data, ui, W, H } = this.v;
     const cw = ui.canvas.width, ch = ui.canvas.height;
@@ -204,8 +208,9 @@ export class ToolsPanel {
     const isFit = Math.abs(state.view.zoom - fit.zoom) < 1e-9 && Math.abs(state.view.panX - fit.panX) < 1e-6 && Math.abs(state.view.panY - fit.panY) < 1e-6;
     if (isFit) this.zoom.reset();
     else if (state.view !== this.lastAutoView) this.zoom.userMoved();
-    const label = data.masks.get(z) ?? null;
-    const box = structureBox(label, data.preds.get(z)?.mask ?? null, W, H);
+    const pred = data.preds.get(z);
+    if (!pred) return;
+    const box = structureBox(data.masks.get(z) ?? null, pred.mask, W, H);
     const view = this.zoom.viewFor(this.settings, box, W, H, cw, ch);
     if (view) {
       state.view = view;

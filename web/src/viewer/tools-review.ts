@@ -13,7 +13,7 @@ export interface ReviewSettings {
   predStyle: PredictionStyle;
   /** Draw the prediction on a slice that already has a label (hidden by default: the label is what counts). */
   predOnLabelled: boolean;
-  /** Zoom to the structure when a slice with a prediction or label opens. */
+  /** Zoom to the structure (the label's, else the prediction's) when a slice the model predicted opens. */
   autoZoom: boolean;
 }
 
@@ -105,13 +105,14 @@ export function structureBox(label: Uint8Array | null, prediction: Uint8Array | 
 
 /**
  * The view that shows box (voxels of a w x h slice, radiological display) centred in a cw x ch canvas with a
- * margin of half its size (at least 8 voxels) around it, never zoomed out beyond fitting the whole slice nor in
- * beyond maxZoom canvas pixels per voxel.
+ * margin of its own size (at least 12 voxels) on every side, so the structure fills about a third of the view
+ * and its surroundings stay in sight; never zoomed out beyond fitting the whole slice nor in beyond maxZoom
+ * canvas pixels per voxel. A 55-voxel cord on a 320-voxel slice gets about twice the fitted zoom.
  */
 export function zoomToBox(box: Box, w: number, h: number, cw: number, ch: number, maxZoom = 24): View {
   const bw = box.x1 - box.x0 + 1;
   const bh = box.y1 - box.y0 + 1;
-  const g = growBox(box, Math.max(8, Math.ceil(Math.max(bw, bh) / 2)), Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY);
+  const g = growBox(box, Math.max(12, Math.max(bw, bh)), Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY);
   const fit = Math.min(cw / w, ch / h) * 0.95;
   const zoom = Math.min(maxZoom, Math.max(fit, Math.min(cw / (g.x1 - g.x0 + 1), ch / (g.y1 - g.y0 + 1))));
   // Display column of voxel x is w-1-x, row of y is h-1-y; centre the box's centre.
