@@ -128,6 +128,29 @@ func TestPaintingAndReviewTools(t *testing.T) {
 	}
 	savePredictions(t, f.st, f.pid, f.vid, pred, map[int]float64{7: 0.5})
 
+	t.Run("review queue entries show thumbnails of the prediction", func(t *testing.T) {
+		f.b.t = t
+		f.b.do(chromedp.Navigate(f.base + "/projects/" + f.pid))
+		f.b.waitJS(`(() => { const i = document.querySelector(".queue li img.thumb"); return !!i && i.complete && i.naturalWidth === 128; })()`, 10*time.Second)
+		// The thumbnail is the server's PNG for the queued slice: the prediction's outline in wm's colour.
+		src := eval[string](f.b, `document.querySelector(".queue li img.thumb").getAttribute("src")`)
+		if src != fmt.Sprintf("/api/volumes/%s/slices/7/thumbnail?size=128", f.vid) {
+			t.Fatalf("queue thumbnail %q", src)
+		}
+		blue := eval[int](f.b, `(() => {
+			const i = document.querySelector(".queue li img.thumb"), c = document.createElement("canvas");
+			c.width = c.height = 128;
+			const g = c.getContext("2d"); g.drawImage(i, 0, 0);
+			const d = g.getImageData(0, 0, 128, 128).data; let n = 0;
+			for (let k = 0; k < d.length; k += 4) if (d[k] === 0x3b && d[k + 1] === 0x82 && d[k + 2] === 0xf6) n++;
+			return n; })()`)
+		if blue == 0 {
+			t.Fatal("the queue thumbnail shows no prediction outline")
+		}
+		eval[bool](f.b, `(document.querySelector(".queue").scrollIntoView(), true)`)
+		f.b.screenshot(filepath.Join("artifacts", "tools-queue-thumbnails.png"))
+	})
+
 	t.Run("interpolation fills the gap and is accepted", func(t *testing.T) {
 		f.b.t = t
 		f.open(2)

@@ -210,6 +210,7 @@ func (s *Server) routes() {
 		api.GET("/volumes/:vid/slices/:z/label/history", s.labelHistory)
 		api.GET("/volumes/:vid/slices/:z/label/versions/:n", s.labelVersion)
 		api.GET("/volumes/:vid/slices/:z/prediction", s.getPrediction)
+		api.GET("/volumes/:vid/slices/:z/thumbnail", s.getThumbnail)
 		api.GET("/volumes/:vid/reads", s.listVolumeReads)
 		api.GET("/volumes/:vid/slices/:z/reads", s.getSliceReads)
 		api.POST("/volumes/:vid/slices/:z/reads/adjudicate", s.adjudicate, reviewer)

@@ -183,6 +183,8 @@ export async function getLabelVersion(vid: Id, z: number, version: number, w: nu
 }
 
 /** labelsOnly leaves out the model's predictions (manual and verified labels only). */
+/** A PNG of the slice cropped to its label or prediction, outlined (server/API.md); 128 px for a sharp 64 px image. */
+export const thumbnailUrl = (vid: Id, z: number, size = 128) => `/api/volumes/${vid}/slices/${z}/thumbnail?size=${size}`;
 export const volumeExportUrl = (vid: Id, labelsOnly = false) => `/api/volumes/${vid}/export${labelsOnly ? "?manualOnly=1" : ""}`;
 export const projectExportUrl = (pid: Id, labelsOnly = false) => `/api/projects/${pid}/export.zip${labelsOnly ? "?manualOnly=1" : ""}`;
 
