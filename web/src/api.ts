@@ -64,6 +64,11 @@ export interface VolumeDetail {
   shape: number[];
   spacing: number[];
   axisLetters?: { left: string; right: string; top: string; bottom: string };
+  /** Canonical voxel index -> world (RAS mm). */
+  affine?: number[][];
+  /** Canonical axis a is source-file axis perm[a], reversed where flip[a]. */
+  orientation?: { perm: number[]; flip: boolean[] };
+  sourceShape?: number[];
   stats: { min: number; max: number; mean: number; std: number; p1: number; p99: number };
   slices: SliceInfo[];
 }
@@ -187,6 +192,11 @@ export async function getLabelVersion(vid: Id, z: number, version: number, w: nu
 export const thumbnailUrl = (vid: Id, z: number, size = 128) => `/api/volumes/${vid}/slices/${z}/thumbnail?size=${size}`;
 export const volumeExportUrl = (vid: Id, labelsOnly = false) => `/api/volumes/${vid}/export${labelsOnly ? "?manualOnly=1" : ""}`;
 export const projectExportUrl = (pid: Id, labelsOnly = false) => `/api/projects/${pid}/export.zip${labelsOnly ? "?manualOnly=1" : ""}`;
+
+/** The whole-volume payloads of the three-plane viewer (/data, /masks): length-prefixed JSON, then voxels. */
+export async function getVolumePayload(vid: Id, what: "data" | "masks"): Promise<ArrayBuffer> {
+  return (await request(`/api/volumes/${vid}/${what}`)).arrayBuffer();
+}
 
 export async function getSlice(vid: Id, z: number, w: number, h: number): Promise<Float32Array> {
   const res = await request(`/api/volumes/${vid}/slices/${z}`);

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { actionFor, shortcutTable, typingTarget } from "../src/viewer/keymap";
-import { runAction, type ActionHandlers } from "../src/viewer/keyboard";
+import { keydownHandler, runAction, type ActionHandlers } from "../src/viewer/keyboard";
 
 test("plain keys map to their named actions, letters in either case", () => {
   assert.deepEqual(actionFor({ key: "ArrowUp" }), { name: "slice.next" });
@@ -41,6 +41,21 @@ test("text fields keep their keys; sliders and checkboxes do not", () => {
   assert.equal(typingTarget({ tagName: "INPUT", type: "checkbox" }), false);
   assert.equal(typingTarget({ tagName: "CANVAS" }), false);
   assert.equal(typingTarget(null), false);
+});
+
+test("in a text field only Escape reaches the viewer, to give the keyboard back", () => {
+  const calls: string[] = [];
+  const on = { escape: () => calls.push("escape"), slice: (d: unknown) => calls.push(`slice ${d}`) } as unknown as ActionHandlers;
+  const handle = keydownHandler(on);
+  const field = { tagName: "INPUT", type: "number" };
+  const canvas = { tagName: "CANVAS" };
+  let prevented = 0;
+  const key = (k: string, target: unknown) => ({ key: k, target, preventDefault: () => prevented++ }) as unknown as KeyboardEvent;
+  handle(key("ArrowUp", field));
+  handle(key("Escape", field));
+  handle(key("ArrowUp", canvas));
+  assert.deepEqual(calls, ["escape", "slice 1"]);
+  assert.equal(prevented, 2);
 });
 
 test("runAction turns the bracket keys into brush steps and slice keys into moves", () => {

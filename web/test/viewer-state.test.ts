@@ -4,11 +4,11 @@ import { MAX_BRUSH, clampBrush, clampSlice, createState, stepBrush, validClass }
 
 test("a new state starts on the middle slice unless told, clamped into the volume", () => {
   const wl = { center: 100, width: 200 };
-  assert.equal(createState(11, 2, wl, null).z, 5);
-  assert.equal(createState(11, 2, wl, 3).z, 3);
-  assert.equal(createState(11, 2, wl, 40).z, 10);
-  assert.equal(createState(11, 2, wl, -2).z, 0);
-  const s = createState(11, 2, wl, null);
+  assert.equal(createState([4, 4, 11], 2, wl, null).z, 5);
+  assert.equal(createState([4, 4, 11], 2, wl, 3).z, 3);
+  assert.equal(createState([4, 4, 11], 2, wl, 40).z, 10);
+  assert.equal(createState([4, 4, 11], 2, wl, -2).z, 0);
+  const s = createState([4, 4, 11], 2, wl, null);
   assert.deepEqual(s.wl, wl);
   assert.notEqual(s.wl, s.autoWindow, "the window is a copy: dragging it keeps the auto window");
 });

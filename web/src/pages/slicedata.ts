@@ -42,6 +42,8 @@ export class SliceData {
   private readonly depth: number;
   readonly cacheSlices: number;
   private disposed = false;
+  /** The whole volume once it has arrived: slice images then come from it, without a request. */
+  private volume: { sliceFloat(z: number): Float32Array } | null = null;
 
   constructor(
     private readonly vid: Id,
@@ -84,8 +86,19 @@ export class SliceData {
     return g;
   }
 
+  /** The whole volume arrived: every later slice image is cut from it. */
+  setVolume(volume: { sliceFloat(z: number): Float32Array }): void {
+    this.volume = volume;
+  }
+
   loadImage(slice: number): Promise<void> {
     if (this.images.has(slice)) return Promise.resolve();
+    if (this.volume && !this.imageLoads.has(slice)) {
+      this.images.set(slice, this.volume.sliceFloat(slice));
+      this.evict();
+      if (!this.disposed) this.hooks.loaded(slice);
+      return Promise.resolve();
+    }
     let p = this.imageLoads.get(slice);
     if (!p) {
       p = getSlice(this.vid, slice, this.w, this.h).then((img) => {
@@ -145,6 +158,29 @@ export class SliceData {
       this.labelLoads.set(slice, p);
     }
     return p;
+  }
+
+  /**
+   * A slice's label from the whole-volume masks payload, taken unless the tab already knows the slice's label,
+   * has unsaved strokes on it, or knows a newer version. Returns whether it was taken.
+   */
+  seedLabel(slice: number, version: number, verified: boolean, mask: Uint8Array): boolean {
+    if (this.labelsLoaded.has(slice) || this.labelLoads.has(slice) || this.saver.isDirty(slice) || version < this.saver.version(slice)) return false;
+    this.masks.set(slice, mask.slice());
+    this.saver.setVersion(slice, version);
+    const s = this.info[slice];
+    if (s) {
+      s.labelVersion = version;
+      s.verified = verified;
+    }
+    this.labelsLoaded.add(slice);
+    return true;
+  }
+
+  /** A slice's prediction from the whole-volume masks payload, unless one is loaded already. */
+  seedPrediction(slice: number, mask: Uint8Array, uncertainty: number | null): void {
+    if (this.preds.get(slice)) return;
+    this.preds.set(slice, { mask: mask.slice(), outline: outlineOf(mask, this.w, this.h), uncertainty });
   }
 
   /** Loads the model's prediction of a slice the model predicted. */

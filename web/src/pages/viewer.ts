@@ -2,10 +2,9 @@
 // autosave with conflict handling, live updates from other tabs, and review of model predictions.
 // This page wires the modules of viewer/ together: state.ts (the state object), keymap.ts (keys -> actions),
 // plane.ts (drawing), pointer.ts (painting), editing.ts, review.ts, history.ts, conflicts.ts, live.ts.
-import { getProject, getVolume, putLabel, type Id, type Project, type SliceInfo, type VolumeDetail } from "../api";
+import { getProject, getVolume, getVolumePayload, putLabel, type Id, type Project, type SliceInfo, type VolumeDetail } from "../api";
 import { clear, errorText, h, toast } from "../dom";
 import { AutoSaver } from "../lib/autosave";
-import { fitView } from "../lib/geometry";
 import { defaultWindow } from "../lib/windowlevel";
 import type { Navigate } from "../router";
 import { session } from "../session";
@@ -17,14 +16,17 @@ import { historyOpen, showHistory, toggleHistory } from "../viewer/history";
 import { installHook } from "../viewer/hook";
 import { keydownHandler, type ActionHandlers } from "../viewer/keyboard";
 import { connectLive, onLabel, type LiveHooks } from "../viewer/live";
-import { AxialPlane } from "../viewer/plane";
-import { PointerInput } from "../viewer/pointer";
+import { PlaneView, makePalette } from "../viewer/plane";
+import { PlaneInput } from "../viewer/planeinput";
+import { PLANES, isLayout, layoutKey, stepAlongNormal, type Layout, type PlaneKind, type Voxel } from "../viewer/planes";
+import { PointerInput, showReadout } from "../viewer/pointer";
 import { acceptPrediction, nextInQueue, refreshQueue, toggleVerified } from "../viewer/review";
 import { saveIndicator } from "../viewer/saveindicator";
 import { clampBrush, clampSlice, createState, validClass, type Tool } from "../viewer/state";
 import { drawStrip, fitStrip } from "../viewer/strip";
 import { ToolsPanel } from "../viewer/tools-panel";
 import { buildUi } from "../viewer/ui";
+import { VolumeImage, parseMasks } from "../viewer/volume";
 import { readsPanel } from "./reads";
 import { SliceData } from "./slicedata";
 
@@ -52,7 +54,8 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     const classCount = project.classes.length;
     const info: SliceInfo[] = Array.from({ length: D }, (_, i) =>
       vol.slices[i] ?? { index: i, status: "unlabelled", labelVersion: 0, verified: false });
-    const state = createState(D, classCount, defaultWindow(vol.stats), initialZ);
+    const storedLayout = safeStorage(() => localStorage.getItem(layoutKey(session()?.name)));
+    const state = createState(vol.shape, classCount, defaultWindow(vol.stats), initialZ, isLayout(storedLayout) ? storedLayout : "1x3");
     const edits: EditState = { undos: new Map(), origins: new Map(), restoredFrom: new Map(), conflicts: new Map(), historyPreview: null };
 
     // Several annotators per slice: an annotator edits its own read, so the labels others save are not its
@@ -111,20 +114,29 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     const v: ViewerContext = {
       vol, project, W, H, D, N, info, state, ui, saver, data, edits, tools,
       queue: [],
+      palette: null as unknown as ViewerContext["palette"],
+      volume: null,
+      volumeError: null,
+      marks: { firstDrawn: null, volumeReady: null },
       disposed: () => disposed,
       render: () => render(),
       requestRender,
       setSlice,
+      moveCross,
       updateSliceUi: () => updateSliceUi(),
       drawStrip: () => drawStrip(v),
     };
+    v.palette = makePalette(v);
     tools.attach(v);
-    const plane = new AxialPlane(v);
-    const pointer = new PointerInput(v, plane);
+    const planes = {} as Record<PlaneKind, PlaneView>;
+    for (const kind of PLANES) planes[kind] = new PlaneView(v, kind, ui.canvases[kind]);
+    const pointer = new PointerInput(v, planes.axial);
+    new PlaneInput(v, planes.sagittal, () => windowChanged());
+    new PlaneInput(v, planes.coronal, () => windowChanged());
 
     // ---------- drawing ----------
     function render(): void {
-      plane.render();
+      for (const kind of PLANES) planes[kind].render();
     }
     let frameRequested = false;
     function requestRender(): void {
@@ -136,7 +148,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       });
     }
     function fitCanvas(): void {
-      plane.fit();
+      for (const kind of PLANES) planes[kind].fit();
       if (fitStrip(ui.strip)) v.drawStrip();
     }
 
@@ -168,6 +180,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       render();
       updateSliceUi();
       v.drawStrip();
+      showReadout(v);
       data.ensure(target);
       data.prefetchAround(target);
       // The address follows the slice for reloads and links; browsers throttle rapid history updates.
@@ -177,6 +190,44 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       }, 300);
     }
 
+    function moveCross(at: Voxel): void {
+      const x = clampSlice(at.x, W);
+      const y = clampSlice(at.y, H);
+      const moved = x !== state.cross.x || y !== state.cross.y;
+      state.cross = { x, y };
+      if (clampSlice(at.z, D) !== state.z) setSlice(at.z);
+      else if (moved) {
+        render();
+        showReadout(v);
+      }
+    }
+
+    function setLayout(l: Layout): void {
+      state.layout = l;
+      ui.layoutSelect.value = l;
+      ui.planes.className = `planes layout-${l}`;
+      safeStorage(() => localStorage.setItem(layoutKey(session()?.name), l));
+      fitCanvas();
+      render();
+    }
+
+    /** Keys act on the plane under the pointer: the axial one changes the slice, the others move the crosshair. */
+    function stepPlane(d: number | "first" | "last"): void {
+      if (state.activePlane === "axial" || state.layout === "axial") {
+        setSlice(d === "first" ? 0 : d === "last" ? D - 1 : state.z + d);
+        return;
+      }
+      moveCross(stepAlongNormal(state.activePlane, { w: W, h: H, d: D }, { x: state.cross.x, y: state.cross.y, z: state.z }, d));
+    }
+
+    /** Focus back to the viewer: out of the L/W fields (or any control), so the keys page through slices again. */
+    function focusViewer(): void {
+      ui.help.hidden = true;
+      const active = document.activeElement;
+      if (active instanceof HTMLElement && active !== document.body) active.blur();
+      planes[state.activePlane].canvas.focus({ preventScroll: true });
+    }
+
     function windowChanged(): void {
       ui.levelInput.value = String(+state.wl.center.toPrecision(5));
       ui.widthInput.value = String(+state.wl.width.toPrecision(5));
@@ -184,7 +235,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     }
 
     function resetView(): void {
-      state.view = fitView(W, H, ui.canvas.width, ui.canvas.height);
+      for (const kind of PLANES) planes[kind].resetView();
       state.wl = { ...state.autoWindow };
       windowChanged();
     }
@@ -231,7 +282,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     ui.sizeInput.addEventListener("input", () => setBrushSize(Number(ui.sizeInput.value)));
     ui.opacityInput.addEventListener("input", () => {
       state.opacity = Number(ui.opacityInput.value);
-      plane.palette = plane.makePalette();
+      v.palette = makePalette(v);
       render();
     });
     ui.overlayToggle.addEventListener("change", () => setOverlay(ui.overlayToggle.checked));
@@ -245,15 +296,26 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     };
     ui.levelInput.addEventListener("change", fieldWindow);
     ui.widthInput.addEventListener("change", fieldWindow);
+    // Enter in a window field applies it and gives the keyboard back, so the arrows page through slices again.
+    for (const f of [ui.levelInput, ui.widthInput]) {
+      f.addEventListener("keydown", (e) => {
+        if (e.key !== "Enter") return;
+        fieldWindow();
+        focusViewer();
+      });
+    }
     ui.autoWindowBtn.addEventListener("click", () => tools.applyWindow("structure"));
     ui.resetBtn.addEventListener("click", resetView);
     ui.verifiedBtn.addEventListener("click", () => void toggleVerified(v));
     ui.acceptBtn.addEventListener("click", () => void acceptPrediction(v));
     ui.queueBtn.addEventListener("click", () => nextInQueue(v, navigate));
     ui.historyBtn.addEventListener("click", () => toggleHistory(v));
+    ui.layoutSelect.addEventListener("change", () => {
+      if (isLayout(ui.layoutSelect.value)) setLayout(ui.layoutSelect.value);
+    });
 
     const actions: ActionHandlers = {
-      slice: (d) => setSlice(d === "first" ? 0 : d === "last" ? D - 1 : state.z + d),
+      slice: stepPlane,
       pickClass: setClass,
       tool: setTool,
       brushSize: setBrushSize,
@@ -266,7 +328,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       resetView,
       toggleHistory: () => toggleHistory(v),
       toggleHelp: () => (ui.help.hidden = !ui.help.hidden),
-      escape: () => (ui.help.hidden = true),
+      escape: focusViewer,
       holdPan: () => {
         // Space must not also press a focused toolbar button.
         if (document.activeElement instanceof HTMLButtonElement) document.activeElement.blur();
@@ -286,6 +348,40 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       fitCanvas();
       render();
     });
+
+    // ---------- the whole volume, for the reformats ----------
+    /** Fetches the volume and every mask; true once both are in. */
+    async function loadWholeVolume(): Promise<boolean> {
+      try {
+        const [buf, masks] = await Promise.all([getVolumePayload(vol.id, "data"), getVolumePayload(vol.id, "masks")]);
+        if (disposed) return false;
+        v.volume = VolumeImage.parse(buf, vol.shape);
+        data.setVolume(v.volume);
+        applyMasks(masks);
+        render();
+        updateSliceUi();
+        v.marks.volumeReady = performance.now();
+        return true;
+      } catch (err) {
+        v.volumeError = `could not load the whole volume: ${errorText(err)}`;
+        if (!disposed) render();
+        return false;
+      }
+    }
+
+    function applyMasks(buf: ArrayBuffer): void {
+      const m = parseMasks(buf, vol.shape, classCount);
+      for (const l of m.labels) data.seedLabel(l.slice, l.version ?? 0, l.verified === true, l.mask);
+      for (const p of m.predictions) data.seedPrediction(p.slice, p.mask, p.uncertainty ?? null);
+    }
+    v.reloadMasks = () => {
+      getVolumePayload(vol.id, "masks").then((buf) => {
+        if (disposed) return;
+        applyMasks(buf);
+        render();
+        updateSliceUi();
+      }).catch(() => {});
+    };
 
     // ---------- live updates ----------
     /** The volume (or its whole project) was deleted elsewhere: stop everything and say so. */
@@ -316,6 +412,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       render();
     });
     ro.observe(ui.stage);
+    for (const kind of PLANES) ro.observe(ui.canvases[kind]);
     cleanups.push(() => ro.disconnect());
     setTool("brush");
     setClass(1);
@@ -326,12 +423,26 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     v.drawStrip();
     data.ensure(state.z);
     data.prefetchAround(state.z);
-    void data.prefetchVolume(state.z);
-    cleanups.push(installHook(v, { setClass, setTool, setBrushSize }));
+    let volumeReady = false;
+    loadWholeVolume().then((ok) => {
+      volumeReady = ok;
+      // Without the whole volume, the axial plane still gets every slice, one request each.
+      if (!ok && !disposed) void data.prefetchVolume(state.z);
+    });
+    cleanups.push(installHook(v, planes, { setClass, setTool, setBrushSize, setLayout, volumeReady: () => volumeReady }));
   }
 
   return () => {
     disposed = true;
     for (const c of cleanups) c();
   };
+}
+
+/** localStorage may be unavailable (a privacy mode, a full quota): the layout is then just not remembered. */
+function safeStorage<T>(fn: () => T): T | null {
+  try {
+    return fn();
+  } catch {
+    return null;
+  }
 }

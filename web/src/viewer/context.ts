@@ -2,11 +2,14 @@
 // operations every module may ask of the page (redraw, go to a slice, refresh the slice's controls).
 import type { LabelData, Project, ReviewItem, SliceInfo, VolumeDetail } from "../api";
 import type { AutoSaver } from "../lib/autosave";
+import type { Palette } from "../lib/render";
 import type { UndoStack } from "../lib/undo";
 import type { SliceData } from "../pages/slicedata";
+import type { Voxel } from "./planes";
 import type { ViewerState } from "./state";
 import type { ToolsPanel } from "./tools-panel";
 import type { ViewerUi } from "./ui";
+import type { VolumeImage } from "./volume";
 
 export interface Conflict {
   theirs: LabelData | null;
@@ -42,12 +45,24 @@ export interface ViewerContext {
   /** Painting guards, review display, drafts and window presets (tools-panel.ts). */
   readonly tools: ToolsPanel;
   queue: ReviewItem[];
+  /** Label colours at the overlay opacity, shared by the planes. */
+  palette: Palette;
+  /** The whole volume, for the sagittal and coronal planes; null until it arrives (or when it failed). */
+  volume: VolumeImage | null;
+  /** Why the whole volume could not be loaded, shown in the reformat planes. */
+  volumeError: string | null;
+  /** performance.now() when the first axial slice was drawn and when the whole volume had arrived. */
+  marks: { firstDrawn: number | null; volumeReady: number | null };
   disposed(): boolean;
-  /** Draws the shown slice now. */
+  /** Draws every visible plane now. */
   render(): void;
   /** Draws on the next animation frame (coalesces pointer moves). */
   requestRender(): void;
   setSlice(z: number): void;
+  /** Fetches every slice's label and prediction again (after a new model); set by the page. */
+  reloadMasks?: () => void;
+  /** Moves the shared crosshair (the axial plane follows its z). */
+  moveCross(at: Voxel): void;
   /** Refreshes the slice label, slider, buttons and conflict banner for the shown slice. */
   updateSliceUi(): void;
   drawStrip(): void;

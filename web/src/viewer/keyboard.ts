@@ -50,13 +50,12 @@ export function runAction(a: Action, on: ActionHandlers): void {
   }
 }
 
-/** The window keydown handler: keys typed into text fields stay there. */
+/** The window keydown handler: keys typed into text fields stay there, but Escape gives the keyboard back. */
 export function keydownHandler(on: ActionHandlers): (e: KeyboardEvent) => void {
   return (e) => {
     const t = e.target as HTMLInputElement | null;
-    if (typingTarget(t)) return;
     const a = actionFor(e);
-    if (!a) return;
+    if (!a || (typingTarget(t) && a.name !== "escape")) return;
     e.preventDefault();
     runAction(a, on);
   };

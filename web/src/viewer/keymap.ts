@@ -39,7 +39,7 @@ interface Shortcut {
 }
 
 const SHORTCUTS: Shortcut[] = [
-  { label: "↑ / ↓, ← / →", description: "next / previous slice", bindings: [
+  { label: "↑ / ↓, ← / →", description: "next / previous slice of the plane under the cursor", bindings: [
     { keys: ["ArrowUp", "ArrowRight"], action: "slice.next" }, { keys: ["ArrowDown", "ArrowLeft"], action: "slice.prev" }] },
   { label: "PageUp / PageDown", description: "5 slices up / down", bindings: [
     { keys: ["PageUp"], action: "slice.up5" }, { keys: ["PageDown"], action: "slice.down5" }] },

@@ -56,6 +56,7 @@ function reloadPredictions(v: ViewerContext): void {
       if (unlabelled(mine.status) && unlabelled(s.status)) mine.status = s.status;
     }
     v.data.preds.clear();
+    v.reloadMasks?.();
     v.data.ensure(v.state.z);
     void v.data.prefetchVolume(v.state.z);
     v.drawStrip();

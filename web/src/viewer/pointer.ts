@@ -3,11 +3,12 @@
 import { toast } from "../dom";
 import { diskOffsets, strokeSegment } from "../lib/brush";
 import { floodFill } from "../lib/floodfill";
-import { inGrid, panBy, screenToVoxel, zoomAt, type Point, type View } from "../lib/geometry";
+import { inGrid, panBy, zoomAt, type Point, type View } from "../lib/geometry";
 import { dragWindow, type WindowLevel } from "../lib/windowlevel";
 import type { ViewerContext } from "./context";
 import { changed, editable, maskForEdit, undoFor } from "./editing";
-import type { AxialPlane } from "./plane";
+import type { PlaneView } from "./plane";
+import { readoutText, sourceVoxel, worldMm } from "./readout";
 
 interface Stroke {
   before: Uint8Array;
@@ -22,7 +23,7 @@ export class PointerInput {
   private windowing: { sx: number; sy: number; wl: WindowLevel } | null = null;
   private disk: Int32Array;
 
-  constructor(private readonly v: ViewerContext, private readonly plane: AxialPlane) {
+  constructor(private readonly v: ViewerContext, private readonly plane: PlaneView) {
     this.disk = diskOffsets(v.state.brushSize);
     const c = v.ui.canvas;
     c.addEventListener("contextmenu", (e) => e.preventDefault());
@@ -30,9 +31,11 @@ export class PointerInput {
     c.addEventListener("pointermove", (e) => this.move(e));
     c.addEventListener("pointerup", (e) => this.end(e));
     c.addEventListener("pointercancel", (e) => this.end(e));
+    c.addEventListener("pointerenter", () => (v.state.activePlane = "axial"));
     c.addEventListener("pointerleave", () => {
       v.state.cursor = null;
-      v.ui.readout.textContent = "";
+      v.state.hover = null;
+      showReadout(v);
       v.requestRender();
     });
     c.addEventListener("wheel", (e) => {
@@ -56,7 +59,7 @@ export class PointerInput {
   }
 
   private voxelAt(p: { sx: number; sy: number }): Point {
-    return screenToVoxel(this.v.state.view, this.v.W, this.v.H, p.sx, p.sy);
+    return this.plane.voxelAt(p.sx, p.sy);
   }
 
   private paintTo(x: number, y: number): void {
@@ -96,7 +99,10 @@ export class PointerInput {
     }
     if (e.button !== 0) return;
     const at = this.voxelAt(p);
-    if (!inGrid(at, W, H) || !editable(v)) return;
+    if (!inGrid(at, W, H)) return;
+    // A click on the axial plane also moves the crosshair there, so the other planes show what is painted.
+    v.moveCross({ x: at.x, y: at.y, z: state.z });
+    if (!editable(v)) return;
     const problem = v.tools.strokeProblem(state.z, state.tool === "eraser" ? 0 : state.cls);
     if (problem) {
       toast(problem, "error");
@@ -146,7 +152,9 @@ export class PointerInput {
         this.paintTo(q.x, q.y);
       }
     }
-    updateReadout(v, this.voxelAt(p));
+    const at = this.voxelAt(p);
+    state.hover = inGrid(at, v.W, v.H) ? { x: at.x, y: at.y, z: state.z } : null;
+    showReadout(v);
     v.requestRender();
   }
 
@@ -163,16 +171,25 @@ export class PointerInput {
   }
 }
 
-export function updateReadout(v: ViewerContext, at: Point): void {
-  const { W, H, data, state, project, ui } = v;
-  if (!inGrid(at, W, H)) {
+/**
+ * Shows the voxel under the pointer (or, off the planes, the crosshair's) in canonical and source-file indices
+ * and in mm, with its intensity and class; called on every pointer move and slice change, so it never shows a
+ * stale slice.
+ */
+export function showReadout(v: ViewerContext): void {
+  const { W, H, D, data, state, project, ui, vol } = v;
+  const hover = state.hover;
+  // The axial plane's hover follows the slice: its x and y stay under the pointer while z changes.
+  const at = hover ? { ...hover, z: state.activePlane === "axial" ? state.z : hover.z } : { x: state.cross.x, y: state.cross.y, z: state.z };
+  if (at.x < 0 || at.y < 0 || at.z < 0 || at.x >= W || at.y >= H || at.z >= D) {
     ui.readout.textContent = "";
     return;
   }
-  const z = state.z;
-  const img = data.images.get(z);
-  const val = img ? img[at.y * W + at.x] : undefined;
-  const c = data.masks.get(z)?.[at.y * W + at.x] ?? 0;
-  const name = c > 0 ? project.classes[c - 1]?.name : "";
-  ui.readout.textContent = `x ${at.x}  y ${at.y}  z ${z}  ·  ${val === undefined ? "…" : +val.toPrecision(5)}${name ? `  ·  ${name}` : ""}`;
+  const i = at.y * W + at.x;
+  const img = data.images.get(at.z);
+  const value = img ? img[i] : v.volume?.value(at.x, at.y, at.z);
+  const c = data.masks.get(at.z)?.[i] ?? 0;
+  const name = c > 0 ? project.classes[c - 1]?.name ?? "" : "";
+  ui.readout.textContent = readoutText(at, sourceVoxel(vol.orientation, vol.shape, at), worldMm(vol.affine, at), value, name);
+  ui.readout.dataset.voxel = `${at.x},${at.y},${at.z}`;
 }

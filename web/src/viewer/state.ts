@@ -1,6 +1,7 @@
 // The viewer's mutable state in one typed object, with the pure transitions the key map and the toolbar share.
 // Everything here is plain data: the page owns the DOM, SliceData owns the voxels.
 import type { View } from "../lib/geometry";
+import type { Layout, PlaneKind } from "./planes";
 import type { WindowLevel } from "../lib/windowlevel";
 
 export type Tool = "brush" | "eraser" | "fill";
@@ -26,10 +27,18 @@ export interface ViewerState {
   viewFitted: boolean;
   /** The pointer over the axial canvas, in canvas pixels; null when it is elsewhere. */
   cursor: { sx: number; sy: number } | null;
+  /** The crosshair's x and y; its z is the axial slice z. */
+  cross: { x: number; y: number };
+  /** The voxel under the pointer in any plane, for the readout; null when the pointer is off the planes. */
+  hover: { x: number; y: number; z: number } | null;
+  /** The plane keys and wheel act on: the one last under the pointer. */
+  activePlane: PlaneKind;
+  layout: Layout;
   spaceHeld: boolean;
 }
 
-export function createState(depth: number, classCount: number, autoWindow: WindowLevel, initialZ: number | null): ViewerState {
+export function createState(shape: number[], classCount: number, autoWindow: WindowLevel, initialZ: number | null, layout: Layout = "1x3"): ViewerState {
+  const [w = 1, h = 1, depth = 1] = shape;
   return {
     z: clampSlice(initialZ ?? Math.floor(depth / 2), depth),
     depth,
@@ -44,6 +53,10 @@ export function createState(depth: number, classCount: number, autoWindow: Windo
     view: { zoom: 1, panX: 0, panY: 0 },
     viewFitted: false,
     cursor: null,
+    cross: { x: Math.floor(w / 2), y: Math.floor(h / 2) },
+    hover: null,
+    activePlane: "axial",
+    layout,
     spaceHeld: false,
   };
 }

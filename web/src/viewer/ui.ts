@@ -3,10 +3,17 @@ import { author, setAuthor, volumeExportUrl, type Project, type VolumeDetail } f
 import { h } from "../dom";
 import { session } from "../session";
 import { shortcutTable } from "./keymap";
+import { PLANES, planeLetters, type PlaneKind } from "./planes";
 import type { Tool, ViewerState } from "./state";
 
 export interface ViewerUi {
+  /** The axial canvas, where labels are painted. */
   canvas: HTMLCanvasElement;
+  /** Every plane's canvas, the axial one included. */
+  canvases: Record<PlaneKind, HTMLCanvasElement>;
+  /** The grid of planes; its class names the layout. */
+  planes: HTMLDivElement;
+  layoutSelect: HTMLSelectElement;
   stage: HTMLDivElement;
   saveEl: HTMLSpanElement;
   connEl: HTMLSpanElement;
@@ -38,8 +45,25 @@ export interface ViewerUi {
 
 /** Builds the viewer's elements into root (cleared first); readsEl is the reads panel, placed on the stage. */
 export function buildUi(root: HTMLElement, vol: VolumeDetail, project: Project, state: ViewerState, readsEl: HTMLElement, severalReads: boolean): ViewerUi {
-  const letters = vol.axisLetters ?? { left: "R", right: "L", top: "A", bottom: "P" };
-  const canvas = h("canvas.view", { tabIndex: 0 });
+  const canvases = {
+    // The axial canvas keeps the class "view" that the browser tests address it by.
+    axial: h("canvas.view.plane-canvas", { tabIndex: 0, "data-plane": "axial" }),
+    sagittal: h("canvas.plane-canvas", { tabIndex: 0, "data-plane": "sagittal" }),
+    coronal: h("canvas.plane-canvas", { tabIndex: 0, "data-plane": "coronal" }),
+  };
+  const canvas = canvases.axial;
+  const planes = h("div.planes");
+  for (const kind of PLANES) {
+    const letters = kind === "axial" && vol.axisLetters ? vol.axisLetters : planeLetters(kind);
+    planes.append(h(`div.plane.plane-${kind}`, { "data-plane": kind }, canvases[kind],
+      h("span.plane-name", {}, kind),
+      h("span.letter.left", {}, letters.left), h("span.letter.right", {}, letters.right),
+      h("span.letter.top", {}, letters.top), h("span.letter.bottom", {}, letters.bottom)));
+  }
+  const layoutSelect = h("select#layout", { title: "planes shown: remembered for you" },
+    h("option", { value: "1x3" }, "1×3"), h("option", { value: "2x2" }, "2×2"), h("option", { value: "axial" }, "axial only"));
+  layoutSelect.value = state.layout;
+  planes.className = `planes layout-${state.layout}`;
   const saveEl = h("span#save-state.save-state.saved", { title: "autosave state" }, "saved");
   const connEl = h("span.conn", { title: "live updates from other tabs" }, "…");
   const sliceLabel = h("span.slice-label");
@@ -56,6 +80,9 @@ export function buildUi(root: HTMLElement, vol: VolumeDetail, project: Project, 
   const D = state.depth;
   const ui: ViewerUi = {
     canvas,
+    canvases,
+    planes,
+    layoutSelect,
     stage: h("div.stage"),
     saveEl,
     connEl,
@@ -87,10 +114,7 @@ export function buildUi(root: HTMLElement, vol: VolumeDetail, project: Project, 
   ui.help.append(h("div.help-card", {}, h("h2", {}, "Shortcuts"),
     h("table", {}, ...shortcutTable().map(([k, d]) => h("tr", {}, h("td", {}, h("kbd", {}, k)), h("td", {}, d)))),
     h("p.muted", {}, "Every change is saved within a second. Click anywhere to close.")));
-  ui.stage.append(canvas,
-    h("span.letter.left", {}, letters.left), h("span.letter.right", {}, letters.right),
-    h("span.letter.top", {}, letters.top), h("span.letter.bottom", {}, letters.bottom),
-    ui.conflictEl, ui.historyEl, readsEl);
+  ui.stage.append(planes, ui.conflictEl, ui.historyEl, readsEl);
 
   for (const [t, label, key] of [["brush", "Brush", "B"], ["eraser", "Eraser", "E"], ["fill", "Fill", "F"]] as const) {
     ui.toolButtons.set(t, h("button.tool", { title: `${label} (${key})`, "data-tool": t }, label));
@@ -106,7 +130,7 @@ export function buildUi(root: HTMLElement, vol: VolumeDetail, project: Project, 
     h("div.group.classes", {}, ...ui.classButtons),
     h("div.group", {}, h("label.inline", {}, ui.overlayToggle, "overlay"), ui.opacityInput),
     h("div.group", {}, h("span.muted", {}, "L"), ui.levelInput, h("span.muted", {}, "W"), ui.widthInput, ui.autoWindowBtn),
-    h("div.group", {}, ui.resetBtn),
+    h("div.group", {}, ui.resetBtn, layoutSelect),
     h("div.group", {}, ui.verifiedBtn, ui.acceptBtn, ui.queueBtn, ui.historyBtn, ui.readsBtn));
   root.append(
     h("header.bar", {},
