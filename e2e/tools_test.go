@@ -113,9 +113,10 @@ func labelOrigin(t *testing.T, a apiClient, vid string, z int) string {
 }
 
 // TestPaintingAndReviewTools drives issue 12's painting and review tools in headless Chromium against the
-// real server and checks what the server stored: interpolation of two painted slices, an intensity-limited
-// stroke, paint-over protecting another class, Accept on a verified slice asking first, and a history preview
-// refusing to paint. Each step leaves a screenshot in e2e/artifacts/.
+// real server and checks what the server stored: review queue thumbnails, interpolation of two painted slices,
+// an intensity-limited stroke, paint-over protecting another class, Accept on a verified slice asking first (and
+// auto-zoom on that review slice), a history preview refusing to paint, and copying a neighbour's label (asking
+// before it replaces one). Each step leaves a screenshot in e2e/artifacts/tools-*.png.
 func TestPaintingAndReviewTools(t *testing.T) {
 	f := newToolsFixture(t)
 	n := f.w * f.h
@@ -363,6 +364,33 @@ func TestPaintingAndReviewTools(t *testing.T) {
 		f.b.waitSaved()
 		if got, version := f.api.labelWithVersion(f.vid, z); version != v2+1 || classCounts(got)[1] <= classCounts(second)[1] {
 			t.Fatalf("after hiding the preview: version %d (want %d), wm %d voxels (version %d had %d)", version, v2+1, classCounts(got)[1], v2, classCounts(second)[1])
+		}
+	})
+
+	t.Run("copy from the slice below, asking before it replaces a label", func(t *testing.T) {
+		f.b.t = t
+		// Slice 10 has no label; the nearest labelled slice below is 9 (wm painted around gm above).
+		below := f.api.label(f.vid, 9)
+		f.open(10)
+		f.click("#copy-below")
+		f.b.waitJS(`workbench.hasUnsaved() || workbench.labelVersion(10) > 0`, 5*time.Second)
+		f.b.waitSaved()
+		if got := f.api.label(f.vid, 10); !bytes.Equal(got, below) || labelOrigin(t, f.api, f.vid, 10) != store.OriginInterpolated {
+			t.Fatalf("slice 10 after Copy ↓: equal to slice 9: %v, origin %q", bytes.Equal(got, below), labelOrigin(t, f.api, f.vid, 10))
+		}
+		f.click("#copy-above")
+		f.b.waitJS(`document.querySelector("#toast").textContent === "no labelled slice above slice 10"`, 5*time.Second)
+		// Slice 8 has the intensity-limited stroke: copying slice 7 over it asks, and No keeps it.
+		kept, version := f.api.labelWithVersion(f.vid, 8)
+		eval[bool](f.b, `(workbench.setSlice(8), true)`)
+		f.b.waitViewer()
+		f.click("#copy-below")
+		f.b.waitJS(`!!document.querySelector("#confirm") && /^Slice 8 has a manual label \(version \d+\)\. Replace it/.test(document.querySelector("#confirm-question").textContent)`, 5*time.Second)
+		f.b.screenshot(filepath.Join("artifacts", "tools-copy-asks.png"))
+		f.click("#confirm-no")
+		time.Sleep(1500 * time.Millisecond)
+		if got, v := f.api.labelWithVersion(f.vid, 8); v != version || !bytes.Equal(got, kept) || eval[bool](f.b, `workbench.hasUnsaved()`) {
+			t.Fatalf("after No: slice 8 version %d (want %d), unchanged: %v", v, version, bytes.Equal(got, kept))
 		}
 	})
 }
