@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Palette, outlineOf } from "../src/lib/render";
-import { composeReview, type ReviewLayers } from "../src/viewer/tools-overlay";
+import { anyLabelled, composeReview, type ReviewLayers } from "../src/viewer/tools-overlay";
 
 const colors = [{ r: 255, g: 0, b: 0 }, { r: 0, g: 0, b: 255 }];
 const labels = new Palette(colors, 0.5);
@@ -48,4 +48,20 @@ test("drafts are drawn on diagonal stripes in full colour, the rest shows what l
       assert.equal(out[n - 1 - (y * w + x)], want, `${x},${y}`);
     }
   }
+});
+
+test("the fast paths agree with the general one (an all-background draft changes nothing)", () => {
+  const gray = new Uint8Array(n).map((_, i) => (i * 37) & 255);
+  const label = new Uint8Array(n).map((_, i) => i % 3);
+  const pmask = new Uint8Array(n).map((_, i) => (i % 5 === 0 ? 1 : 0));
+  for (const predictionStyle of ["outline", "filled"] as const) {
+    const base = layers({ gray, label, prediction: { mask: pmask, outline: outlineOf(pmask, w, h) }, predictionStyle });
+    const fast = new Uint32Array(n);
+    const general = new Uint32Array(n);
+    composeReview(base, labels, preds, fast);
+    composeReview({ ...base, draft: new Uint8Array(n) }, labels, preds, general);
+    assert.deepEqual(fast, general, predictionStyle);
+  }
+  assert.equal(anyLabelled(new Uint8Array(9)), false);
+  assert.equal(anyLabelled(Uint8Array.of(0, 0, 3)), true);
 });

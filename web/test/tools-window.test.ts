@@ -79,6 +79,8 @@ test("presetWindow: structure, else visible area, else the volume; full is min-m
 test("histogram counts in-range values; bars are log-scaled; window marks and picking invert each other", () => {
   const c = histogram(Float32Array.of(0, 0.5, 1, 9.99, 10, 11, NaN, -1), 0, 10, 10);
   assert.deepEqual([...c], [2, 1, 0, 0, 0, 0, 0, 0, 0, 2]);
+  // Stride 2 counts values 0, 2, 4, 6 of the list: 0, 1, 10, NaN.
+  assert.deepEqual([...histogram(Float32Array.of(0, 0.5, 1, 9.99, 10, 11, NaN, -1), 0, 10, 10, 2)], [1, 1, 0, 0, 0, 0, 0, 0, 0, 1]);
   const bars = histogramBars(c, 50);
   near(bars[0] as number, 50);
   near(bars[2] as number, 0);

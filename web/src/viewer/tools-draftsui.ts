@@ -7,6 +7,7 @@ import { sliceRanges } from "../lib/labelmap";
 import type { ViewerContext } from "./context";
 import { changed, editable, undoFor } from "./editing";
 import { confirmDialog } from "./tools-confirm";
+import { anyLabelled } from "./tools-overlay";
 import {
   acceptAllPlan, copyBody, decodeDrafts, interpolateBody, liveLabel, mergeDraft, replaceQuestion, type Built, type Draft,
   type LocalSlice,
@@ -105,7 +106,7 @@ export class DraftsUi {
   private local(z: number): LocalSlice {
     const s = this.v.info[z] as SliceInfo;
     const m = this.v.data.masks.get(z);
-    return { labelled: liveLabel(s) || (m !== undefined && m.some((c) => c !== 0)), verified: s.verified, dirty: this.v.saver.isDirty(z) };
+    return { labelled: liveLabel(s) || (m !== undefined && anyLabelled(m)), verified: s.verified, dirty: this.v.saver.isDirty(z) };
   }
 
   /** Accepts the draft on slice z, asking first when it replaces a label. */
