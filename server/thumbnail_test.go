@@ -9,6 +9,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/mriworkbench/workbench/store"
 )
 
 var thumbColors = []color.RGBA{{255, 204, 0, 255}, {0, 128, 255, 255}}
@@ -122,4 +125,52 @@ func BenchmarkThumbnail(b *testing.B) {
 		size = buf.Len()
 	}
 	b.ReportMetric(float64(size), "bytes")
+}
+
+// In a several-reads project an annotator's label is its own read: the thumbnail does not show the shared
+// label to it (a reviewer's thumbnail does), and the copy endpoint, which writes the shared label, refuses it.
+func TestThumbnailAndCopyInSeveralReads(t *testing.T) {
+	e := newTestEnv(t)
+	p := e.createProject("reads", "cord")
+	v := e.uploadVolume(p.ID, t2sPath)
+	addUser(t, e.store, "rev", store.RoleReviewer, "reviewer password")
+	addUser(t, e.store, "ann", store.RoleAnnotator, "annotator password")
+	time.Sleep(accountsTTL + 100*time.Millisecond)
+	sign := func(name, pw string) *browser {
+		b := newBrowser(t, e.http.URL)
+		b.login(name, pw).expect(t, http.StatusOK)
+		return b
+	}
+	rev, ann := sign("rev", "reviewer password"), sign("ann", "annotator password")
+	rev.json(http.MethodPatch, fmt.Sprintf("/api/projects/%d", p.ID), map[string]any{"readsMode": "multi"}).expect(t, http.StatusOK)
+	w, h := v.Shape[0], v.Shape[1]
+	rev.do(http.MethodPut, fmt.Sprintf("/api/volumes/%d/slices/0/label", v.ID), disk(w, h, w/2, h/2, 6, 1),
+		map[string]string{"Content-Type": "application/octet-stream", "X-Base-Version": "0"}).expect(t, http.StatusOK)
+	outlined := func(b *browser) int {
+		r := b.do(http.MethodGet, fmt.Sprintf("/api/volumes/%d/slices/0/thumbnail?size=48", v.ID), nil, nil).expect(t, http.StatusOK)
+		img, err := png.Decode(bytes.NewReader(r.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for y := range 48 {
+			for x := range 48 {
+				if c := color.RGBAModel.Convert(img.At(x, y)).(color.RGBA); c.R != c.G || c.G != c.B {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	if n := outlined(rev); n == 0 {
+		t.Fatal("the reviewer's thumbnail does not outline the label")
+	}
+	if n := outlined(ann); n != 0 {
+		t.Fatalf("the annotator's thumbnail outlines the shared label (%d pixels)", n)
+	}
+	msg := ann.do(http.MethodPost, fmt.Sprintf("/api/volumes/%d/slices/1/label/copy?from=0", v.ID), nil,
+		map[string]string{"X-Base-Version": "0"}).expect(t, http.StatusBadRequest).errorMessage(t)
+	if !strings.Contains(msg, "several-reads project") {
+		t.Fatalf("annotator's copy refused with %q", msg)
+	}
 }
