@@ -165,10 +165,12 @@ export class DraftsUi {
 
   private updateBar(): void {
     const n = this.drafts.size;
-    this.el.bar.hidden = n === 0;
+    // DOM writes only on a change: this runs on every frame.
+    if (this.el.bar.hidden !== (n === 0)) this.el.bar.hidden = n === 0;
     if (n === 0) return;
     const here = this.drafts.has(this.v.state.z);
-    this.el.info.textContent = `${n} ${n === 1 ? "draft" : "drafts"} (slices ${sliceRanges([...this.drafts.keys()])})${here ? " · this slice is drafted" : ""}`;
-    this.el.accept.disabled = !here;
+    const text = `${n} ${n === 1 ? "draft" : "drafts"} (slices ${sliceRanges([...this.drafts.keys()])})${here ? " · this slice is drafted" : ""}`;
+    if (this.el.info.textContent !== text) this.el.info.textContent = text;
+    if (this.el.accept.disabled !== !here) this.el.accept.disabled = !here;
   }
 }

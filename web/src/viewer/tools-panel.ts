@@ -34,6 +34,8 @@ export class ToolsPanel {
   private histCounts: Uint32Array = new Uint32Array(0);
   private histLo = 0;
   private histHi = 1;
+  private histKey = "";
+  private histTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly el = {
     over: h("select#paint-over", { title: "which voxels a stroke or fill may change" }),
     rangeOn: h("input#range-on", { type: "checkbox", title: "paint only voxels whose intensity is in the range" }),
@@ -187,9 +189,11 @@ export class ToolsPanel {
     const pred = data.preds.get(z);
     const show = pred && predictionShown(state.overlayOn, this.sliceState(z), this.settings);
     const preview = edits.historyPreview?.slice === z ? edits.historyPreview.version : null;
-    this.el.banner.hidden = preview === null;
-    if (preview !== null) this.el.banner.textContent = `previewing version ${preview} · painting is off`;
-    this.drawHistogram();
+    // DOM writes only on a change: this runs on every frame.
+    if (this.el.banner.hidden !== (preview === null)) this.el.banner.hidden = preview === null;
+    const text = preview === null ? "" : `previewing version ${preview} · painting is off`;
+    if (preview !== null && this.el.banner.textContent !== text) this.el.banner.textContent = text;
+    this.scheduleHistogram();
     return {
       gray, label: state.overlayOn ? shown : null, prediction: show ? pred : null, predictionStyle: this.settings.predStyle,
       draft: state.overlayOn ? this.drafts.draftMask(z) : null, width: W,
@@ -236,6 +240,21 @@ export class ToolsPanel {
     ui.levelInput.value = String(+got.wl.center.toPrecision(5));
     ui.widthInput.value = String(+got.wl.width.toPrecision(5));
     this.v.render();
+  }
+
+  /**
+   * Redraws the histogram after the frame, and only when its slice, the window or the range changed: a slice
+   * switch must not wait for it (counting a slice's intensities takes about a millisecond).
+   */
+  private scheduleHistogram(): void {
+    const { state } = this.v;
+    const key = `${state.z} ${state.wl.center} ${state.wl.width} ${this.range?.lo} ${this.range?.hi} ${this.v.data.images.has(state.z)}`;
+    if (key === this.histKey || this.histTimer !== null) return;
+    this.histTimer = setTimeout(() => {
+      this.histTimer = null;
+      this.histKey = key;
+      this.drawHistogram();
+    }, 0);
   }
 
   private drawHistogram(): void {
