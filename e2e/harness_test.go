@@ -16,7 +16,7 @@ import (
 
 // requireBrowserApp returns Chromium's path, skipping (or failing under WORKBENCH_REQUIRE_DATA) when Chromium or
 // the built web app is missing.
-func requireBrowserApp(t *testing.T) string {
+func requireBrowserApp(t testing.TB) string {
 	t.Helper()
 	chromium := testenv.RequireChromium(t)
 	if !workbench.WebAppBuilt() {
@@ -26,7 +26,7 @@ func requireBrowserApp(t *testing.T) string {
 }
 
 // newAppServer is the real server with the embedded app on a fresh data directory; the test serves its Handler.
-func newAppServer(t *testing.T) (*server.Server, *store.Store) {
+func newAppServer(t testing.TB) (*server.Server, *store.Store) {
 	t.Helper()
 	st, err := store.Open(t.TempDir(), workbench.Migrations())
 	if err != nil {
@@ -40,7 +40,7 @@ func newAppServer(t *testing.T) (*server.Server, *store.Store) {
 }
 
 // newBrowser starts headless Chromium with its own profile; it closes when the test ends.
-func newBrowser(t *testing.T, chromium string) context.Context {
+func newBrowser(t testing.TB, chromium string) context.Context {
 	t.Helper()
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium),

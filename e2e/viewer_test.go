@@ -284,3 +284,103 @@ func importFileAt(t testing.TB, st *store.Store, projectID int64, path string) s
 	}
 	return v
 }
+
+// benchEval evaluates an expression in the benchmark's tab, awaiting a promise.
+func benchEval[T any](b *testing.B, ctx context.Context, expr string) T {
+	b.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.Fatalf("evaluating %s: %v", expr, err)
+	}
+	return v
+}
+
+// redrawLoop switches the axial slice back and forth over up to 64 slices around the middle with the arrow
+// keys, and times each switch until all three planes hold their new pixels (reading one pixel back from each
+// canvas makes the browser finish drawing). One untimed pass first renders every slice once.
+const redrawLoop = `(async () => {
+	const d = workbench.shape()[2], span = Math.min(d - 1, 64), first = Math.max(0, Math.floor(d / 2) - span / 2);
+	const ctxs = [...document.querySelectorAll("canvas.plane-canvas")].map((c) => c.getContext("2d"));
+	workbench.setSlice(first);
+	const times = [];
+	for (let round = -1; round < 3; round++) {
+		for (const key of ["ArrowUp", "ArrowDown"]) {
+			for (let i = 0; i < span; i++) {
+				const t0 = performance.now();
+				window.dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: true }));
+				for (const c of ctxs) c.getImageData(0, 0, 1, 1);
+				if (round >= 0) times.push(performance.now() - t0);
+			}
+		}
+		// Let the browser breathe between rounds, as a user's key repeat would.
+		await new Promise((r) => setTimeout(r, 0));
+	}
+	return times;
+})()`
+
+// BenchmarkViewerRedraw times a slice change that redraws all three planes (1x3 layout, 1280x900 window) on the
+// real 320x320x11 T2* volume and on a synthetic 256x256x256 one, and the time from navigation to the first
+// drawn axial slice and to the whole volume's arrival (loopback). Reported: p50/p99/max ms per switch.
+//
+//	go test ./e2e -run '^$' -bench BenchmarkViewerRedraw -benchtime=1x -count=1
+func BenchmarkViewerRedraw(b *testing.B) {
+	chromium := requireBrowserApp(b)
+	for _, tc := range []struct {
+		name string
+		path func(b *testing.B) string
+	}{
+		{"320x320x11", func(b *testing.B) string { return testenv.SharedData(b, volumeFile) }},
+		{"256x256x256", func(b *testing.B) string {
+			p := filepath.Join(b.TempDir(), "synthetic256.nii")
+			writeSyntheticNifti(b, p, 256, 256, 256)
+			return p
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			srv, st := newAppServer(b)
+			p, err := st.CreateProject(context.Background(), "bench", []store.Class{{Name: "cord", Color: "#ff0000"}}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			v := importFileAt(b, st, p.ID, tc.path(b))
+			ts := httptest.NewServer(srv.Handler())
+			b.Cleanup(ts.Close)
+			ctx := newBrowser(b, chromium)
+			// The app once first, so the timed open of the volume finds its files in the browser cache where allowed.
+			if _, err := chromedp.Run(ctx, chromedp.Navigate(ts.URL+"/")); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := chromedp.Run(ctx, chromedp.Navigate(fmt.Sprintf("%s/volumes/%d", ts.URL, v.ID))); err != nil {
+				b.Fatal(err)
+			}
+			wait := func(expr string) {
+				if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(60*time.Second), chromedp.WithPollingInterval(10*time.Millisecond))); err != nil {
+					b.Fatalf("waiting for %s: %v", expr, err)
+				}
+			}
+			wait(`!!window.workbench && workbench.marks().firstDrawn !== null && workbench.volumeReady()`)
+			marks := benchEval[struct{ FirstDrawn, VolumeReady float64 }](b, ctx, `workbench.marks()`)
+			var times []float64
+			b.ResetTimer()
+			for range b.N {
+				times = append(times, benchEval[[]float64](b, ctx, redrawLoop)...)
+			}
+			b.StopTimer()
+			slices.Sort(times)
+			pct := func(q float64) float64 { return times[min(len(times)-1, int(q*float64(len(times))))] }
+			mean := 0.0
+			for _, t := range times {
+				mean += t
+			}
+			mean /= float64(len(times))
+			b.ReportMetric(mean*1e6, "ns/op")
+			b.ReportMetric(pct(0.5), "p50-ms")
+			b.ReportMetric(pct(0.99), "p99-ms")
+			b.ReportMetric(times[len(times)-1], "max-ms")
+			b.ReportMetric(marks.FirstDrawn, "first-slice-ms")
+			b.ReportMetric(marks.VolumeReady, "volume-ms")
+			b.Logf("%s: %d switches redrawing 3 planes: p50 %.2f ms, p99 %.2f ms, max %.2f ms; first slice drawn %.0f ms, whole volume %.0f ms after navigation",
+				tc.name, len(times), pct(0.5), pct(0.99), times[len(times)-1], marks.FirstDrawn, marks.VolumeReady)
+		})
+	}
+}

@@ -100,6 +100,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
         tools.sliceOpened(slice);
         render();
         updateSliceUi();
+        showReadout(v);
       },
       failed: (slice, message) => {
         if (slice === state.z) toast(message, "error");
@@ -424,7 +425,8 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     data.ensure(state.z);
     data.prefetchAround(state.z);
     let volumeReady = false;
-    loadWholeVolume().then((ok) => {
+    // The whole volume is fetched once the first slice is in: it must not compete with the slice the user waits for.
+    data.loadImage(state.z).then(loadWholeVolume).then((ok) => {
       volumeReady = ok;
       // Without the whole volume, the axial plane still gets every slice, one request each.
       if (!ok && !disposed) void data.prefetchVolume(state.z);
