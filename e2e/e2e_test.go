@@ -61,6 +61,9 @@ func TestAnnotationFlow(t *testing.T) {
 
 	// 1. A project with two classes, created through the form.
 	tab1.do(chromedp.Navigate(ts.URL + "/"))
+	// This flow places strokes by voxel anywhere on a fitted slice; auto-zoom on review slices (which would
+	// put some of them out of sight) is covered by TestPaintingAndReviewTools.
+	eval[bool](tab1, `(localStorage.setItem("workbench.review", JSON.stringify({autoZoom: false})), true)`)
 	tab1.do(
 		chromedp.SendKeys(chromedp.CSS(`input[name="name"]`), "Cord e2e"),
 		chromedp.SendKeys(chromedp.CSS(`.class-row:nth-child(1) .class-name`), "white matter"),

@@ -12,7 +12,7 @@ import (
 	"github.com/mriworkbench/workbench/store"
 )
 
-const interpolateUsage = "interpolate --project P [--data DIR] VOLUME [--slices 0,4,8] [--class K] [--align] [--accept [--overwrite]] [--author A]"
+const interpolateUsage = "interpolate --project P [--data DIR] VOLUME [--slices 0,4,8 | --copy-from Z --into Z2] [--class K] [--align] [--accept [--overwrite]] [--author A]"
 
 func runInterpolate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("interpolate", interpolateUsage, stderr)
@@ -24,6 +24,8 @@ func runInterpolate(args []string, stdout, stderr io.Writer) error {
 	accept := fs.Bool("accept", false, "store the drafts as labels with origin interpolated")
 	overwrite := fs.Bool("overwrite", false, "with --accept, also replace slices that already have a label")
 	author := fs.String("author", "cli", "author recorded with accepted drafts")
+	copyFrom := fs.Int("copy-from", -1, "instead of interpolating, draft slice Z's label for the slice --into names (copy from the slice above/below)")
+	into := fs.Int("into", -1, "with --copy-from, the slice that gets the copy")
 	positional, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -48,6 +50,13 @@ func runInterpolate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	req := drafts.Request{Align: *align}
+	if *copyFrom >= 0 || *into >= 0 {
+		if *copyFrom < 0 || *into < 0 {
+			return usageError{"--copy-from and --into go together"}
+		}
+		// drafts.Make refuses a copy mixed with --slices or --align, and slices outside the volume, in one line.
+		req.CopyFrom, req.Into = copyFrom, into
+	}
 	if *sliceList != "" {
 		if req.Slices, err = parseSlices(*sliceList, v.Shape[2]); err != nil {
 			return err

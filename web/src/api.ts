@@ -176,6 +176,10 @@ export const deleteVolume = async (vid: Id): Promise<void> => {
   await request(`/api/volumes/${vid}`, { method: "DELETE" });
 };
 export const reviewQueue = (pid: Id, limit = 50) => json<ReviewItem[]>(`/api/projects/${pid}/review-queue?limit=${limit}`);
+/** Label drafts (interpolated between labelled slices, or copied from one); nothing is stored. See server/API.md. */
+export const interpolateDrafts = (vid: Id, body: Record<string, unknown>) =>
+  json<{ drafts: Array<{ slice: number; mask: string; existing: { version: number; origin: string; verified: boolean } | null; baseVersion: number }>; width: number; height: number }>(
+    `/api/volumes/${vid}/interpolate`, jsonBody("POST", body));
 export const labelHistory = (vid: Id, z: number) => json<Label[]>(`/api/volumes/${vid}/slices/${z}/label/history`);
 
 export async function getLabelVersion(vid: Id, z: number, version: number, w: number, h: number, classCount: number): Promise<Uint8Array> {
@@ -184,6 +188,8 @@ export async function getLabelVersion(vid: Id, z: number, version: number, w: nu
 }
 
 /** labelsOnly leaves out the model's predictions (manual and verified labels only). */
+/** A PNG of the slice cropped to its label or prediction, outlined (server/API.md); 128 px for a sharp 64 px image. */
+export const thumbnailUrl = (vid: Id, z: number, size = 128) => `/api/volumes/${vid}/slices/${z}/thumbnail?size=${size}`;
 export const volumeExportUrl = (vid: Id, labelsOnly = false) => `/api/volumes/${vid}/export${labelsOnly ? "?manualOnly=1" : ""}`;
 export const projectExportUrl = (pid: Id, labelsOnly = false) => `/api/projects/${pid}/export.zip${labelsOnly ? "?manualOnly=1" : ""}`;
 

@@ -1,7 +1,7 @@
 // Project page: drag-and-drop upload with per-file progress, the volume list with slice counts, the review queue,
 // downloads, training with live curves, model versions and cross-sectional areas; deleting volumes or the project.
 import {
-  ApiError, deleteProject, deleteVolume, getProject, listModels, listVolumes, projectExportUrl, reviewQueue, uploadLabelMap,
+  ApiError, deleteProject, deleteVolume, getProject, listModels, listVolumes, projectExportUrl, reviewQueue, thumbnailUrl, uploadLabelMap,
   uploadVolume, volumeExportUrl, type Id, type VolumeSummary,
 } from "../api";
 import { clear, confirmDialog, errorText, h, toast } from "../dom";
@@ -221,6 +221,7 @@ export function projectPage(root: HTMLElement, pid: Id, navigate: (path: string)
     const ol = h("ol");
     for (const it of items) {
       ol.append(h("li", {}, h("a", { href: `/volumes/${it.volumeId}?z=${it.slice}` },
+        h("img.thumb", { src: thumbnailUrl(it.volumeId, it.slice), width: 64, height: 64, loading: "lazy", alt: "" }),
         `${names.get(String(it.volumeId)) ?? it.volumeId} · slice ${it.slice}`), h("span.muted", {}, ` uncertainty ${it.uncertainty.toFixed(3)}`)));
     }
     queue.append(ol);

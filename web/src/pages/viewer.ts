@@ -24,6 +24,7 @@ import { acceptPrediction, nextInQueue, refreshQueue, toggleVerified } from "../
 import { saveIndicator } from "../viewer/saveindicator";
 import { clampBrush, clampSlice, createState, validClass, type Tool } from "../viewer/state";
 import { drawStrip, fitStrip } from "../viewer/strip";
+import { ToolsPanel } from "../viewer/tools-panel";
 import { buildUi } from "../viewer/ui";
 import { VolumeImage, parseMasks } from "../viewer/volume";
 import { readsPanel } from "./reads";
@@ -100,6 +101,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
           if (v.volume) requestRender();
           return;
         }
+        tools.sliceOpened(slice);
         render();
         updateSliceUi();
         showReadout(v);
@@ -113,8 +115,9 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
     let deleted = false;
     cleanups.push(registerUnsaved(() => !deleted && saver.hasUnsaved));
 
+    const tools = new ToolsPanel();
     const v: ViewerContext = {
-      vol, project, W, H, D, N, info, state, ui, saver, data, edits,
+      vol, project, W, H, D, N, info, state, ui, saver, data, edits, tools,
       queue: [],
       palette: null as unknown as ViewerContext["palette"],
       volume: null,
@@ -129,6 +132,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       drawStrip: () => drawStrip(v),
     };
     v.palette = makePalette(v);
+    tools.attach(v);
     const planes = {} as Record<PlaneKind, PlaneView>;
     for (const kind of PLANES) planes[kind] = new PlaneView(v, kind, ui.canvases[kind]);
     const pointer = new PointerInput(v, planes.axial);
@@ -179,6 +183,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       edits.historyPreview = null;
       if (historyOpen(v)) void showHistory(v);
       if (reads.open) void reads.show(target);
+      tools.sliceOpened(target);
       render(!hadPreview);
       updateSliceUi();
       v.drawStrip();
@@ -306,13 +311,10 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
         focusViewer();
       });
     }
-    ui.autoWindowBtn.addEventListener("click", () => {
-      state.wl = { ...state.autoWindow };
-      windowChanged();
-    });
+    ui.autoWindowBtn.addEventListener("click", () => tools.applyWindow("structure"));
     ui.resetBtn.addEventListener("click", resetView);
     ui.verifiedBtn.addEventListener("click", () => void toggleVerified(v));
-    ui.acceptBtn.addEventListener("click", () => acceptPrediction(v));
+    ui.acceptBtn.addEventListener("click", () => void acceptPrediction(v));
     ui.queueBtn.addEventListener("click", () => nextInQueue(v, navigate));
     ui.historyBtn.addEventListener("click", () => toggleHistory(v));
     ui.layoutSelect.addEventListener("change", () => {
@@ -327,7 +329,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       brushSizeNow: () => state.brushSize,
       undo: (redo) => applyUndo(v, redo),
       toggleOverlay: () => setOverlay(!state.overlayOn),
-      accept: () => acceptPrediction(v),
+      accept: () => void acceptPrediction(v),
       toggleVerified: () => void toggleVerified(v),
       nextInQueue: () => nextInQueue(v, navigate),
       resetView,

@@ -7,6 +7,7 @@ import type { UndoStack } from "../lib/undo";
 import type { SliceData } from "../pages/slicedata";
 import type { Voxel } from "./planes";
 import type { ViewerState } from "./state";
+import type { ToolsPanel } from "./tools-panel";
 import type { ViewerUi } from "./ui";
 import type { VolumeImage } from "./volume";
 
@@ -19,7 +20,7 @@ export interface Conflict {
 /** Per-slice editing state that is not the mask itself (that lives in SliceData.masks). */
 export interface EditState {
   undos: Map<number, UndoStack>;
-  origins: Map<number, "manual" | "prediction">;
+  origins: Map<number, "manual" | "prediction" | "interpolated">;
   /** slice -> the history version its pending save restores */
   restoredFrom: Map<number, number>;
   conflicts: Map<number, Conflict>;
@@ -41,6 +42,8 @@ export interface ViewerContext {
   readonly saver: AutoSaver;
   readonly data: SliceData;
   readonly edits: EditState;
+  /** Painting guards, review display, drafts and window presets (tools-panel.ts). */
+  readonly tools: ToolsPanel;
   queue: ReviewItem[];
   /** Label colours at the overlay opacity, shared by the planes. */
   palette: Palette;

@@ -25,6 +25,11 @@ export function editable(v: ViewerContext): boolean {
     toast("resolve the conflict on this slice first", "error");
     return false;
   }
+  const refused = v.tools.refusal(z);
+  if (refused) {
+    toast(refused, "error");
+    return false;
+  }
   return true;
 }
 
@@ -39,7 +44,7 @@ export function maskForEdit(v: ViewerContext, slice = v.state.z): Uint8Array {
 }
 
 /** Records that slice's mask changed (with the given origin): schedules the save and marks the strip. */
-export function changed(v: ViewerContext, slice: number, origin: "manual" | "prediction" = "manual"): void {
+export function changed(v: ViewerContext, slice: number, origin: "manual" | "prediction" | "interpolated" = "manual"): void {
   v.edits.origins.set(slice, origin);
   v.saver.changed(slice);
   v.drawStrip();

@@ -1,10 +1,11 @@
 // Drawing one plane: the axial slice (grey levels, label, prediction outline, brush ring) or a sagittal or
 // coronal reformat of the whole volume, scaled onto its canvas with the shared crosshair.
 import { fitView, type View } from "../lib/geometry";
-import { Palette, compose, parseColor } from "../lib/render";
+import { Palette, parseColor } from "../lib/render";
 import type { ViewerContext } from "./context";
 import { fromPlane, planeAspect, planeSize, toPlane, type PlaneKind, type Voxel } from "./planes";
 import { composeReformat } from "./reformat";
+import { composeReview } from "./tools-overlay";
 
 const CROSS_COLOR = "rgba(74, 222, 128, 0.7)";
 
@@ -151,8 +152,7 @@ export class PlaneView {
       const z = state.z;
       const gray = data.gray(z, state.wl);
       if (!gray) return `loading slice ${z}…`;
-      const pred = data.preds.get(z);
-      compose(gray, state.overlayOn ? shownMask(this.v, z) : null, state.overlayOn && pred ? pred.outline : null, this.v.palette, this.pixels);
+      composeReview(this.v.tools.layers(z, gray, shownMask(this.v, z)), this.v.palette, this.v.tools.predPalette, this.pixels);
       return null;
     }
     const vol = this.v.volume;

@@ -68,7 +68,7 @@ export class PointerInput {
     const { state, W, H } = this.v;
     const mask = maskForEdit(this.v);
     const value = state.tool === "eraser" ? 0 : state.cls;
-    const n = strokeSegment(mask, W, H, stroke.last.x, stroke.last.y, x, y, this.disk, value);
+    const n = strokeSegment(mask, W, H, stroke.last.x, stroke.last.y, x, y, this.disk, value, this.v.tools.guard(state.z));
     stroke.last = { x, y };
     // The undo step is recorded on the stroke's first change, so clicks that change nothing leave no step.
     if (n > 0 && !stroke.changed) {
@@ -103,10 +103,15 @@ export class PointerInput {
     // A click on the axial plane also moves the crosshair there, so the other planes show what is painted.
     v.moveCross({ x: at.x, y: at.y, z: state.z });
     if (!editable(v)) return;
+    const problem = v.tools.strokeProblem(state.z, state.tool === "eraser" ? 0 : state.cls);
+    if (problem) {
+      toast(problem, "error");
+      return;
+    }
     if (state.tool === "fill") {
       const mask = maskForEdit(v);
       const before = mask.slice();
-      const res = floodFill(mask, W, H, at.x, at.y, state.cls);
+      const res = floodFill(mask, W, H, at.x, at.y, state.cls, v.tools.guard(state.z));
       if (res.filled > 0) {
         undoFor(v, state.z).record(before);
         changed(v, state.z);

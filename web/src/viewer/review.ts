@@ -4,14 +4,19 @@ import { errorText, toast } from "../dom";
 import type { Navigate } from "../router";
 import type { ViewerContext } from "./context";
 import { changed, editable, maskForEdit, undoFor } from "./editing";
+import { confirmDialog } from "./tools-confirm";
 
-export function acceptPrediction(v: ViewerContext): void {
+export async function acceptPrediction(v: ViewerContext): Promise<void> {
   const z = v.state.z;
-  const p = v.data.preds.get(z);
-  if (!p) {
-    toast("no prediction for this slice");
+  // A labelled or verified slice asks first (tools-review.ts decides); the prediction must still be there after.
+  const decision = v.tools.acceptDecision(z);
+  if (decision.kind === "refuse") {
+    toast(decision.reason);
     return;
   }
+  if (decision.kind === "confirm" && !(await confirmDialog(decision.question))) return;
+  const p = v.data.preds.get(z);
+  if (!p || v.state.z !== z) return;
   if (!editable(v)) return;
   undoFor(v, z).record(maskForEdit(v));
   v.data.masks.set(z, p.mask.slice());
