@@ -105,7 +105,7 @@ function metricsCell(m: Model): Node {
     table);
 }
 
-const STATUS_MARK = { labelled: "filled", verified: "filled", predicted: "hollow", unlabelled: null } as const;
+const STATUS_MARK = { labelled: "filled", verified: "filled", predicted: "hollow", empty: "hollow", unlabelled: null } as const;
 
 /** navigate opens the viewer at a slice clicked in the plot. */
 export function areasPanel(pid: Id, navigate: (path: string) => void): Panel {

@@ -16,7 +16,7 @@ import { countClasses } from "../lib/codec";
 import { floodFill } from "../lib/floodfill";
 import { fitView, inGrid, panBy, screenToVoxel, voxelToScreen, zoomAt, type View } from "../lib/geometry";
 import { Palette, compose, parseColor } from "../lib/render";
-import { labelDeleted } from "../lib/slicestate";
+import { labelDeleted, unlabelledStatus } from "../lib/slicestate";
 import { UndoStack } from "../lib/undo";
 import { defaultWindow, dragWindow, type WindowLevel } from "../lib/windowlevel";
 import type { Navigate } from "../router";
@@ -30,6 +30,7 @@ const STATUS_COLORS: Record<string, string> = {
   unlabelled: "#3a4150",
   labelled: "#3b82f6",
   predicted: "#f59e0b",
+  empty: "#6b5b3e",
   verified: "#22c55e",
 };
 
@@ -982,8 +983,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
           if (!mine) continue;
           mine.uncertainty = s.uncertainty;
           // Label statuses are this tab's to track (its unsaved strokes); only prediction states follow the model.
-          const unlabelled = (st: string) => st === "unlabelled" || st === "predicted";
-          if (unlabelled(mine.status) && unlabelled(s.status)) mine.status = s.status;
+          if (unlabelledStatus(mine.status) && unlabelledStatus(s.status)) mine.status = s.status;
         }
         preds.clear();
         data.ensure(z);
