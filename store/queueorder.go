@@ -8,18 +8,12 @@ import (
 // Review queue orders.
 const (
 	// QueueSpread is the default: every volume in turn (those with the fewest labelled slices first), and in
-	// each volume the slice farthest from its labelled and already queued slices, the most uncertain among
-	// slices equally far. Measured with `workbench simulate` (README, "Simulated annotator"): labels spread
-	// over the volumes and along z teach the model more than the most uncertain slices, which cluster at the
-	// ends of a structure and in one volume.
+	// each volume the slice with the largest distance from its labelled and already queued slices, weighted
+	// by uncertainty. Measured with `workbench simulate` (README, "Simulated annotator").
 	QueueSpread = "spread"
 	// QueueUncertainty is the most uncertain slice first, whatever its volume or position.
 	QueueUncertainty = "uncertainty"
 )
-
-// spreadFar is the distance, in slices, from the nearest labelled or queued slice beyond which slices count
-// as equally far: among them the more uncertain comes first.
-const spreadFar = 3
 
 // OrderReviewQueue orders the review candidates of a project (unlabelled slices the active model predicted)
 // by order (QueueSpread or QueueUncertainty; anything else is QueueSpread). Slices where the model found
@@ -52,8 +46,11 @@ func OrderReviewQueue(candidates []QueueItem, labelled map[int64][]int, nz map[i
 }
 
 // spreadOrder takes one slice per volume per pass, volumes with the fewest taken (labelled or queued) slices
-// first; each volume gives the candidate farthest from its taken slices (the volume's ends count as taken, so
-// that a volume without labels starts in its middle), distances capped at spreadFar, then the most uncertain.
+// first; each volume gives the candidate with the largest distance d (in slices) from its taken slices times
+// (1 + uncertainty), so uncertainty (0..1) decides between slices about equally far, and never brings a slice
+// beside a label before one halfway between labels. The volume's ends count as taken (a slice beyond them is
+// 1 away), so that a volume without labels starts in its middle, and its end slices, where a structure
+// tapers off, come late.
 // It stops after limit slices.
 func spreadOrder(found []QueueItem, labelled map[int64][]int, nz map[int64]int, limit int) []QueueItem {
 	type volume struct {
@@ -80,16 +77,14 @@ func spreadOrder(found []QueueItem, labelled map[int64][]int, nz map[int64]int, 
 		for _, t := range v.taken {
 			d = min(d, max(z-t, t-z))
 		}
-		return min(d, spreadFar)
+		return d
 	}
+	score := func(v *volume, q QueueItem) float64 { return float64(distance(v, q.Slice)) * (1 + q.Uncertainty) }
 	// better reports whether candidate a of volume v goes before b.
 	better := func(v *volume, a, b QueueItem) bool {
-		da, db := distance(v, a.Slice), distance(v, b.Slice)
-		if da != db {
-			return da > db
-		}
-		if a.Uncertainty != b.Uncertainty {
-			return a.Uncertainty > b.Uncertainty
+		sa, sb := score(v, a), score(v, b)
+		if sa != sb {
+			return sa > sb
 		}
 		return a.Slice < b.Slice
 	}
