@@ -1,13 +1,15 @@
 """Dice of a `workbench simulate` curve, from its exported NIfTI files, with nibabel + numpy only, independent of
 the workbench's code.
 
-usage: sim_dice.py OUT_DIR [OUT_DIR...]
+usage: sim_dice.py [--summary] OUT_DIR [OUT_DIR...]
 
 OUT_DIR is a simulation's --out directory: curve.json names, for each round, every volume's exported segmentation
 (NAME_seg.nii.gz, class indices in the source grid) and its remainder (canonical axial slices, 0 = most inferior,
 with an expert label the model was not given); the expert labels are the source project's manual-only export
 (truth/NAME/NAME_seg.nii.gz). Prints one line per round: labelled slices, then each class's Dice pooled over the
-remainder of every volume, then their mean; and, per round, a JSON line for scripts.
+remainder of every volume, then their mean; and, per curve, a JSON line for scripts. --summary adds a table of
+the mean Dice by number of labelled slices, one column per order (averaged over that order's seeds), and each
+order's mean over the rounds after the first.
 """
 import json
 import os
@@ -46,10 +48,30 @@ def curve(out):
     return c, rows
 
 
-for out in sys.argv[1:]:
+args = sys.argv[1:]
+summary = "--summary" in args
+args = [a for a in args if a != "--summary"]
+table = {}  # order -> labelled -> [mean Dice per seed]
+for out in args:
     c, rows = curve(out)
+    for row in rows:
+        table.setdefault(c["order"], {}).setdefault(row["labelled"], []).append(row["mean"])
     print(f"{out}: order {c['order']} seed {c['seed']}, classes {','.join(c['classes'])}")
     for row in rows:
         per = " ".join(f"{n} {d:.4f}" for n, d in zip(c["classes"], row["dice"]))
         print(f"  round {row['round']} labelled {row['labelled']:3d}: {per}  mean {row['mean']:.4f}")
     print(json.dumps({"out": out, "order": c["order"], "seed": c["seed"], "rounds": rows}))
+
+if summary:
+    orders = sorted(table)
+    counts = sorted({n for o in orders for n in table[o]})
+    print("labelled  " + "  ".join(f"{o:>22}" for o in orders))
+    for n in counts:
+        cells = []
+        for o in orders:
+            v = table[o].get(n, [])
+            cells.append(f"{np.mean(v):.4f} ({' '.join(f'{x:.3f}' for x in v)})" if v else "-")
+        print(f"{n:8d}  " + "  ".join(f"{c:>22}" for c in cells))
+    # The first round is the same for every order (same start, same seed): the curves' mean after it.
+    after = [f"{np.mean([np.mean(table[o][n]) for n in counts[1:] if n in table[o]]):.4f}" for o in orders]
+    print("mean after the first round: " + "  ".join(f"{o} {a}" for o, a in zip(orders, after)))
