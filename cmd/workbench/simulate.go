@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/signal"
@@ -53,6 +54,7 @@ type simVolume struct {
 	Truth map[int][]uint8 `json:"-"` // canonical slice -> expert class mask: the pool the annotator labels from
 	// TruthFile is the source project's manual-only export of the volume, in the source file's grid.
 	TruthFile string `json:"truth"`
+	Expert    []int  `json:"expert"` // the canonical slices with an expert label, sorted
 }
 
 // simulatedRound is one round: the model trained on Labelled slices, its segmentation of every volume
@@ -230,7 +232,8 @@ func (sim *simulation) setUp(ctx context.Context, p store.Project, start int, st
 		if err != nil {
 			return fmt.Errorf("export the expert labels of %q: %w", v.Name, err)
 		}
-		sim.volumes = append(sim.volumes, simVolume{ID: v.ID, Name: v.Name, Truth: truth, TruthFile: sim.rel(files[0])})
+		expert := slices.Sorted(maps.Keys(truth))
+		sim.volumes = append(sim.volumes, simVolume{ID: v.ID, Name: v.Name, Truth: truth, TruthFile: sim.rel(files[0]), Expert: expert})
 	}
 	if len(sim.volumes) == 0 {
 		return fmt.Errorf("project %q has no labelled slice to play the expert", p.Name)

@@ -32,8 +32,9 @@ type simCurve struct {
 		} `json:"picked"`
 	} `json:"rounds"`
 	Volumes []struct {
-		Name  string `json:"name"`
-		Truth string `json:"truth"`
+		Name   string `json:"name"`
+		Truth  string `json:"truth"`
+		Expert []int  `json:"expert"`
 	} `json:"volumes"`
 }
 
@@ -72,7 +73,7 @@ func TestSimulateShort(t *testing.T) {
 			}
 		}
 		c := readCurve(t, out)
-		if c.Order != order || len(c.Rounds) != 3 || len(c.Volumes) != 1 {
+		if c.Order != order || len(c.Rounds) != 3 || len(c.Volumes) != 1 || len(c.Volumes[0].Expert) != 9 {
 			t.Fatalf("%s: curve %+v", order, c)
 		}
 		labelledSoFar := map[int]bool{}
