@@ -205,8 +205,10 @@ func TestPredictionsReviewAndAccept(t *testing.T) {
 	}
 	e.get(fmt.Sprintf("/api/volumes/%d/slices/5/prediction", v.ID)).expect(t, http.StatusNotFound)
 
+	// The spread order: distance from labels and the volume's 9-slice ends, times 1 + uncertainty: slice 3
+	// (4 x 1.5) before 2 (3 x 1.9); then, beside 3, slice 2 scores 1 x 1.9, below slice 1 (2 x 1.2).
 	e.get(fmt.Sprintf("/api/projects/%d/review-queue?limit=2", p.ID)).expect(t, http.StatusOK).json(t, &queue)
-	if len(queue) != 2 || queue[0].Slice != 2 || queue[1].Slice != 3 || queue[0].VolumeID != v.ID {
+	if len(queue) != 2 || queue[0].Slice != 3 || queue[1].Slice != 1 || queue[0].VolumeID != v.ID {
 		t.Fatalf("queue %+v", queue)
 	}
 	e.get(fmt.Sprintf("/api/projects/%d/review-queue?limit=zero", p.ID)).expect(t, http.StatusBadRequest)
