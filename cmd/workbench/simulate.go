@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -161,10 +162,14 @@ func roundSettings(budget time.Duration, epochs int, seed uint64, extra string) 
 }
 
 func (sim *simulation) run(ctx context.Context, p store.Project, worker job.WorkerCommand, start, rounds int, stdout io.Writer) error {
+	defer func() {
+		if sim.st != nil {
+			sim.st.Close()
+		}
+	}()
 	if err := sim.setUp(ctx, p, start, stdout); err != nil {
 		return err
 	}
-	defer sim.st.Close()
 	trainer := job.NewTrainer(job.Config{Store: sim.st, Worker: job.WorkerConfig{Command: worker}})
 	defer trainer.Close()
 	for r := 0; r <= rounds; r++ {
@@ -385,11 +390,9 @@ func (sim *simulation) label(ctx context.Context) ([]pickedSlice, error) {
 				}
 			}
 		}
+		// Map order is random: sort first, so that the seed alone decides the order.
 		slices.SortFunc(candidates, func(a, b key) int {
-			if a.volume != b.volume {
-				return int(a.volume - b.volume)
-			}
-			return a.slice - b.slice
+			return cmp.Or(cmp.Compare(a.volume, b.volume), cmp.Compare(a.slice, b.slice))
 		})
 		sim.rng.Shuffle(len(candidates), func(i, j int) { candidates[i], candidates[j] = candidates[j], candidates[i] })
 	} else {
