@@ -192,6 +192,8 @@ func TestPredictionsReviewAndAccept(t *testing.T) {
 		{VolumeID: v.ID, Slice: 1, Mask: disk(w, h, w/2, h/2, 5, 1), Uncertainty: 0.2},
 		{VolumeID: v.ID, Slice: 2, Mask: disk(w, h, w/2, h/2, 7, 2), Uncertainty: 0.9},
 		{VolumeID: v.ID, Slice: 3, Mask: disk(w, h, w/2, h/2, 9, 1), Uncertainty: 0.5},
+		// Nothing found: status "empty", queued after the others however uncertain.
+		{VolumeID: v.ID, Slice: 4, Mask: make([]uint8, w*h), Uncertainty: 0.99},
 	}
 	if err := e.store.SavePredictions(ctx, m.ID, preds); err != nil {
 		t.Fatal(err)
@@ -203,11 +205,18 @@ func TestPredictionsReviewAndAccept(t *testing.T) {
 	}
 	e.get(fmt.Sprintf("/api/volumes/%d/slices/5/prediction", v.ID)).expect(t, http.StatusNotFound)
 
+	// The spread order: distance from labels and the volume's 9-slice ends, times 1 + uncertainty: slice 3
+	// (4 x 1.5) before 2 (3 x 1.9); then, beside 3, slice 2 scores 1 x 1.9, below slice 1 (2 x 1.2).
 	e.get(fmt.Sprintf("/api/projects/%d/review-queue?limit=2", p.ID)).expect(t, http.StatusOK).json(t, &queue)
-	if len(queue) != 2 || queue[0].Slice != 2 || queue[1].Slice != 3 || queue[0].VolumeID != v.ID {
+	if len(queue) != 2 || queue[0].Slice != 3 || queue[1].Slice != 1 || queue[0].VolumeID != v.ID {
 		t.Fatalf("queue %+v", queue)
 	}
 	e.get(fmt.Sprintf("/api/projects/%d/review-queue?limit=zero", p.ID)).expect(t, http.StatusBadRequest)
+	e.get(fmt.Sprintf("/api/projects/%d/review-queue?order=random", p.ID)).expect(t, http.StatusBadRequest)
+	e.get(fmt.Sprintf("/api/projects/%d/review-queue?order=uncertainty", p.ID)).expect(t, http.StatusOK).json(t, &queue)
+	if len(queue) != 4 || queue[0].Slice != 2 || queue[1].Slice != 3 || queue[2].Slice != 1 || !queue[3].Empty {
+		t.Fatalf("queue by uncertainty %+v", queue)
+	}
 	e.get("/api/projects/999/review-queue").expect(t, http.StatusNotFound)
 
 	var detail volumeDetail
@@ -215,6 +224,9 @@ func TestPredictionsReviewAndAccept(t *testing.T) {
 	if s := detail.Slices[2]; s.Status != store.StatusPredicted || s.Uncertainty == nil || *s.Uncertainty != 0.9 ||
 		detail.ModelID == nil || *detail.ModelID != m.ID {
 		t.Fatalf("predicted slice %+v, model %v", s, detail.ModelID)
+	}
+	if s := detail.Slices[4]; s.Status != store.StatusEmpty {
+		t.Fatalf("slice predicted empty %+v", s)
 	}
 
 	// Accepting copies the prediction into the label; the slice leaves the queue.
@@ -224,12 +236,12 @@ func TestPredictionsReviewAndAccept(t *testing.T) {
 		t.Fatalf("accepted %+v", accepted)
 	}
 	e.get(fmt.Sprintf("/api/projects/%d/review-queue", p.ID)).expect(t, http.StatusOK).json(t, &queue)
-	if len(queue) != 2 || queue[0].Slice != 3 {
+	if len(queue) != 3 || queue[0].Slice != 3 || queue[1].Slice != 1 || queue[2].Slice != 4 || !queue[2].Empty {
 		t.Fatalf("queue after accept %+v", queue)
 	}
 	var vols []event.VolumeSummary
 	e.get(fmt.Sprintf("/api/projects/%d/volumes", p.ID)).expect(t, http.StatusOK).json(t, &vols)
-	if c := vols[0].Counts; c.Labelled != 1 || c.Predicted != 2 || c.Unlabelled != v.Shape[2]-3 {
+	if c := vols[0].Counts; c.Labelled != 1 || c.Predicted != 2 || c.Empty != 1 || c.Unlabelled != v.Shape[2]-4 {
 		t.Fatalf("counts %+v", c)
 	}
 }

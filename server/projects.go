@@ -139,7 +139,15 @@ func (s *Server) reviewQueue(c echo.Context) error {
 			return badRequest("limit %q must be an integer from 1 to 10000", q)
 		}
 	}
-	items, err := s.store.ReviewQueue(c.Request().Context(), pid, limit)
+	order := store.QueueSpread
+	switch q := c.QueryParam("order"); q {
+	case "", store.QueueSpread:
+	case store.QueueUncertainty:
+		order = q
+	default:
+		return badRequest("order %q must be %q or %q", q, store.QueueSpread, store.QueueUncertainty)
+	}
+	items, err := s.store.ReviewQueueBy(c.Request().Context(), pid, limit, order)
 	if err != nil {
 		return err
 	}

@@ -169,12 +169,12 @@ func TestPredictionsAndReviewQueue(t *testing.T) {
 		t.Errorf("Predictions = %+v, %v", preds, err)
 	}
 
-	queue, err := s.ReviewQueue(ctx, p.ID, 10)
+	queue, err := s.ReviewQueueBy(ctx, p.ID, 10, QueueUncertainty)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Slice a/0 is labelled (excluded); the old model's 0.99 is not active (excluded).
-	want := []QueueItem{{a.ID, "a", 2, 0.7}, {b.ID, "b", 4, 0.5}, {a.ID, "a", 1, 0.3}}
+	want := []QueueItem{{a.ID, "a", 2, 0.7, false}, {b.ID, "b", 4, 0.5, false}, {a.ID, "a", 1, 0.3, false}}
 	if len(queue) != len(want) {
 		t.Fatalf("queue %+v, want %+v", queue, want)
 	}

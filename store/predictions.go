@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
 	"math"
+	"sync"
 )
 
 // Prediction is a model's class-index mask for one slice and its uncertainty (higher: less sure).
@@ -22,6 +24,7 @@ type QueueItem struct {
 	VolumeName  string  `json:"volumeName"`
 	Slice       int     `json:"slice"`
 	Uncertainty float64 `json:"uncertainty"`
+	Empty       bool    `json:"empty"` // the model found nothing on the slice (status StatusEmpty)
 }
 
 // SavePredictions stores a model's predictions in one transaction, replacing any it had for the same slices.
@@ -171,41 +174,84 @@ func (s *Store) Predictions(ctx context.Context, modelID, volumeID int64) ([]Pre
 	return out, rows.Err()
 }
 
-// ReviewQueue returns up to limit unlabelled slices of the project that the active model predicted, most
-// uncertain first. Empty when the project has no active model.
+// ReviewQueue returns up to limit unlabelled slices of the project that the active model predicted, in the
+// QueueSpread order, slices where the model found nothing last. Empty when the project has no active model.
 func (s *Store) ReviewQueue(ctx context.Context, projectID int64, limit int) ([]QueueItem, error) {
+	return s.ReviewQueueBy(ctx, projectID, limit, QueueSpread)
+}
+
+// ReviewQueueBy is ReviewQueue in the given order (QueueSpread or QueueUncertainty, see OrderReviewQueue).
+func (s *Store) ReviewQueueBy(ctx context.Context, projectID int64, limit int, order string) ([]QueueItem, error) {
 	if _, err := s.Project(ctx, projectID); err != nil {
 		return nil, err
 	}
+	// Candidates and labelled slices in one statement, one snapshot.
 	rows, err := s.db.QueryContext(ctx, `
-		SELECT pr.volume_id, v.name, pr.slice, pr.uncertainty
+		SELECT 1, pr.volume_id, v.name, v.nx * v.ny, v.nz, pr.slice, pr.uncertainty, pr.mask
 		FROM predictions pr
-		JOIN models m ON m.id = pr.model_id AND m.active = 1 AND m.project_id = ?
+		JOIN models m ON m.id = pr.model_id AND m.active = 1 AND m.project_id = ?1
 		JOIN volumes v ON v.id = pr.volume_id
 		WHERE NOT EXISTS (SELECT 1 FROM current_labels c
 			WHERE c.volume_id = pr.volume_id AND c.slice = pr.slice AND c.deleted = 0)
-		ORDER BY pr.uncertainty DESC, pr.volume_id, pr.slice
-		LIMIT ?`, projectID, limit)
+		UNION ALL
+		SELECT 0, c.volume_id, NULL, NULL, NULL, c.slice, NULL, NULL FROM current_labels c
+		JOIN volumes v ON v.id = c.volume_id AND v.project_id = ?1
+		WHERE c.deleted = 0`, projectID)
 	if err != nil {
 		return nil, fmt.Errorf("review queue: %w", err)
 	}
 	defer rows.Close()
-	var out []QueueItem
+	var candidates []QueueItem
+	labelled := map[int64][]int{}
+	nz := map[int64]int{}
 	for rows.Next() {
+		var candidate bool
 		var q QueueItem
-		if err := rows.Scan(&q.VolumeID, &q.VolumeName, &q.Slice, &q.Uncertainty); err != nil {
+		var name sql.NullString
+		var sliceLen, slices sql.NullInt64
+		var uncertainty sql.NullFloat64
+		var packed []byte
+		if err := rows.Scan(&candidate, &q.VolumeID, &name, &sliceLen, &slices, &q.Slice, &uncertainty, &packed); err != nil {
 			return nil, fmt.Errorf("review queue: %w", err)
 		}
-		out = append(out, q)
+		if !candidate {
+			labelled[q.VolumeID] = append(labelled[q.VolumeID], q.Slice)
+			continue
+		}
+		q.VolumeName, q.Uncertainty = name.String, uncertainty.Float64
+		q.Empty = isEmptyMask(packed, int(sliceLen.Int64))
+		nz[q.VolumeID] = int(slices.Int64)
+		candidates = append(candidates, q)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("review queue: %w", err)
+	}
+	return OrderReviewQueue(candidates, labelled, nz, order, limit), nil
+}
+
+// emptyMasks holds, by slice length, the packed all-background mask: packing is deterministic, so a
+// prediction where the model found nothing is recognised by comparing bytes, without unpacking its mask.
+var emptyMasks sync.Map // int -> []byte
+
+// emptyMask is the packed all-background mask of a slice of n pixels.
+func emptyMask(n int) []byte {
+	empty, ok := emptyMasks.Load(n)
+	if !ok {
+		empty, _ = emptyMasks.LoadOrStore(n, packMask(make([]uint8, n)))
+	}
+	return empty.([]byte)
+}
+
+// isEmptyMask reports whether a packed mask of a slice of n pixels is all background.
+func isEmptyMask(packed []byte, n int) bool {
+	return n > 0 && bytes.Equal(packed, emptyMask(n))
 }
 
 // VolumeSegmentation is a volume's class map and the status of each of its slices, from one snapshot.
 type VolumeSegmentation struct {
 	Volume   VolumeMeta
 	Classes  []uint8  // canonical grid, axis 0 fastest, one slice after another
-	Statuses []string // by slice, as SliceStates says (predicted slices say so even when manualOnly left them out)
+	Statuses []string // by slice, as SliceStates says (predicted and empty slices say so even when manualOnly left them out)
 }
 
 // Segmentation reads a volume's class map on its canonical grid (axis 0 fastest, one slice after another) for
@@ -226,9 +272,9 @@ func (s *Store) Segmentation(ctx context.Context, volumeID int64, manualOnly boo
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT 0, c.slice, c.verified, c.mask FROM current_labels c WHERE c.volume_id = ?1 AND c.deleted = 0
 		UNION ALL
-		SELECT 1, pr.slice, 0, CASE WHEN ?2 THEN NULL ELSE pr.mask END FROM predictions pr
+		SELECT 1, pr.slice, 0, pr.mask FROM predictions pr
 		JOIN models m ON m.id = pr.model_id AND m.active = 1
-		WHERE pr.volume_id = ?1`, volumeID, manualOnly)
+		WHERE pr.volume_id = ?1`, volumeID)
 	if err != nil {
 		return VolumeSegmentation{}, fmt.Errorf("segmentation of volume %d: %w", volumeID, err)
 	}
@@ -268,6 +314,9 @@ func (s *Store) Segmentation(ctx context.Context, volumeID int64, manualOnly boo
 			continue
 		}
 		out.Statuses[slice] = StatusPredicted
+		if isEmptyMask(packed, n) {
+			out.Statuses[slice] = StatusEmpty
+		}
 		if manualOnly {
 			continue
 		}

@@ -65,6 +65,7 @@ type VolumeMeta struct {
 const (
 	StatusUnlabelled = "unlabelled" // no label, no prediction from the active model
 	StatusPredicted  = "predicted"  // no label, a prediction from the active model
+	StatusEmpty      = "empty"      // no label, a prediction from the active model that found nothing
 	StatusLabelled   = "labelled"   // a current label, not verified
 	StatusVerified   = "verified"   // a current label marked verified
 )
@@ -72,7 +73,8 @@ const (
 // SliceCounts counts a volume's slices by status; they add up to the number of slices.
 type SliceCounts struct {
 	Unlabelled int `json:"unlabelled"`
-	Predicted  int `json:"predicted"`
+	Predicted  int `json:"predicted"` // with a structure found; Empty counts those where the model found nothing
+	Empty      int `json:"empty"`
 	Labelled   int `json:"labelled"`
 	Verified   int `json:"verified"`
 }
@@ -324,14 +326,25 @@ func (s *Store) Volumes(ctx context.Context, projectID int64) ([]VolumeSummary, 
 	if _, err := s.Project(ctx, projectID); err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, `
+	// Empty predictions are told by their packed mask, which depends on the slice length: the statement gets
+	// the empty mask of each slice length of the project's volumes (a volume imported meanwhile has no
+	// predictions yet).
+	args, empties, err := s.emptyMasksOf(ctx, projectID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `WITH empty(n, mask) AS (`+empties+`)
 		SELECT `+volumeColumns+`,
 			(SELECT COUNT(*) FROM current_labels c WHERE c.volume_id = v.id AND c.deleted = 0 AND c.verified = 0),
 			(SELECT COUNT(*) FROM current_labels c WHERE c.volume_id = v.id AND c.deleted = 0 AND c.verified = 1),
 			(SELECT COUNT(*) FROM predictions pr JOIN models m ON m.id = pr.model_id AND m.active = 1
 				WHERE pr.volume_id = v.id AND NOT EXISTS (SELECT 1 FROM current_labels c
+					WHERE c.volume_id = v.id AND c.slice = pr.slice AND c.deleted = 0)),
+			(SELECT COUNT(*) FROM predictions pr JOIN models m ON m.id = pr.model_id AND m.active = 1
+				JOIN empty e ON e.n = v.nx * v.ny AND e.mask = pr.mask
+				WHERE pr.volume_id = v.id AND NOT EXISTS (SELECT 1 FROM current_labels c
 					WHERE c.volume_id = v.id AND c.slice = pr.slice AND c.deleted = 0))
-		FROM volumes v WHERE v.project_id = ? ORDER BY v.name`, projectID)
+		FROM volumes v WHERE v.project_id = ? ORDER BY v.name`, append(args, projectID)...)
 	if err != nil {
 		return nil, fmt.Errorf("list volumes: %w", err)
 	}
@@ -340,13 +353,41 @@ func (s *Store) Volumes(ctx context.Context, projectID int64) ([]VolumeSummary, 
 	for rows.Next() {
 		var vs VolumeSummary
 		c := &vs.Counts
-		if vs.VolumeMeta, err = scanVolume(rows, &c.Labelled, &c.Verified, &c.Predicted); err != nil {
+		if vs.VolumeMeta, err = scanVolume(rows, &c.Labelled, &c.Verified, &c.Predicted, &c.Empty); err != nil {
 			return nil, fmt.Errorf("list volumes: %w", err)
 		}
-		c.Unlabelled = vs.Shape[2] - c.Labelled - c.Verified - c.Predicted
+		c.Predicted -= c.Empty
+		c.Unlabelled = vs.Shape[2] - c.Labelled - c.Verified - c.Predicted - c.Empty
 		out = append(out, vs)
 	}
 	return out, rows.Err()
+}
+
+// emptyMasksOf returns a VALUES clause of (slice length, packed empty mask) for each slice length of the
+// project's volumes, and its arguments; with no volume, a clause that yields no row.
+func (s *Store) emptyMasksOf(ctx context.Context, projectID int64) ([]any, string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT nx * ny FROM volumes WHERE project_id = ?`, projectID)
+	if err != nil {
+		return nil, "", fmt.Errorf("list volumes: %w", err)
+	}
+	defer rows.Close()
+	var args []any
+	var values []string
+	for rows.Next() {
+		var n int
+		if err := rows.Scan(&n); err != nil {
+			return nil, "", fmt.Errorf("list volumes: %w", err)
+		}
+		args = append(args, n, emptyMask(n))
+		values = append(values, "(?, ?)")
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list volumes: %w", err)
+	}
+	if len(values) == 0 {
+		return nil, "SELECT NULL, NULL WHERE 0", nil
+	}
+	return args, "VALUES " + strings.Join(values, ", "), nil
 }
 
 // DeleteVolume deletes a volume, its labels and predictions, and its original file.
@@ -371,7 +412,7 @@ func (s *Store) DeleteVolume(ctx context.Context, id int64) error {
 // SliceState is what a viewer needs to know of one axial slice, without its masks.
 type SliceState struct {
 	Slice  int    `json:"slice"`
-	Status string `json:"status"` // StatusUnlabelled, StatusLabelled, StatusPredicted or StatusVerified
+	Status string `json:"status"` // StatusUnlabelled, StatusLabelled, StatusPredicted, StatusEmpty or StatusVerified
 	// LabelVersion is the slice's current label version, a deletion's tombstone included (the next label
 	// write is based on it); 0 if the slice never had a label.
 	LabelVersion int    `json:"labelVersion"`
@@ -380,7 +421,8 @@ type SliceState struct {
 	Origin       string `json:"origin,omitempty"` // of the current version
 	Author       string `json:"author,omitempty"` // of the current version
 	// Uncertainty is the active model's prediction's uncertainty; nil without one.
-	Uncertainty *float64 `json:"uncertainty,omitempty"`
+	Uncertainty     *float64 `json:"uncertainty,omitempty"`
+	emptyPrediction bool     // the active model's prediction found nothing
 }
 
 // Labelled reports whether the slice has a live (not deleted) label.
@@ -398,13 +440,13 @@ func (s *Store) SliceStates(ctx context.Context, volumeID int64) ([]SliceState, 
 		out[i] = SliceState{Slice: i, Status: StatusUnlabelled}
 	}
 	rows, err := s.db.QueryContext(ctx, `
-		SELECT l.slice, l.version, l.verified, l.deleted, l.origin, l.author, NULL FROM labels l
+		SELECT l.slice, l.version, l.verified, l.deleted, l.origin, l.author, NULL, NULL FROM labels l
 		WHERE l.volume_id = ?1 AND l.version = (SELECT MAX(h.version) FROM labels h
 			WHERE h.volume_id = ?1 AND h.slice = l.slice)
 		UNION ALL
-		SELECT pr.slice, NULL, NULL, NULL, NULL, NULL, pr.uncertainty FROM predictions pr
+		SELECT pr.slice, NULL, NULL, NULL, NULL, NULL, pr.uncertainty, pr.mask = ?2 FROM predictions pr
 		JOIN models m ON m.id = pr.model_id AND m.active = 1
-		WHERE pr.volume_id = ?1`, volumeID)
+		WHERE pr.volume_id = ?1`, volumeID, emptyMask(v.SliceLen()))
 	if err != nil {
 		return nil, fmt.Errorf("slice states: %w", err)
 	}
@@ -415,7 +457,8 @@ func (s *Store) SliceStates(ctx context.Context, volumeID int64) ([]SliceState, 
 		var verified, deleted sql.NullBool
 		var origin, author sql.NullString
 		var uncertainty sql.NullFloat64
-		if err := rows.Scan(&slice, &version, &verified, &deleted, &origin, &author, &uncertainty); err != nil {
+		var empty sql.NullBool
+		if err := rows.Scan(&slice, &version, &verified, &deleted, &origin, &author, &uncertainty, &empty); err != nil {
 			return nil, fmt.Errorf("slice states: %w", err)
 		}
 		if slice < 0 || slice >= len(out) {
@@ -424,7 +467,7 @@ func (s *Store) SliceStates(ctx context.Context, volumeID int64) ([]SliceState, 
 		st := &out[slice]
 		if uncertainty.Valid {
 			u := uncertainty.Float64
-			st.Uncertainty = &u
+			st.Uncertainty, st.emptyPrediction = &u, empty.Bool
 		} else {
 			st.LabelVersion, st.Verified, st.Deleted = int(version.Int64), verified.Bool, deleted.Bool
 			st.Origin, st.Author = origin.String, author.String
@@ -446,6 +489,8 @@ func (st SliceState) status() string {
 		return StatusVerified
 	case st.Labelled():
 		return StatusLabelled
+	case st.Uncertainty != nil && st.emptyPrediction:
+		return StatusEmpty
 	case st.Uncertainty != nil:
 		return StatusPredicted
 	}

@@ -27,6 +27,7 @@ var commands = map[string]command{
 	"train":          {"train a model on the project's labelled slices, then predict the rest", runTrain},
 	"predict":        {"predict every unlabelled slice with the project's active model", runPredict},
 	"segment":        {"segment a NIfTI image with a model file, without a project", runSegment},
+	"simulate":       {"benchmark review orders with a simulated annotator who labels from expert masks", runSimulate},
 	"worker":         {"internal: the training process that serve and train start (not for direct use)", runWorker},
 	"backup":         {"write a backup archive of a data directory, while the server runs", runBackup},
 	"restore":        {"restore a backup archive into a new data directory", runRestore},

@@ -86,9 +86,9 @@ func prepare(ctx context.Context, st *store.Store, volumeID int64, manualOnly bo
 	}
 	canonical, statuses := seg.Classes, seg.Statuses
 	if manualOnly {
-		// The manual-only export leaves predicted slices empty; its table says so.
+		// The manual-only export leaves predicted slices (and those predicted empty) blank; its table says so.
 		for i, s := range statuses {
-			if s == store.StatusPredicted {
+			if s == store.StatusPredicted || s == store.StatusEmpty {
 				statuses[i] = store.StatusUnlabelled
 			}
 		}

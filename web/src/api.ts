@@ -29,7 +29,10 @@ export type ReadsMode = "single" | "multi" | "blind";
 export interface SliceCounts {
   unlabelled: number;
   labelled: number;
+  /** Unlabelled slices with a prediction that found something. */
   predicted: number;
+  /** Unlabelled slices whose prediction found nothing (optional: older servers do not send it). */
+  empty?: number;
   verified: number;
 }
 
@@ -45,7 +48,8 @@ export interface VolumeSummary {
   createdAt: string;
 }
 
-export type SliceStatus = "unlabelled" | "labelled" | "predicted" | "verified";
+/** "empty": the active model predicted the slice and found nothing there. */
+export type SliceStatus = "unlabelled" | "labelled" | "predicted" | "empty" | "verified";
 
 export interface SliceInfo {
   index: number;
@@ -95,6 +99,8 @@ export interface ReviewItem {
   volumeId: Id;
   slice: number;
   uncertainty: number;
+  /** The model found nothing on the slice; such slices come after all others. */
+  empty?: boolean;
 }
 
 export class ApiError extends Error {

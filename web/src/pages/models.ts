@@ -138,7 +138,7 @@ function promotionCell(m: Model): Node {
     flags.length ? h("ul.small.area-flags", {}, ...flags.map((f) => h("li", {}, flagText(f)))) : null);
 }
 
-const STATUS_MARK = { labelled: "filled", verified: "filled", predicted: "hollow", unlabelled: null } as const;
+const STATUS_MARK = { labelled: "filled", verified: "filled", predicted: "hollow", empty: "hollow", unlabelled: null } as const;
 
 /** navigate opens the viewer at a slice clicked in the plot. */
 export function areasPanel(pid: Id, navigate: (path: string) => void): Panel {

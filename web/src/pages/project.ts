@@ -2,12 +2,13 @@
 // downloads, training with live curves, model versions and cross-sectional areas; deleting volumes or the project.
 import {
   ApiError, deleteProject, deleteVolume, getProject, listModels, listVolumes, projectExportUrl, reviewQueue, thumbnailUrl, uploadLabelMap,
-  uploadVolume, volumeExportUrl, type Id, type VolumeSummary,
+  uploadVolume, volumeExportUrl, type Id, type ReviewItem, type VolumeSummary,
 } from "../api";
 import { clear, confirmDialog, errorText, h, toast } from "../dom";
 import { ProjectEvents } from "../events";
 import { deletedBy, projectLoss, volumeLoss } from "../lib/deletion";
 import { labelMapDone, labelMapFileProblem, replaceQuestion } from "../lib/labelmap";
+import { queueNote } from "../lib/slicestate";
 import type { ServerEvent } from "../serverevents";
 import { areasPanel, modelsPanel } from "./models";
 import { annotatorsPanel } from "./reads";
@@ -121,6 +122,7 @@ export function projectPage(root: HTMLElement, pid: Id, navigate: (path: string)
           h("span.count.unlabelled", { title: "unlabelled slices" }, c.unlabelled),
           h("span.count.labelled", { title: "labelled slices" }, c.labelled),
           h("span.count.predicted", { title: "slices with a prediction only" }, c.predicted),
+          c.empty ? h("span.count.empty", { title: "slices where the model found nothing" }, c.empty) : null,
           h("span.count.verified", { title: "verified slices" }, c.verified)),
         h("td", {}, h("a.button", { href: volumeExportUrl(v.id), download: true, title: "labels, and the active model's predictions on the other slices" }, "NIfTI"), " ",
           h("a.button.labels-only", { href: volumeExportUrl(v.id, true), download: true, title: "manual and verified labels only" }, "labels only")),
@@ -213,16 +215,16 @@ export function projectPage(root: HTMLElement, pid: Id, navigate: (path: string)
     navigate("/");
   };
 
-  const renderQueue = (items: Array<{ volumeId: Id; slice: number; uncertainty: number }>, vols: VolumeSummary[]) => {
+  const renderQueue = (items: ReviewItem[], vols: VolumeSummary[]) => {
     clear(queue);
     if (items.length === 0) return;
     const names = new Map(vols.map((v) => [String(v.id), v.name]));
-    queue.append(h("h2", {}, "Review queue"), h("p.muted", {}, "Unlabelled slices the model is least sure about, most uncertain first."));
+    queue.append(h("h2", {}, "Review queue"), h("p.muted", {}, "Unlabelled slices to review, spread over the volumes and along each one, the most uncertain first where slices are equally far from labels; slices where the model found nothing come last."));
     const ol = h("ol");
     for (const it of items) {
       ol.append(h("li", {}, h("a", { href: `/volumes/${it.volumeId}?z=${it.slice}` },
         h("img.thumb", { src: thumbnailUrl(it.volumeId, it.slice), width: 64, height: 64, loading: "lazy", alt: "" }),
-        `${names.get(String(it.volumeId)) ?? it.volumeId} · slice ${it.slice}`), h("span.muted", {}, ` uncertainty ${it.uncertainty.toFixed(3)}`)));
+        `${names.get(String(it.volumeId)) ?? it.volumeId} · slice ${it.slice}`), h("span.muted", {}, queueNote(it))));
     }
     queue.append(ol);
   };

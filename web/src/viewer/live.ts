@@ -3,7 +3,7 @@
 import { getVolume, type Id } from "../api";
 import { ProjectEvents, type Connection } from "../events";
 import { deletedBy } from "../lib/deletion";
-import { labelDeleted } from "../lib/slicestate";
+import { labelDeleted, unlabelledStatus } from "../lib/slicestate";
 import type { LabelEvent, ServerEvent } from "../serverevents";
 import type { ViewerContext } from "./context";
 import { historyOpen, showHistory } from "./history";
@@ -52,8 +52,7 @@ function reloadPredictions(v: ViewerContext): void {
       if (!mine) continue;
       mine.uncertainty = s.uncertainty;
       // Label statuses are this tab's to track (its unsaved strokes); only prediction states follow the model.
-      const unlabelled = (st: string) => st === "unlabelled" || st === "predicted";
-      if (unlabelled(mine.status) && unlabelled(s.status)) mine.status = s.status;
+      if (unlabelledStatus(mine.status) && unlabelledStatus(s.status)) mine.status = s.status;
     }
     v.data.preds.clear();
     v.reloadMasks?.();

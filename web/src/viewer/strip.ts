@@ -6,6 +6,7 @@ const STATUS_COLORS: Record<string, string> = {
   unlabelled: "#3a4150",
   labelled: "#3b82f6",
   predicted: "#f59e0b",
+  empty: "#6b5b3e",
   verified: "#22c55e",
 };
 

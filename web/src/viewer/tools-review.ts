@@ -1,6 +1,7 @@
 // Review that shows what changed: whether the prediction is drawn (and how), when painting is refused, when
 // Accept must ask first, and where the view zooms when a review slice opens. Pure decisions over typed inputs,
 // so the unit tests cover them; the viewer's modules do the drawing and the asking.
+import type { SliceStatus } from "../api";
 import type { View } from "../lib/geometry";
 import { growBox, maskBox, type Box } from "../lib/windowlevel";
 
@@ -40,7 +41,7 @@ export function parseReviewSettings(raw: string | null): ReviewSettings {
 
 /** What the viewer knows about the shown slice's label. */
 export interface SliceLabelState {
-  status: "unlabelled" | "labelled" | "predicted" | "verified";
+  status: SliceStatus;
   verified: boolean;
   /** The live label's version (0: none). */
   labelVersion: number;
