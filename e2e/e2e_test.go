@@ -856,10 +856,25 @@ func eval[T any](b *tab, expr string) T {
 
 func (b *tab) waitJS(expr string, timeout time.Duration) {
 	b.t.Helper()
-	if _, err := chromedp.Run(b.ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(20*time.Millisecond))); err != nil {
+	deadline := time.Now().Add(timeout)
+	for {
+		_, err := chromedp.Run(b.ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(time.Until(deadline)), chromedp.WithPollingInterval(20*time.Millisecond)))
+		if err == nil {
+			return
+		}
+		// A page that is still navigating destroys the context the poll runs in: poll again in the new one.
+		if contextGone(err) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
 		b.screenshot(filepath.Join("artifacts", "failure-"+b.name+".png"))
 		b.t.Fatalf("%s: waiting for %s: %v", b.name, expr, err)
 	}
+}
+
+func contextGone(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Cannot find context with specified id") || strings.Contains(msg, "Execution context was destroyed")
 }
 
 // waitViewer waits until the viewer shows its slice with its label loaded.
