@@ -478,7 +478,7 @@ func trainAndReview(t *testing.T, tab1, tab2 *tab, api, other apiClient, network
 	// Roll back to the earlier model and forward again from the table.
 	if len(before) > 0 {
 		for _, id := range []int64{before[0].ID, trained.ID} {
-			tab1.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`tr.model[data-model-id="%d"] button.use`, id))))
+			tab1.click(fmt.Sprintf(`tr.model[data-model-id="%d"] button.use`, id))
 			tab1.waitJS(fmt.Sprintf(`document.querySelector('tr.model.active[data-model-id="%d"]') !== null`, id), 10*time.Second)
 			api.getJSON("/api/projects/"+projectID+"/models", &models)
 			for _, m := range models {
@@ -841,6 +841,23 @@ func (b *tab) do(steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
 	if err := chromedp.Do(b.ctx, steps...); err != nil {
 		b.t.Fatalf("%s: %v", b.name, err)
+	}
+}
+
+// click clicks the element sel names, looking it up again when the page re-rendered it between the lookup and
+// the click (the models table redraws on every model event).
+func (b *tab) click(sel string) {
+	b.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := chromedp.Do(b.ctx, chromedp.Click(chromedp.CSS(sel)))
+		if err == nil {
+			return
+		}
+		if !strings.Contains(err.Error(), "Could not find node with given id") || time.Now().After(deadline) {
+			b.t.Fatalf("%s: clicking %s: %v", b.name, sel, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
