@@ -34,6 +34,9 @@ const (
 const (
 	NormPerSlice    = "per-slice"    // each slice by its own mean and standard deviation
 	NormTrainingSet = "training-set" // every slice by the training set's mean and standard deviation (the paper's)
+	// NormPercentile clips each slice to its 0.5th..99.5th intensity percentiles, then centres and scales it by
+	// the clipped values (robust to the extreme voxels of some volumes; see data.NormPercentile).
+	NormPercentile = "percentile"
 )
 
 // Crop placements for training batches (inference always covers whole slices).
@@ -78,7 +81,30 @@ type Settings struct {
 
 	// ValEvery validates every ValEvery iterations; 0 validates at the end of every epoch.
 	ValEvery int `json:"val_every"`
+
+	// Sampling is SamplingUniform (every slice once per epoch; "" means the same) or SamplingBalanced (every
+	// volume the same share of the batches, and within a volume, slices without labelled structures
+	// EmptyShare of its share; see data.BalancedWeights).
+	Sampling   string  `json:"sampling,omitempty"`
+	EmptyShare float64 `json:"empty_share,omitempty"`
+	// FitCrop trains on whole slices padded to a multiple of 8, instead of the crop, when the largest labelled
+	// slice padded so has at most FitCropArea times the crop's pixels: small images (the MSD hippocampus
+	// crops, about 35x50) are then seen whole, as at inference, at about a step's cost of the crop.
+	FitCrop bool `json:"fit_crop,omitempty"`
+	// CrossValidate: with at least 2 and fewer than CrossValidate labelled slices (and no evaluation set given),
+	// every labelled slice trains the final model and the evaluation is a k-fold cross-validation (see
+	// Train); 0 always splits 70/15/15.
+	CrossValidate int `json:"cross_validate,omitempty"`
 }
+
+// Sampling modes.
+const (
+	SamplingUniform  = "uniform"
+	SamplingBalanced = "balanced"
+)
+
+// FitCropArea bounds FitCrop: the padded slice may have at most this many times the crop's pixels.
+const FitCropArea = 1.5
 
 // DefaultSettings are the workbench's recommended settings for a fast first model on a CPU with k classes:
 // 48x48 crops centred on the labelled structures (a quarter of each batch placed at random, so the rest of the
@@ -95,6 +121,7 @@ func DefaultSettings(k int) Settings {
 		BatchSize:     8, LearningRate: 0.002, Schedule: ScheduleCosine, MinLRFraction: 0.05,
 		CropW: 48, CropH: 48, Placement: PlaceForeground, RandomShare: 0.25,
 		Augment: data.AugmentConfig{FlipProb: 0.5}, Loss: LossDiceCE, Norm: NormPerSlice, DropRate: 0.3, Seed: 1,
+		CrossValidate: 30,
 	}
 }
 
@@ -159,14 +186,23 @@ func (s Settings) Validate() error {
 	if _, err := ml.ParseLoss(s.Loss); err != nil {
 		return fmt.Errorf("settings: %w", err)
 	}
-	if s.Norm != NormPerSlice && s.Norm != NormTrainingSet {
-		return fmt.Errorf("settings: unknown normalisation %q (want %q or %q)", s.Norm, NormPerSlice, NormTrainingSet)
+	if s.Norm != NormPerSlice && s.Norm != NormTrainingSet && s.Norm != NormPercentile {
+		return fmt.Errorf("settings: unknown normalisation %q (want %q, %q or %q)", s.Norm, NormPerSlice, NormPercentile, NormTrainingSet)
 	}
 	if !(s.DropRate >= 0 && s.DropRate < 1) {
 		return fmt.Errorf("settings: dropout rate %v outside [0, 1)", s.DropRate)
 	}
 	if s.ValEvery < 0 {
 		return fmt.Errorf("settings: validation interval %d is negative", s.ValEvery)
+	}
+	if s.Sampling != "" && s.Sampling != SamplingUniform && s.Sampling != SamplingBalanced {
+		return fmt.Errorf("settings: unknown sampling %q (want %q or %q)", s.Sampling, SamplingUniform, SamplingBalanced)
+	}
+	if !(s.EmptyShare >= 0 && s.EmptyShare < 1) {
+		return fmt.Errorf("settings: empty-slice share %v outside [0, 1)", s.EmptyShare)
+	}
+	if s.CrossValidate < 0 {
+		return fmt.Errorf("settings: cross-validation threshold %d is negative", s.CrossValidate)
 	}
 	return nil
 }
