@@ -55,8 +55,10 @@ func TestTrainDeliversAnActiveModelWithPredictions(t *testing.T) {
 		t.Fatalf("outcome: run %+v, model %+v, %d predictions", out.Run, out.Model, out.Predictions)
 	}
 	var mm ModelMetrics
-	if err := json.Unmarshal(out.Model.Metrics, &mm); err != nil || mm.EvalSlices != 1 || len(mm.Classes) != 2 ||
-		mm.Classes[1].Name != "gm" || mm.Iterations < 1 {
+	// Five labelled slices: all five train the model, and a 3-fold cross-validation scores each of them.
+	if err := json.Unmarshal(out.Model.Metrics, &mm); err != nil || mm.TrainSlices != 5 || mm.EvalSlices != 5 || len(mm.Classes) != 2 ||
+		mm.Classes[1].Name != "gm" || mm.Iterations < 1 || mm.Evaluation == nil || mm.Evaluation.Method != train.EvalFoldsSlices ||
+		mm.Evaluation.Folds != 3 || mm.Evaluation.Slices != 5 || mm.Evaluation.Classes[1].Name != "gm" {
 		t.Fatalf("stored metrics %s (%v)", out.Model.Metrics, err)
 	}
 	counts := map[string]int{}
