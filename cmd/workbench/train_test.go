@@ -60,7 +60,7 @@ func TestTrainPredictExportSegment(t *testing.T) {
 
 	stdout := mustRun(t, "train", "--data", data, "--project", "t2s", "--time", "4s", "--settings", quick)
 	for _, want := range []string{"run 1: smallunet, default preset, 4s budget, crop 32x32", "from scratch", "epoch 1 ",
-		"model 1: predicted 4 unlabelled slices", "run 1 done", "model 1 is active", "evaluation on 1 held-out", "gm "} {
+		"model 1: predicted 4 unlabelled slices", "run 1 done", "model 1 is active", "3-fold over 5 slices; the model trained on all 5", "gm "} {
 		if !strings.Contains(stdout, want) {
 			t.Fatalf("train output lacks %q:\n%s", want, stdout)
 		}

@@ -280,3 +280,17 @@ func sampleSD(v []float64) float64 {
 	}
 	return math.Sqrt(ss / float64(len(v)-1))
 }
+
+// CrossValidated reports whether the scores come from fold models rather than a held-out split.
+func (e *Evaluation) CrossValidated() bool { return e != nil && e.Method != EvalHoldout }
+
+// String is the evaluation in words, e.g. "Dice 0.81 ± 0.04, 3-fold over 10 slices" (as the web app shows it).
+func (e *Evaluation) String() string {
+	switch e.Method {
+	case EvalFoldsSlices:
+		return fmt.Sprintf("Dice %.2f ± %.2f, %d-fold over %d slices", e.DiceMean, e.DiceSD, e.Folds, e.Slices)
+	case EvalFoldsVolumes:
+		return fmt.Sprintf("Dice %.2f ± %.2f, %d-fold over %d volumes (%d slices)", e.DiceMean, e.DiceSD, e.Folds, e.Volumes, e.Slices)
+	}
+	return fmt.Sprintf("Dice %.2f on %d held-out slices", e.DiceMean, e.Slices)
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mriworkbench/workbench/ml/data"
@@ -94,6 +95,9 @@ func TestTrainCrossValidatedUsesEverySlice(t *testing.T) {
 	if ev == nil || ev.Method != EvalFoldsSlices || ev.Folds != 3 || ev.Slices != 10 || len(ev.Classes) != 2 {
 		t.Fatalf("evaluation %+v, want 3 folds over 10 slices", ev)
 	}
+	if got := ev.String(); !strings.HasSuffix(got, ", 3-fold over 10 slices") || !strings.HasPrefix(got, "Dice 0.") || !ev.CrossValidated() {
+		t.Fatalf("evaluation reads %q", got)
+	}
 	if len(res.TrainKeys) != 10 || len(res.ValKeys) != 0 || len(res.EvalKeys) != 10 {
 		t.Fatalf("trained on %d, validated on %d, evaluated %d slices; want 10, 0, 10", len(res.TrainKeys), len(res.ValKeys), len(res.EvalKeys))
 	}
@@ -129,6 +133,9 @@ func TestTrainLargeLabelSetKeepsTheSplit(t *testing.T) {
 	ev := res.Evaluation
 	if ev == nil || ev.Method != EvalHoldout || ev.Folds != 1 || ev.Slices != len(res.EvalKeys) || len(res.TrainKeys) != 21 {
 		t.Fatalf("evaluation %+v with %d/%d/%d slices, want a held-out one at 21/5/4", ev, len(res.TrainKeys), len(res.ValKeys), len(res.EvalKeys))
+	}
+	if ev.CrossValidated() || ev.String() != fmt.Sprintf("Dice %.2f on %d held-out slices", ev.DiceMean, len(res.EvalKeys)) {
+		t.Fatalf("held-out evaluation reads %q", ev)
 	}
 	if ev.DiceMean != (res.Metrics[0].Dice+res.Metrics[1].Dice)/2 || ev.Classes[1].Name != "class 2" {
 		t.Fatalf("held-out summary %+v does not match the metrics %+v", ev, res.Metrics)
