@@ -99,6 +99,22 @@ func TestBalancedLoaderDraws(t *testing.T) {
 	if again := count(); again["smalla"] != seen["smalla"] || again["bigd"] != seen["bigd"] {
 		t.Fatal("the same seed drew differently")
 	}
+	// Equal weights (one volume, every slice labelled) keep the plain shuffle: each slice once per epoch.
+	uniform := LoaderConfig{BatchSize: 3, CropW: 8, CropH: 8, Seed: 3, Shuffle: true, Epochs: 5, Balanced: true, EmptyShare: 0.25}
+	l, err := NewLoader(context.Background(), samples[12:], uniform)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		b, err := l.Next(context.Background())
+		if err != nil {
+			break
+		}
+		if keys := slices.Sorted(slices.Values(b.Keys)); !slices.Equal(keys, []string{"smalla", "smallb", "smallc"}) {
+			t.Fatalf("epoch %d of one volume drew %v, want each slice once", b.Epoch, b.Keys)
+		}
+	}
+	l.Close()
 	cfg.EmptyShare = 1
 	if _, err := NewLoader(context.Background(), samples, cfg); err == nil {
 		t.Fatal("empty share 1 accepted")

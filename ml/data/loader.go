@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -98,13 +99,17 @@ func NewLoader(ctx context.Context, samples []Sample, cfg LoaderConfig) (*Loader
 	cfg.Workers = max(cfg.Workers, 1)
 	var cumul []float64
 	if cfg.Balanced && cfg.Shuffle {
-		cumul = make([]float64, len(samples))
-		sum := 0.0
-		for i, w := range BalancedWeights(samples, cfg.EmptyShare) {
-			sum += w
-			cumul[i] = sum
+		// Equal weights (one volume, no empty slices) keep the plain shuffle: every slice once per epoch.
+		weights := BalancedWeights(samples, cfg.EmptyShare)
+		if slices.ContainsFunc(weights, func(w float64) bool { return math.Abs(w-weights[0]) > 1e-12 }) {
+			cumul = make([]float64, len(samples))
+			sum := 0.0
+			for i, w := range weights {
+				sum += w
+				cumul[i] = sum
+			}
+			cumul[len(cumul)-1] = 1
 		}
-		cumul[len(cumul)-1] = 1
 	}
 
 	ctx, cancel := context.WithCancel(ctx)

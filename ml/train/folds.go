@@ -22,10 +22,11 @@ const (
 // MaxFolds is the number of folds of a cross-validation (fewer when there are fewer slices or volumes).
 const MaxFolds = 3
 
-// FinalShare is the share of a cross-validated run's time budget (and all of its epochs) that trains the final
-// model on every labelled slice; the fold models share the rest equally, each for 1/k of the epochs, so a run
-// keeps to its budget and an epoch-bounded one does about twice the final model's steps.
-const FinalShare = 0.5
+// DefaultFinalShare is the share of a cross-validated run's time budget (Settings.FinalShare; the final model
+// always gets all of the epochs) that trains the final model on every labelled slice; the fold models share
+// the rest equally, each for 1/k of the epochs, so a run keeps to its budget and an epoch-bounded one does
+// about twice the final model's steps.
+const DefaultFinalShare = 0.5
 
 // Evaluation says how a model's evaluation scores were obtained and how much they rest on. Dice is the mean over
 // classes 1..K; with folds, DiceMean is the mean of the folds' Dice and DiceSD their sample standard deviation
@@ -129,9 +130,13 @@ func seededOrder(names []string, seed uint64) []int {
 func trainCrossValidated(ctx context.Context, start time.Time, labelled []data.Sample, s Settings, opts Options, p *foldPlan) (*Result, error) {
 	k := len(p.held)
 	final, fold := s, s
+	share := s.FinalShare
+	if share == 0 {
+		share = DefaultFinalShare
+	}
 	if s.BudgetSeconds > 0 {
-		final.BudgetSeconds = s.BudgetSeconds * FinalShare
-		fold.BudgetSeconds = s.BudgetSeconds * (1 - FinalShare) / float64(k)
+		final.BudgetSeconds = s.BudgetSeconds * share
+		fold.BudgetSeconds = s.BudgetSeconds * (1 - share) / float64(k)
 	}
 	if s.Epochs > 0 {
 		fold.Epochs = (s.Epochs + k - 1) / k

@@ -95,6 +95,9 @@ type Settings struct {
 	// every labelled slice trains the final model and the evaluation is a k-fold cross-validation (see
 	// Train); 0 always splits 70/15/15.
 	CrossValidate int `json:"cross_validate,omitempty"`
+	// FinalShare is the share of a cross-validated run's time budget that trains the final model, in [0.5, 1)
+	// (0: DefaultFinalShare); the fold models share the rest.
+	FinalShare float64 `json:"final_share,omitempty"`
 }
 
 // Sampling modes.
@@ -114,6 +117,12 @@ const FitCropArea = 1.5
 // small crop makes a step about half as costly as 64x64 for the same progress per step, the constant rate
 // oscillated, and the paper's geometric augmentations gave no gain within minutes while costing CPU that the
 // two cores share with the training step. Raise the crop for large structures.
+//
+// Across volumes, batches are balanced (every volume the same share, slices without structures a quarter of
+// it): leave-one-volume-out on 3 of the shared hippocampus cases at a fixed 10 epochs (210 steps) gave a mean
+// Dice of 0.664 against 0.618 for uniform sampling; 0.5/99.5-percentile clipping (0.505) and whole padded
+// slices as the crop (0.561) did worse there, so they stay off. With fewer than 30 labelled slices the
+// evaluation is a 3-fold cross-validation and every slice trains the model (see Train).
 func DefaultSettings(k int) Settings {
 	return Settings{
 		Arch: "smallunet", Classes: k,
@@ -121,7 +130,7 @@ func DefaultSettings(k int) Settings {
 		BatchSize:     8, LearningRate: 0.002, Schedule: ScheduleCosine, MinLRFraction: 0.05,
 		CropW: 48, CropH: 48, Placement: PlaceForeground, RandomShare: 0.25,
 		Augment: data.AugmentConfig{FlipProb: 0.5}, Loss: LossDiceCE, Norm: NormPerSlice, DropRate: 0.3, Seed: 1,
-		CrossValidate: 30,
+		Sampling: SamplingBalanced, EmptyShare: 0.25, CrossValidate: 30,
 	}
 }
 
@@ -203,6 +212,9 @@ func (s Settings) Validate() error {
 	}
 	if s.CrossValidate < 0 {
 		return fmt.Errorf("settings: cross-validation threshold %d is negative", s.CrossValidate)
+	}
+	if s.FinalShare != 0 && !(s.FinalShare >= 0.5 && s.FinalShare < 1) {
+		return fmt.Errorf("settings: final model's share %v outside [0.5, 1)", s.FinalShare)
 	}
 	return nil
 }

@@ -86,8 +86,8 @@ type Result struct {
 // validation loss and the final one, and scores the best on the evaluation split.
 //
 // With fewer than s.CrossValidate labelled slices (and no opts.Eval), no slice is held out of the model the
-// caller gets: the final model trains on all of them for FinalShare of the budget, and k-fold models share the
-// rest to score it (see trainCrossValidated); Result.Evaluation says which was done.
+// caller gets: the final model trains on all of them for s.FinalShare of the budget (half by default), and
+// k-fold models share the rest to score it (see trainCrossValidated); Result.Evaluation says which was done.
 //
 // Cancelling ctx stops the run after the current step: Train then returns the result so far (best and final
 // models, no evaluation) together with ctx's error.
