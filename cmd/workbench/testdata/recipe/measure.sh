@@ -11,6 +11,7 @@
 #                                  on the 16 others
 #   measure.sh WB within [TIME]    gm-challenge with the 10 even slices labelled, TIME (default 60s), Dice on the
 #                                  10 odd ones (the trainer issue's within-volume case)
+#                                  (gm4 and within take TRAIN_EPOCHS too)
 #
 # WB is a workbench binary (go build -o /tmp/wb ./cmd/workbench). DATA (default /work/shared/data) is the shared
 # data; TRAIN_ARGS adds flags to every `train` (e.g. --preset paper). Every result line carries the load
@@ -72,10 +73,13 @@ gm4 | within)
 	time=${1:-60s}
 	"$wb" import --data "$work/db" --project gm --classes wm,gm "$image" --mask "wm=$cord" --mask "gm=$gmseg" \
 		--slices "$labelled" >/dev/null
-	"$wb" train --data "$work/db" --project gm --time "$time" ${TRAIN_ARGS:-} >"$work/train.log"
+	limit=(--time "$time")
+	[ -z "${TRAIN_EPOCHS:-}" ] || limit=(--epochs "$TRAIN_EPOCHS") time="${TRAIN_EPOCHS} epochs"
+	"$wb" train --data "$work/db" --project gm "${limit[@]}" ${TRAIN_ARGS:-} >"$work/train.log"
 	"$wb" export --data "$work/db" --project gm --out "$work/out" >/dev/null
 	name=sub-9709Ses1_run-1_T2starw
 	echo "$part $time, labelled $labelled (load $(load)); $(grep -m1 -i 'iterations' "$work/train.log" | tr -s ' ' | head -c 200)"
+	grep -m1 '^evaluation' "$work/train.log" || true
 	"$py" "$here/../dice.py" "$work/out/$name/${name}_seg.nii.gz" "$cord" "$gmseg" "$scored"
 	;;
 *)
