@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { classSummary, evaluationDetail, evaluationSummary, type Evaluation } from "../src/lib/evaluation";
+import { classSummary, crossValidated, evaluationDetail, evaluationSummary, type Evaluation } from "../src/lib/evaluation";
 
 const folds: Evaluation = {
   method: "k-fold-slices", folds: 3, slices: 10, diceMean: 0.8134, diceSd: 0.0421, foldSeconds: 29.6,
@@ -26,4 +26,7 @@ test("a held-out split shows no spread, and one slice is singular", () => {
   assert.equal(classSummary(e), "class 1 0.90");
   assert.equal(evaluationSummary({ ...e, slices: 6 }), "Dice 0.90 on 6 held-out slices");
   assert.match(evaluationDetail(e), /70\/15\/15/);
+  assert.equal(crossValidated(e), false);
+  assert.equal(crossValidated(undefined), false);
+  assert.equal(crossValidated(folds), true);
 });

@@ -22,6 +22,11 @@ export interface Evaluation {
   foldSeconds?: number;
 }
 
+/** Whether the scores come from fold models (no validation split, no best iteration to show). */
+export function crossValidated(e: Evaluation | undefined): boolean {
+  return e !== undefined && e.method !== "holdout";
+}
+
 const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? "" : "s"}`;
 
 const dice = (mean: number, sd: number, folds: number) =>

@@ -6,7 +6,7 @@ import {
 } from "../api";
 import { clear, errorText, h, toast } from "../dom";
 import { LineChart } from "../lib/chart";
-import { classSummary, evaluationDetail, evaluationSummary } from "../lib/evaluation";
+import { classSummary, crossValidated, evaluationDetail, evaluationSummary } from "../lib/evaluation";
 import { lossOffset } from "../lib/losscurve";
 import { formatDuration, formatValue, trainSummary } from "../lib/runprogress";
 import { time } from "./training";
@@ -104,7 +104,7 @@ function metricsCell(m: Model): Node {
   const ev = mt.evaluation; // how the scores were obtained (lib/evaluation.ts); absent in older models
   return h("details", {}, h("summary", {}, ev ? `${evaluationSummary(ev)}: ${classSummary(ev)}` : `Dice ${summary}`),
     ev && h("div.muted.small", {}, evaluationDetail(ev)),
-    h("div.muted.small", {}, `on ${mt.evalSlices} evaluation slices (trained on ${mt.trainSlices}, validated on ${mt.valSlices}; best at iteration ${mt.bestIteration}, validation loss ${formatValue(shownLoss(mt.bestValLoss, m.settings?.loss))})`),
+    !crossValidated(ev) && h("div.muted.small", {}, `on ${mt.evalSlices} evaluation slices (trained on ${mt.trainSlices}, validated on ${mt.valSlices}; best at iteration ${mt.bestIteration}, validation loss ${formatValue(shownLoss(mt.bestValLoss, m.settings?.loss))})`),
     table);
 }
 
