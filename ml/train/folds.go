@@ -41,6 +41,11 @@ type Evaluation struct {
 	Classes  []ClassEvaluation `json:"classes"`
 	// FoldSeconds is the wall-clock time the fold models took (0 for a held-out split).
 	FoldSeconds float64 `json:"foldSeconds,omitempty"`
+	// FoldTraining is each fold model's training (time budget, else epochs) relative to the final model's: a
+	// third by default, so the folds' scores understate a model still improving with training (measured on
+	// gm-challenge, 10 slices, 360 steps in all: folds 0.21 against 0.78 for the final model on the other
+	// 10 slices). 0 for a held-out split.
+	FoldTraining float64 `json:"foldTraining,omitempty"`
 }
 
 // ClassEvaluation is one class's Dice across the folds.
@@ -208,6 +213,11 @@ func trainCrossValidated(ctx context.Context, start time.Time, labelled []data.S
 	res.Best.Info.Metrics = res.Metrics
 	res.TrainKeys, res.ValKeys, res.EvalKeys = keys(labelled), nil, keys(labelled)
 	ev := &Evaluation{Method: p.method, Folds: k, Slices: len(labelled), FoldSeconds: time.Since(foldStart).Seconds()}
+	if s.BudgetSeconds > 0 {
+		ev.FoldTraining = fold.BudgetSeconds / final.BudgetSeconds
+	} else {
+		ev.FoldTraining = float64(fold.Epochs) / float64(final.Epochs)
+	}
 	groups := map[string]bool{}
 	for _, smp := range labelled {
 		groups[smp.Group] = true

@@ -98,6 +98,9 @@ func TestTrainCrossValidatedUsesEverySlice(t *testing.T) {
 	if got := ev.String(); !strings.HasSuffix(got, ", 3-fold over 10 slices") || !strings.HasPrefix(got, "Dice 0.") || !ev.CrossValidated() {
 		t.Fatalf("evaluation reads %q", got)
 	}
+	if math.Abs(ev.FoldTraining-1.0/3) > 1e-9 {
+		t.Fatalf("fold models trained %v of the final model's time, want a third", ev.FoldTraining)
+	}
 	if len(res.TrainKeys) != 10 || len(res.ValKeys) != 0 || len(res.EvalKeys) != 10 {
 		t.Fatalf("trained on %d, validated on %d, evaluated %d slices; want 10, 0, 10", len(res.TrainKeys), len(res.ValKeys), len(res.EvalKeys))
 	}

@@ -12,6 +12,10 @@ test("a k-fold evaluation says so, with its spread and what it rests on", () => 
   assert.equal(classSummary(folds), "wm 0.79 ± 0.05 · gm 0.84 ± 0.03");
   assert.equal(evaluationDetail(folds),
     "every labelled slice trained this model; each slice was scored by a fold model trained without it (folds took 30 s)");
+  assert.equal(evaluationDetail({ ...folds, foldTraining: 1 / 3 }),
+    "every labelled slice trained this model; each slice was scored by a fold model trained without it (folds took 30 s)" +
+    "; each fold model had a third of this model's training, so the scores are conservative");
+  assert.match(evaluationDetail({ ...folds, foldTraining: 0.125 }), /had 13% of this model's training/);
 });
 
 test("folds over volumes name the volumes and the slices", () => {

@@ -20,6 +20,7 @@ export interface Evaluation {
   diceSd: number;
   classes: ClassEvaluation[];
   foldSeconds?: number;
+  foldTraining?: number; // each fold model's training relative to the final model's (a third by default)
 }
 
 /** Whether the scores come from fold models (no validation split, no best iteration to show). */
@@ -53,6 +54,16 @@ export function classSummary(e: Evaluation): string {
 export function evaluationDetail(e: Evaluation): string {
   if (e.method === "holdout") return "the slices were held out of training (70/15/15 split)";
   const unit = e.method === "k-fold-volumes" ? "volume" : "slice";
+  const shorter = e.foldTraining && e.foldTraining < 1
+    ? `; each fold model had ${fraction(e.foldTraining)} of this model's training, so the scores are conservative`
+    : "";
   return `every labelled slice trained this model; each ${unit} was scored by a fold model trained without it` +
-    (e.foldSeconds ? ` (folds took ${Math.round(e.foldSeconds)} s)` : "");
+    (e.foldSeconds ? ` (folds took ${Math.round(e.foldSeconds)} s)` : "") + shorter;
+}
+
+/** 1/2 -> "half", 1/3 -> "a third", else a percentage. */
+function fraction(x: number): string {
+  if (Math.abs(x - 1 / 2) < 0.01) return "half";
+  if (Math.abs(x - 1 / 3) < 0.01) return "a third";
+  return `${Math.round(x * 100)}%`;
 }
