@@ -449,6 +449,8 @@ func trainAndReview(t *testing.T, tab1, tab2 *tab, api, other apiClient, network
 	// Metrics show where the evaluation split had slices; with few labelled slices it says so instead.
 	if cell := eval[string](tab1, fmt.Sprintf(`document.querySelector('tr.model[data-model-id="%d"] td.metrics').textContent`, trained.ID)); !strings.Contains(cell, "Dice") && !strings.Contains(cell, "no evaluation slices") {
 		t.Fatalf("the model's evaluation cell says %q", cell)
+	} else if ev := trained.Metrics.Evaluation; ev != nil && ev.Method != "holdout" && !strings.Contains(cell, fmt.Sprintf("%d-fold over %d slices", ev.Folds, ev.Slices)) {
+		t.Fatalf("the model's evaluation cell says %q, want its %d-fold evaluation over %d slices", cell, ev.Folds, ev.Slices)
 	}
 	tab1.expectDownload(fmt.Sprintf(`tr.model[data-model-id="%d"] a[download]`, trained.ID), "application/octet-stream")
 	tab1.do(chromedp.Evaluate[chromedp.Void](`document.querySelectorAll("#models details").forEach((d) => (d.open = true)); document.querySelector("#models").scrollIntoView()`))
@@ -736,9 +738,15 @@ func countLabelled(slices []sliceState) int {
 
 // modelInfo is what the test reads of a model version.
 type modelInfo struct {
-	ID     int64 `json:"id"`
-	RunID  int64 `json:"runId"`
-	Active bool  `json:"active"`
+	ID      int64 `json:"id"`
+	RunID   int64 `json:"runId"`
+	Active  bool  `json:"active"`
+	Metrics struct {
+		Evaluation *struct {
+			Method        string `json:"method"`
+			Folds, Slices int
+		} `json:"evaluation"`
+	} `json:"metrics"`
 }
 
 // switchableNetwork passes requests to the server, or, while offline, drops the connection of every API request

@@ -66,6 +66,9 @@ func (e *testEnv) closeTrainer() { e.t.Cleanup(e.srv.Trainer().Close) }
 // fastSettings train for a few quick steps on 32x32 crops.
 var fastSettings = map[string]any{"epochs": 3, "budget_seconds": 0, "crop_w": 32, "crop_h": 32, "batch_size": 2}
 
+// fastCVSettings add the k-fold evaluation that few labelled slices can opt into.
+var fastCVSettings = map[string]any{"epochs": 3, "budget_seconds": 0, "crop_w": 32, "crop_h": 32, "batch_size": 2, "cross_validate": 30}
+
 // wsEvent is any trainer or label event, decoded loosely.
 type wsEvent struct {
 	Type      string     `json:"type"`
@@ -114,7 +117,7 @@ func TestTrainOverHTTP(t *testing.T) {
 	conn := e.mustDial(p.ID)
 
 	var run store.Run
-	e.sendJSON(http.MethodPost, fmt.Sprintf("/api/projects/%d/train", p.ID), map[string]any{"settings": fastSettings}).
+	e.sendJSON(http.MethodPost, fmt.Sprintf("/api/projects/%d/train", p.ID), map[string]any{"settings": fastCVSettings}).
 		expect(t, http.StatusAccepted).json(t, &run)
 	if run.Status != store.RunQueued || run.ProjectID != p.ID {
 		t.Fatalf("started run %+v", run)
@@ -163,7 +166,8 @@ func TestTrainOverHTTP(t *testing.T) {
 		t.Fatalf("models %+v", models)
 	}
 	var mm job.ModelMetrics
-	if err := json.Unmarshal(models[0].Metrics, &mm); err != nil || mm.Iterations < 2 || mm.EvalSlices != 1 || len(mm.Classes) != 2 ||
+	// Few labelled slices: every one trains the model and a k-fold cross-validation scores them all.
+	if err := json.Unmarshal(models[0].Metrics, &mm); err != nil || mm.Iterations < 2 || mm.EvalSlices != len(labelled) || mm.Evaluation == nil || len(mm.Classes) != 2 ||
 		mm.Classes[1].Name != "gm" || !strings.Contains(string(models[0].Metrics), `"dice":`) {
 		t.Fatalf("model metrics %s (%v)", models[0].Metrics, err)
 	}

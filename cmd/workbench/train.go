@@ -296,7 +296,11 @@ func printOutcome(w io.Writer, out job.Outcome) {
 		fmt.Fprintln(w, "no evaluation slices (label more slices to get metrics)")
 		return
 	}
-	fmt.Fprintf(w, "evaluation on %d held-out labelled slices (best model by validation loss, iteration %d):\n", m.EvalSlices, m.BestIteration)
+	if ev := m.Evaluation; ev.CrossValidated() {
+		fmt.Fprintf(w, "evaluation: %s; the model trained on all %d, each was scored by a fold model trained without it:\n", ev, m.TrainSlices)
+	} else {
+		fmt.Fprintf(w, "evaluation on %d held-out labelled slices (best model by validation loss, iteration %d):\n", m.EvalSlices, m.BestIteration)
+	}
 	fmt.Fprintf(w, "  %-12s %6s %7s %9s %6s %11s %13s %14s\n", "class", "Dice", "Jaccard", "precision", "recall", "specificity", "Hausdorff mm", "mean surf. mm")
 	for _, c := range m.Classes {
 		fmt.Fprintf(w, "  %-12s %6.3f %7.3f %9.3f %6.3f %11.4f %13.2f %14.2f\n", c.Name, c.Dice, c.Jaccard,

@@ -52,15 +52,18 @@ func importT2s(t *testing.T, data string) string {
 // quick keeps test runs to a few fast steps on small crops.
 const quick = `{"crop_w":32,"crop_h":32,"batch_size":2}`
 
+// quickCV is quick with the k-fold evaluation that few labelled slices can opt into.
+const quickCV = `{"crop_w":32,"crop_h":32,"batch_size":2,"cross_validate":30}`
+
 // The CLI loop on real data: import, train with a time budget, predict, export, and segment a NIfTI file with
 // the saved model; every output is a NIfTI file in the source's grid.
 func TestTrainPredictExportSegment(t *testing.T) {
 	data, out, seg := t.TempDir(), t.TempDir(), t.TempDir()
 	image := importT2s(t, data)
 
-	stdout := mustRun(t, "train", "--data", data, "--project", "t2s", "--time", "4s", "--settings", quick)
+	stdout := mustRun(t, "train", "--data", data, "--project", "t2s", "--time", "4s", "--settings", quickCV)
 	for _, want := range []string{"run 1: smallunet, default preset, 4s budget, crop 32x32", "from scratch", "epoch 1 ",
-		"model 1: predicted 4 unlabelled slices", "run 1 done", "model 1 is active", "evaluation on 1 held-out", "gm "} {
+		"model 1: predicted 4 unlabelled slices", "run 1 done", "model 1 is active", "3-fold over 5 slices; the model trained on all 5", "gm "} {
 		if !strings.Contains(stdout, want) {
 			t.Fatalf("train output lacks %q:\n%s", want, stdout)
 		}

@@ -22,6 +22,9 @@ type ModelMetrics struct {
 	// Classes are the scores of classes 1..K, named; empty without an evaluation split. Their JSON writes
 	// infinite distances and conformity as null.
 	Classes []metrics.ClassMetrics `json:"classes"`
+	// Evaluation says how Classes were obtained: a held-out split, or a k-fold cross-validation over the
+	// labelled slices or volumes whose every slice also trained the model (train.Evaluation).
+	Evaluation *train.Evaluation `json:"evaluation,omitempty"`
 }
 
 func metricsOf(res *train.Result) ModelMetrics {
@@ -29,7 +32,7 @@ func metricsOf(res *train.Result) ModelMetrics {
 		Iterations: res.Iterations, Epochs: res.Epochs, TrainSeconds: res.Elapsed, Stopped: res.Stopped,
 		BestIteration: res.BestIteration, BestValLoss: finite(res.BestValLoss),
 		TrainSlices: len(res.TrainKeys), ValSlices: len(res.ValKeys), EvalSlices: len(res.EvalKeys),
-		Classes: []metrics.ClassMetrics{},
+		Classes: []metrics.ClassMetrics{}, Evaluation: res.Evaluation,
 	}
 	for _, c := range res.Metrics {
 		c.Name = res.Best.Info.ClassName(c.Class)

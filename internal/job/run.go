@@ -150,6 +150,7 @@ func sliceSample(vol *nifti.Volume, volumeID int64, z int, mask []uint8) data.Sa
 		Image: vol.Slice(z), Mask: mask, W: vol.Shape[0], H: vol.Shape[1],
 		Spacing: [2]float64{vol.Spacing[0], vol.Spacing[1]},
 		Key:     fmt.Sprintf("volume %d slice %d", volumeID, z),
+		Group:   fmt.Sprintf("volume %d", volumeID),
 	}
 }
 

@@ -18,6 +18,9 @@ import (
 // fast trains a few quick steps on 32x32 crops.
 var fast = Request{Settings: []byte(`{"epochs":3,"budget_seconds":0,"crop_w":32,"crop_h":32,"batch_size":2}`)}
 
+// fastCV is fast with the k-fold evaluation that few labelled slices can opt into.
+var fastCV = Request{Settings: []byte(`{"epochs":3,"budget_seconds":0,"crop_w":32,"crop_h":32,"batch_size":2,"cross_validate":30}`)}
+
 // longRun trains until stopped (a two-minute budget) on small crops.
 var longRun = Request{Settings: []byte(`{"epochs":0,"budget_seconds":120,"crop_w":32,"crop_h":32,"batch_size":2}`)}
 
@@ -47,7 +50,7 @@ func TestTrainDeliversAnActiveModelWithPredictions(t *testing.T) {
 	st := openStore(t)
 	p, v := t2sProject(t, st, "train", 0, 2, 4, 6, 8)
 	tr, events := newTrainer(t, st)
-	out, err := tr.Train(context.Background(), p.ID, fast)
+	out, err := tr.Train(context.Background(), p.ID, fastCV)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,8 +58,10 @@ func TestTrainDeliversAnActiveModelWithPredictions(t *testing.T) {
 		t.Fatalf("outcome: run %+v, model %+v, %d predictions", out.Run, out.Model, out.Predictions)
 	}
 	var mm ModelMetrics
-	if err := json.Unmarshal(out.Model.Metrics, &mm); err != nil || mm.EvalSlices != 1 || len(mm.Classes) != 2 ||
-		mm.Classes[1].Name != "gm" || mm.Iterations < 1 {
+	// Five labelled slices: all five train the model, and a 3-fold cross-validation scores each of them.
+	if err := json.Unmarshal(out.Model.Metrics, &mm); err != nil || mm.TrainSlices != 5 || mm.EvalSlices != 5 || len(mm.Classes) != 2 ||
+		mm.Classes[1].Name != "gm" || mm.Iterations < 1 || mm.Evaluation == nil || mm.Evaluation.Method != train.EvalFoldsSlices ||
+		mm.Evaluation.Folds != 3 || mm.Evaluation.Slices != 5 || mm.Evaluation.Classes[1].Name != "gm" {
 		t.Fatalf("stored metrics %s (%v)", out.Model.Metrics, err)
 	}
 	counts := map[string]int{}

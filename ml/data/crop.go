@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 )
 
 // NormMode says where the intensity statistics of normalisation come from.
@@ -16,6 +17,16 @@ const (
 	// NormFixed uses Normalization.Mean and Std for every slice, e.g. the training set's from TrainingStats,
 	// as the reference pipeline did.
 	NormFixed
+	// NormPercentile clips each slice to its own PercentileLow..PercentileHigh intensity range before centring
+	// and scaling it by the clipped values' mean and standard deviation: a few extreme voxels (some MSD
+	// hippocampus volumes reach 1e6 beside a typical 0..3000) then no longer squash the rest of the slice.
+	NormPercentile
+)
+
+// The intensity percentiles that NormPercentile clips each slice to.
+const (
+	PercentileLow  = 0.5
+	PercentileHigh = 99.5
 )
 
 // Normalization chooses the intensity normalisation; the zero value is per-slice.
@@ -24,9 +35,10 @@ type Normalization struct {
 	Mean, Std float64 // used by NormFixed
 }
 
-// Stats holds what normalising and padding one slice needs: normalised = (raw - Mean) / Std.
+// Stats holds what normalising and padding one slice needs: normalised = (clip(raw) - Mean) / Std, where clip
+// limits raw to [Lo, Hi] when Hi > Lo (NormPercentile) and changes nothing otherwise.
 // Padding (outside the slice) takes the slice's minimum raw intensity, normalised like any other value.
-type Stats struct{ Mean, Std, Min float64 }
+type Stats struct{ Mean, Std, Min, Lo, Hi float64 }
 
 // SliceStats returns the mean, standard deviation (population) and minimum of img. A constant or empty image
 // has Std 1, so normalising never divides by zero.
@@ -81,8 +93,39 @@ func guardStd(std float64) float64 {
 	return std
 }
 
+// PercentileStats returns img's statistics under NormPercentile: the PercentileLow and PercentileHigh
+// percentiles (nearest rank) as the clipping range, the mean and standard deviation of the clipped values,
+// and the raw minimum for padding.
+func PercentileStats(img []float32) Stats {
+	if len(img) == 0 {
+		return Stats{Std: 1}
+	}
+	sorted := slices.Clone(img)
+	slices.Sort(sorted)
+	rank := func(p float64) float64 {
+		i := int(math.Round(p / 100 * float64(len(sorted)-1)))
+		return float64(sorted[min(max(i, 0), len(sorted)-1)])
+	}
+	st := Stats{Lo: rank(PercentileLow), Hi: rank(PercentileHigh), Min: float64(sorted[0])}
+	var sum float64
+	for _, v := range sorted {
+		sum += st.clip(float64(v))
+	}
+	st.Mean = sum / float64(len(sorted))
+	var ss float64
+	for _, v := range sorted {
+		d := st.clip(float64(v)) - st.Mean
+		ss += d * d
+	}
+	st.Std = guardStd(math.Sqrt(ss / float64(len(sorted))))
+	return st
+}
+
 // For returns the statistics that normalise img under n. The padding value always comes from the slice itself.
 func (n Normalization) For(img []float32) Stats {
+	if n.Mode == NormPercentile {
+		return PercentileStats(img)
+	}
 	st := SliceStats(img)
 	if n.Mode == NormFixed {
 		st.Mean, st.Std = n.Mean, guardStd(n.Std)
@@ -92,7 +135,7 @@ func (n Normalization) For(img []float32) Stats {
 
 // Validate reports a mode that does not exist.
 func (n Normalization) Validate() error {
-	if n.Mode != NormPerSlice && n.Mode != NormFixed {
+	if n.Mode != NormPerSlice && n.Mode != NormFixed && n.Mode != NormPercentile {
 		return fmt.Errorf("normalisation mode %d unknown", n.Mode)
 	}
 	return nil
@@ -100,7 +143,14 @@ func (n Normalization) Validate() error {
 
 // normalize maps a raw intensity to the network's input; every path (crop, augment) uses it, so identical
 // geometry gives bit-identical values.
-func (st Stats) normalize(raw float64) float64 { return (raw - st.Mean) / st.Std }
+func (st Stats) normalize(raw float64) float64 { return (st.clip(raw) - st.Mean) / st.Std }
+
+func (st Stats) clip(raw float64) float64 {
+	if st.Hi > st.Lo {
+		return min(max(raw, st.Lo), st.Hi)
+	}
+	return raw
+}
 
 // Placement says where a training crop sits in its slice.
 type Placement int

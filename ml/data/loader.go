@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
+	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 )
@@ -19,9 +22,14 @@ type LoaderConfig struct {
 	Norm         Normalization // statistics of each whole slice (or fixed), so all crops and tiles of a slice share them
 	Seed         uint64
 	Shuffle      bool // a fresh seeded order every epoch; off: the samples' order
-	FullBatches  bool // pad an epoch's last, short batch with samples from the start of the same epoch's order
-	Epochs       int  // after this many epochs Next returns io.EOF; 0: no end
-	Workers      int  // goroutines preparing a batch together; 0 or 1: one
+	// Balanced (with Shuffle) draws each epoch's len(samples) positions with replacement so that every Group
+	// gets the same share, and within a group that has slices with and without labelled structures, those
+	// without get EmptyShare of the group's draws (see BalancedWeights).
+	Balanced    bool
+	EmptyShare  float64
+	FullBatches bool // pad an epoch's last, short batch with samples from the start of the same epoch's order
+	Epochs      int  // after this many epochs Next returns io.EOF; 0: no end
+	Workers     int  // goroutines preparing a batch together; 0 or 1: one
 }
 
 // Batch is one prepared batch in the engine's layout. Its buffers belong to the Loader and stay valid until the
@@ -47,7 +55,8 @@ type Loader struct {
 	cfg     LoaderConfig
 	samples []Sample
 	stats   []Stats
-	boxes   []Box // labelled bounding boxes, for PlaceForeground
+	cumul   []float64 // Balanced: cumulative sampling weights, the last one 1
+	boxes   []Box     // labelled bounding boxes, for PlaceForeground
 
 	ready  chan *Batch // prepared batches, in order
 	free   chan *Batch // buffers the caller has handed back
@@ -77,6 +86,9 @@ func NewLoader(ctx context.Context, samples []Sample, cfg LoaderConfig) (*Loader
 	if err := cfg.Norm.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Balanced && !(cfg.EmptyShare >= 0 && cfg.EmptyShare < 1) {
+		return nil, fmt.Errorf("loader: empty-slice share %v outside [0, 1)", cfg.EmptyShare)
+	}
 	stats, boxes := make([]Stats, len(samples)), make([]Box, len(samples))
 	for i, s := range samples {
 		if err := s.Validate(true); err != nil {
@@ -85,10 +97,24 @@ func NewLoader(ctx context.Context, samples []Sample, cfg LoaderConfig) (*Loader
 		stats[i], boxes[i] = cfg.Norm.For(s.Image), ForegroundBox(s)
 	}
 	cfg.Workers = max(cfg.Workers, 1)
+	var cumul []float64
+	if cfg.Balanced && cfg.Shuffle {
+		// Equal weights (one volume, no empty slices) keep the plain shuffle: every slice once per epoch.
+		weights := BalancedWeights(samples, cfg.EmptyShare)
+		if slices.ContainsFunc(weights, func(w float64) bool { return math.Abs(w-weights[0]) > 1e-12 }) {
+			cumul = make([]float64, len(samples))
+			sum := 0.0
+			for i, w := range weights {
+				sum += w
+				cumul[i] = sum
+			}
+			cumul[len(cumul)-1] = 1
+		}
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	l := &Loader{
-		cfg: cfg, samples: samples, stats: stats, boxes: boxes,
+		cfg: cfg, samples: samples, stats: stats, boxes: boxes, cumul: cumul,
 		ready: make(chan *Batch, 1), free: make(chan *Batch, 2),
 		cancel: cancel, done: make(chan struct{}),
 	}
@@ -169,7 +195,13 @@ func (l *Loader) produce(ctx context.Context) {
 		}
 		if l.cfg.Shuffle {
 			r := rand.New(rand.NewPCG(l.cfg.Seed, uint64(epoch)))
-			r.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
+			if l.cumul != nil {
+				for i := range order {
+					order[i] = min(sort.SearchFloat64s(l.cumul, r.Float64()), n-1)
+				}
+			} else {
+				r.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
+			}
 		}
 		batches := (n + l.cfg.BatchSize - 1) / l.cfg.BatchSize
 		for bi := range batches {
@@ -257,4 +289,42 @@ func (w *sampleWorker) prepare(img []float32, mask []uint8, s Sample, st Stats, 
 		return
 	}
 	w.aug.Apply(img, mask, s, origin, cfg.CropW, cfg.CropH, st, cfg.Augment.Draw(w.rng))
+}
+
+// BalancedWeights returns each sample's probability of being drawn (summing to 1) so that every Group has the
+// same share, and within a group holding both slices with labelled structures and slices without, those
+// without share emptyShare of the group's weight and those with the rest; within a kind, slices are equal.
+// A group of one kind gives its whole share to it. So a volume of 100 slices with the structure in 5 is not
+// trained mostly on background, and a volume with many labelled slices does not crowd out one with few.
+func BalancedWeights(samples []Sample, emptyShare float64) []float64 {
+	type count struct{ empty, full int }
+	counts := map[string]*count{}
+	empty := make([]bool, len(samples))
+	for i, s := range samples {
+		c := counts[s.Group]
+		if c == nil {
+			c = &count{}
+			counts[s.Group] = c
+		}
+		empty[i] = !slices.ContainsFunc(s.Mask, func(v uint8) bool { return v != 0 })
+		if empty[i] {
+			c.empty++
+		} else {
+			c.full++
+		}
+	}
+	group := 1 / float64(len(counts))
+	out := make([]float64, len(samples))
+	for i, s := range samples {
+		c := counts[s.Group]
+		switch {
+		case c.empty == 0 || c.full == 0:
+			out[i] = group / float64(c.empty+c.full)
+		case empty[i]:
+			out[i] = group * emptyShare / float64(c.empty)
+		default:
+			out[i] = group * (1 - emptyShare) / float64(c.full)
+		}
+	}
+	return out
 }

@@ -16,6 +16,9 @@ type Sample struct {
 	W, H    int        // width (x) and height (y) in pixels
 	Spacing [2]float64 // in-plane pixel size in mm, x then y
 	Key     string     // stable identity, e.g. "vol3/slice7"; the split depends on it
+	// Group is the volume (or subject) the slice comes from: balanced sampling gives every group the same share
+	// of the batches, and cross-validation over several groups holds out whole groups. "" is one group.
+	Group string
 }
 
 // Validate reports whether the sample's buffers match its size; labelled says whether a mask is required.

@@ -10,8 +10,8 @@ import (
 	"github.com/mriworkbench/workbench/ml/metrics"
 )
 
-// Normalization is how a model's input intensities are normalised, as stored in its file: Mode is NormPerSlice
-// or NormTrainingSet, and Mean and Std are the training set's statistics for the latter.
+// Normalization is how a model's input intensities are normalised, as stored in its file: Mode is NormPerSlice,
+// NormPercentile or NormTrainingSet, and Mean and Std are the training set's statistics for the latter.
 type Normalization struct {
 	Mode string  `json:"mode"`
 	Mean float64 `json:"mean,omitempty"`
@@ -22,6 +22,8 @@ func (n Normalization) data() (data.Normalization, error) {
 	switch n.Mode {
 	case NormPerSlice:
 		return data.Normalization{Mode: data.NormPerSlice}, nil
+	case NormPercentile:
+		return data.Normalization{Mode: data.NormPercentile}, nil
 	case NormTrainingSet:
 		return data.Normalization{Mode: data.NormFixed, Mean: n.Mean, Std: n.Std}, nil
 	}

@@ -34,6 +34,9 @@ const (
 const (
 	NormPerSlice    = "per-slice"    // each slice by its own mean and standard deviation
 	NormTrainingSet = "training-set" // every slice by the training set's mean and standard deviation (the paper's)
+	// NormPercentile clips each slice to its 0.5th..99.5th intensity percentiles, then centres and scales it by
+	// the clipped values (robust to the extreme voxels of some volumes; see data.NormPercentile).
+	NormPercentile = "percentile"
 )
 
 // Crop placements for training batches (inference always covers whole slices).
@@ -78,7 +81,33 @@ type Settings struct {
 
 	// ValEvery validates every ValEvery iterations; 0 validates at the end of every epoch.
 	ValEvery int `json:"val_every"`
+
+	// Sampling is SamplingUniform (every slice once per epoch; "" means the same) or SamplingBalanced (every
+	// volume the same share of the batches, and within a volume, slices without labelled structures
+	// EmptyShare of its share; see data.BalancedWeights).
+	Sampling   string  `json:"sampling,omitempty"`
+	EmptyShare float64 `json:"empty_share,omitempty"`
+	// FitCrop trains on whole slices padded to a multiple of 8, instead of the crop, when the largest labelled
+	// slice padded so has at most FitCropArea times the crop's pixels: small images (the MSD hippocampus
+	// crops, about 35x50) are then seen whole, as at inference, at about a step's cost of the crop.
+	FitCrop bool `json:"fit_crop,omitempty"`
+	// CrossValidate: with at least 2 and fewer than CrossValidate labelled slices (and no evaluation set given),
+	// every labelled slice trains the final model and the evaluation is a k-fold cross-validation (see
+	// Train); 0 always splits 70/15/15.
+	CrossValidate int `json:"cross_validate,omitempty"`
+	// FinalShare is the share of a cross-validated run's time budget that trains the final model, in [0.5, 1)
+	// (0: DefaultFinalShare); the fold models share the rest.
+	FinalShare float64 `json:"final_share,omitempty"`
 }
+
+// Sampling modes.
+const (
+	SamplingUniform  = "uniform"
+	SamplingBalanced = "balanced"
+)
+
+// FitCropArea bounds FitCrop: the padded slice may have at most this many times the crop's pixels.
+const FitCropArea = 1.5
 
 // DefaultSettings are the workbench's recommended settings for a fast first model on a CPU with k classes:
 // 48x48 crops centred on the labelled structures (a quarter of each batch placed at random, so the rest of the
@@ -88,6 +117,16 @@ type Settings struct {
 // small crop makes a step about half as costly as 64x64 for the same progress per step, the constant rate
 // oscillated, and the paper's geometric augmentations gave no gain within minutes while costing CPU that the
 // two cores share with the training step. Raise the crop for large structures.
+//
+// Across volumes, batches are balanced (every volume the same share, slices without structures a quarter of
+// it), so a volume with few labelled structures is not drowned out. Leave-one-volume-out over the 6 shared
+// hippocampus cases at a fixed 10 epochs (210 steps) gave a mean Dice of 0.614 against 0.606 for uniform
+// sampling: no gain on these similar cases beyond the folds' spread (±0.09), and no loss. On 3 of the folds,
+// 0.5/99.5-percentile clipping (0.505 against 0.618) and whole padded slices as the crop (0.561) did worse,
+// so they stay off. Cross-validation (CrossValidate) is off: at the step counts a CPU minute buys, the half
+// budget it takes from the final model cost 0.1-0.19 grey-matter Dice within a volume (gm-challenge, 4 and 10
+// labelled slices, equal compute; cmd/workbench/testdata/recipe/README.md), more than the held-out slices it
+// gives back; `{"cross_validate":30}` turns it on.
 func DefaultSettings(k int) Settings {
 	return Settings{
 		Arch: "smallunet", Classes: k,
@@ -95,6 +134,7 @@ func DefaultSettings(k int) Settings {
 		BatchSize:     8, LearningRate: 0.002, Schedule: ScheduleCosine, MinLRFraction: 0.05,
 		CropW: 48, CropH: 48, Placement: PlaceForeground, RandomShare: 0.25,
 		Augment: data.AugmentConfig{FlipProb: 0.5}, Loss: LossDiceCE, Norm: NormPerSlice, DropRate: 0.3, Seed: 1,
+		Sampling: SamplingBalanced, EmptyShare: 0.25,
 	}
 }
 
@@ -159,14 +199,26 @@ func (s Settings) Validate() error {
 	if _, err := ml.ParseLoss(s.Loss); err != nil {
 		return fmt.Errorf("settings: %w", err)
 	}
-	if s.Norm != NormPerSlice && s.Norm != NormTrainingSet {
-		return fmt.Errorf("settings: unknown normalisation %q (want %q or %q)", s.Norm, NormPerSlice, NormTrainingSet)
+	if s.Norm != NormPerSlice && s.Norm != NormTrainingSet && s.Norm != NormPercentile {
+		return fmt.Errorf("settings: unknown normalisation %q (want %q, %q or %q)", s.Norm, NormPerSlice, NormPercentile, NormTrainingSet)
 	}
 	if !(s.DropRate >= 0 && s.DropRate < 1) {
 		return fmt.Errorf("settings: dropout rate %v outside [0, 1)", s.DropRate)
 	}
 	if s.ValEvery < 0 {
 		return fmt.Errorf("settings: validation interval %d is negative", s.ValEvery)
+	}
+	if s.Sampling != "" && s.Sampling != SamplingUniform && s.Sampling != SamplingBalanced {
+		return fmt.Errorf("settings: unknown sampling %q (want %q or %q)", s.Sampling, SamplingUniform, SamplingBalanced)
+	}
+	if !(s.EmptyShare >= 0 && s.EmptyShare < 1) {
+		return fmt.Errorf("settings: empty-slice share %v outside [0, 1)", s.EmptyShare)
+	}
+	if s.CrossValidate < 0 {
+		return fmt.Errorf("settings: cross-validation threshold %d is negative", s.CrossValidate)
+	}
+	if s.FinalShare != 0 && !(s.FinalShare >= 0.5 && s.FinalShare < 1) {
+		return fmt.Errorf("settings: final model's share %v outside [0.5, 1)", s.FinalShare)
 	}
 	return nil
 }

@@ -73,6 +73,9 @@ type Result struct {
 	BestIteration int
 	Stopped       string
 	Elapsed       float64
+	// Evaluation summarises how Metrics were obtained: a held-out split, or a cross-validation whose fold
+	// models were trained beside the final one; nil without any evaluation.
+	Evaluation *Evaluation
 
 	TrainKeys, ValKeys, EvalKeys []string
 }
@@ -81,6 +84,10 @@ type Result struct {
 // samples 70/15/15 by s.Seed (or train/validation only when opts.Eval is given), trains on augmented crops
 // prepared in the background, validates every epoch (or every s.ValEvery iterations), keeps the best model by
 // validation loss and the final one, and scores the best on the evaluation split.
+//
+// With fewer than s.CrossValidate labelled slices (and no opts.Eval), no slice is held out of the model the
+// caller gets: the final model trains on all of them for s.FinalShare of the budget (half by default), and
+// k-fold models share the rest to score it (see trainCrossValidated); Result.Evaluation says which was done.
 //
 // Cancelling ctx stops the run after the current step: Train then returns the result so far (best and final
 // models, no evaluation) together with ctx's error.
@@ -110,6 +117,9 @@ func Train(ctx context.Context, samples []data.Sample, s Settings, opts Options)
 	if err := checkClasses(labelled, s.Classes); err != nil {
 		return nil, err
 	}
+	if folds := planFolds(labelled, s, opts); folds != nil {
+		return trainCrossValidated(ctx, start, labelled, s, opts, folds)
+	}
 	var trainSet, valSet, evalSet []data.Sample
 	var err error
 	if len(opts.Eval) > 0 {
@@ -121,7 +131,16 @@ func Train(ctx context.Context, samples []data.Sample, s Settings, opts Options)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
+	res, err := trainSplit(ctx, start, s, opts, trainSet, valSet, evalSet)
+	if err == nil && res.Metrics != nil {
+		res.Evaluation = holdoutEvaluation(res.Best, res.Metrics, len(evalSet))
+	}
+	return res, err
+}
 
+// trainSplit is one run on given training, validation and evaluation sets (the latter two may be empty).
+func trainSplit(ctx context.Context, start time.Time, s Settings, opts Options, trainSet, valSet, evalSet []data.Sample) (*Result, error) {
+	s = fitCrop(s, trainSet)
 	model, err := NewModel(s)
 	if err != nil {
 		return nil, err
@@ -158,6 +177,7 @@ func Train(ctx context.Context, samples []data.Sample, s Settings, opts Options)
 	cfg := data.LoaderConfig{
 		BatchSize: s.BatchSize - randomN, CropW: s.CropW, CropH: s.CropH, Placement: placement,
 		Augment: s.Augment, Norm: norm, Seed: s.Seed, Shuffle: true, FullBatches: true, Epochs: s.Epochs,
+		Balanced: s.Sampling == SamplingBalanced, EmptyShare: s.EmptyShare,
 	}
 	loader, err := data.NewLoader(loaderCtx, trainSet, cfg)
 	if err != nil {

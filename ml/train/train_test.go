@@ -54,6 +54,10 @@ func TestSettingsPresetsValidateAndSerialise(t *testing.T) {
 		{func(s *Settings) { s.Norm = "minmax" }, "normalisation"},
 		{func(s *Settings) { s.DropRate = 1 }, "dropout"},
 		{func(s *Settings) { s.ValEvery = -1 }, "validation interval"},
+		{func(s *Settings) { s.Sampling = "weighted" }, "sampling"},
+		{func(s *Settings) { s.EmptyShare = 1 }, "empty-slice share"},
+		{func(s *Settings) { s.CrossValidate = -1 }, "cross-validation"},
+		{func(s *Settings) { s.FinalShare = 0.4 }, "final model's share"},
 	}
 	for _, c := range bad {
 		s := DefaultSettings(2)

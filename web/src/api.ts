@@ -406,6 +406,7 @@ export interface ModelMetrics {
   valSlices: number;
   evalSlices: number;
   classes: ClassMetrics[];
+  evaluation?: import("./lib/evaluation").Evaluation; // how classes were obtained (held out, or k-fold)
 }
 
 export interface Model {

@@ -7,6 +7,7 @@ import {
 } from "../api";
 import { clear, errorText, h, toast } from "../dom";
 import { LineChart } from "../lib/chart";
+import { classSummary, crossValidated, evaluationDetail, evaluationSummary } from "../lib/evaluation";
 import { lossOffset } from "../lib/losscurve";
 import { areasText, classComparisonText, comparisonText, flagText, promotionOf } from "../lib/promotion";
 import { formatDuration, formatValue, trainSummary } from "../lib/runprogress";
@@ -120,8 +121,10 @@ function metricsCell(m: Model): Node {
     h("thead", {}, h("tr", {}, h("th", {}, "class"), ...METRICS.map(([, label]) => h("th", {}, label)))),
     h("tbody", {}, ...mt.classes.map((c) => h("tr", {}, h("td", {}, c.name),
       ...METRICS.map(([key, , digits]) => h("td", {}, formatValue(c[key] as number | null, digits)))))));
-  return h("details", {}, h("summary", {}, "Dice ", summary),
-    h("div.muted.small", {}, `on ${mt.evalSlices} evaluation slices (trained on ${mt.trainSlices}, validated on ${mt.valSlices}; best at iteration ${mt.bestIteration}, validation loss ${formatValue(shownLoss(mt.bestValLoss, m.settings?.loss))})`),
+  const ev = mt.evaluation; // how the scores were obtained (lib/evaluation.ts); absent in older models
+  return h("details", {}, h("summary", {}, ev ? `${evaluationSummary(ev)}: ${classSummary(ev)}` : `Dice ${summary}`),
+    ev && h("div.muted.small", {}, evaluationDetail(ev)),
+    !crossValidated(ev) && h("div.muted.small", {}, `on ${mt.evalSlices} evaluation slices (trained on ${mt.trainSlices}, validated on ${mt.valSlices}; best at iteration ${mt.bestIteration}, validation loss ${formatValue(shownLoss(mt.bestValLoss, m.settings?.loss))})`),
     table);
 }
 
