@@ -13,9 +13,13 @@ import (
 
 func TestPlanFolds(t *testing.T) {
 	s := DefaultSettings(2)
-	if s.CrossValidate != 30 || PaperSettings(2).CrossValidate != 0 {
-		t.Fatalf("cross-validation below %d slices by default, %d for the paper's preset", s.CrossValidate, PaperSettings(2).CrossValidate)
+	if s.CrossValidate != 0 || PaperSettings(2).CrossValidate != 0 {
+		t.Fatalf("cross-validation below %d slices by default, %d for the paper's preset; want it opt-in", s.CrossValidate, PaperSettings(2).CrossValidate)
 	}
+	if planFolds(discSamples(10, 16, 16), s, Options{}) != nil {
+		t.Fatal("the default preset cross-validated")
+	}
+	s.CrossValidate = 30
 	ten := discSamples(10, 16, 16)
 	p := planFolds(ten, s, Options{})
 	if p == nil || p.method != EvalFoldsSlices || len(p.held) != 3 {
