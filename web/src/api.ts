@@ -155,11 +155,11 @@ async function request(url: string, init?: RequestInit): Promise<Response> {
   return res;
 }
 
-async function json<T>(url: string, init?: RequestInit): Promise<T> {
+export async function json<T>(url: string, init?: RequestInit): Promise<T> {
   return (await (await request(url, init)).json()) as T;
 }
 
-const jsonBody = (method: string, body: unknown): RequestInit => ({
+export const jsonBody = (method: string, body: unknown): RequestInit => ({
   method,
   headers: { "Content-Type": "application/json" },
   body: JSON.stringify(body),
@@ -461,44 +461,3 @@ export const promoteModel = (pid: Id, modelId: Id) => json<Model>(`/api/projects
 export const getAreas = (pid: Id) => json<Areas>(`/api/projects/${pid}/areas`);
 export const modelDownloadUrl = (id: Id) => `/api/models/${id}/download`;
 export const areasCsvUrl = (pid: Id) => `/api/projects/${pid}/areas.csv`;
-
-// ---------- several annotators per slice ----------
-
-export interface ClassAgreement {
-  class: number;
-  dice: number;
-  hausdorffMm: number | null;
-  hd95Mm: number | null;
-  areaAMm2: number;
-  areaBMm2: number;
-  areaDiffMm2: number;
-}
-
-export interface ReadPair {
-  a: number;
-  b: number;
-  classes: ClassAgreement[];
-}
-
-export interface SliceReads {
-  width: number;
-  height: number;
-  reads: Array<{ annotator: string; version: number; mask: string; createdAt: string }>;
-  agreement: ReadPair[];
-  revealed: boolean;
-  label?: Label;
-}
-
-export const getSliceReads = (vid: Id, z: number) => json<SliceReads>(`/api/volumes/${vid}/slices/${z}/reads`);
-
-export const adjudicate = (vid: Id, z: number, body: { method: "read" | "majority" | "staple"; annotator?: string; baseVersion: number }) =>
-  json<Label>(`/api/volumes/${vid}/slices/${z}/reads/adjudicate`, jsonBody("POST", body));
-
-export interface AgreementTable {
-  rows: Array<ClassAgreement & { volumeId: number; volume: string; slice: number; annotatorA: string; annotatorB: string; className: string }>;
-  classes: Array<{ class: number; className: string; pairs: number; meanDice: number; minDice: number }>;
-  slices: number;
-}
-
-export const getAgreement = (pid: Id) => json<AgreementTable>(`/api/projects/${pid}/agreement`);
-export const agreementCsvUrl = (pid: Id) => `/api/projects/${pid}/agreement.csv`;

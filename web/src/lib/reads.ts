@@ -1,6 +1,6 @@
 // Pure helpers of the several-annotators views: decoding reads, the box their structures share, and how an
 // agreement reads to a person.
-import type { ClassAgreement } from "../api";
+import type { ClassAgreement } from "../apireads";
 
 /** Decodes a base64 mask of n bytes; throws on a wrong length. */
 export function decodeReadMask(b64: string, n: number): Uint8Array {

@@ -2,10 +2,8 @@
 // side by side (cropped to the structure) with their per-class agreement, and adjudicates: one read, the
 // majority vote or STAPLE becomes the slice's label, the one training uses. On the project page, the reads
 // mode and the project's agreement table and plot.
-import {
-  adjudicate, agreementCsvUrl, getAgreement, getSliceReads, getSlice, patchProject,
-  type AgreementTable, type Id, type Label, type Project, type ReadsMode, type VolumeDetail,
-} from "../api";
+import { getSlice, patchProject, type Id, type Label, type Project, type ReadsMode, type VolumeDetail } from "../api";
+import { adjudicate, agreementCsvUrl, getAgreement, getSliceReads, type AgreementTable } from "../apireads";
 import { clear, errorText, h, toast } from "../dom";
 import { decodeReadMask, describeAgreement, sharedBox } from "../lib/reads";
 import { compose, outlineOf, Palette, parseColor } from "../lib/render";
