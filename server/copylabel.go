@@ -29,11 +29,7 @@ func (s *Server) copyLabel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	raw := c.QueryParam("baseVersion")
-	if raw == "" {
-		raw = c.Request().Header.Get(headerBaseVersion)
-	}
-	base, err := parseVersion("baseVersion", raw)
+	base, err := baseVersionParam(c)
 	if err != nil {
 		return err
 	}

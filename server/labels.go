@@ -108,17 +108,23 @@ func (s *Server) putLabel(c echo.Context) error {
 	return s.labelChanged(c, v, l)
 }
 
+// baseVersionParam is the version a change builds on, from ?baseVersion= (where a request has no body to carry
+// headers conveniently, e.g. a link) or the X-Base-Version header.
+func baseVersionParam(c echo.Context) (int, error) {
+	raw := c.QueryParam("baseVersion")
+	if raw == "" {
+		raw = c.Request().Header.Get(headerBaseVersion)
+	}
+	return parseVersion("baseVersion", raw)
+}
+
 // deleteLabel stores a deletion; the history keeps every earlier version.
 func (s *Server) deleteLabel(c echo.Context) error {
 	v, z, err := s.sliceParams(c)
 	if err != nil {
 		return err
 	}
-	raw := c.QueryParam("baseVersion")
-	if raw == "" {
-		raw = c.Request().Header.Get(headerBaseVersion)
-	}
-	base, err := parseVersion("baseVersion", raw)
+	base, err := baseVersionParam(c)
 	if err != nil {
 		return err
 	}
