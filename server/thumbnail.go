@@ -50,10 +50,7 @@ func (s *Server) getThumbnail(c echo.Context) error {
 		return err
 	}
 	etag := fmt.Sprintf(`"%s-%d-%d-%s"`, v.SHA256, z, size, source)
-	h := c.Response().Header()
-	h.Set("ETag", etag)
-	h.Set("Cache-Control", "private, no-cache")
-	if c.Request().Header.Get("If-None-Match") == etag {
+	if notModified(c, etag) {
 		return c.NoContent(http.StatusNotModified)
 	}
 	vol, err := s.volumes.get(ctx, v.ID)

@@ -88,10 +88,7 @@ func (s *Server) getVolumeData(c echo.Context) error {
 		return err
 	}
 	etag := fmt.Sprintf(`"%s-data"`, v.SHA256)
-	h := c.Response().Header()
-	h.Set("ETag", etag)
-	h.Set("Cache-Control", "private, no-cache")
-	if c.Request().Header.Get("If-None-Match") == etag {
+	if notModified(c, etag) {
 		return c.NoContent(http.StatusNotModified)
 	}
 	vol, err := s.volumes.get(ctx, v.ID)
