@@ -125,20 +125,9 @@ func TestDiceCounts(t *testing.T) {
 	}
 }
 
-// gmcLikeMask is the expert (wm, gm) mask of a t2s slice, as labelledProject makes it.
+// t2sMask is the expert (wm, gm) mask of a t2s slice, as labelledProject makes it.
 func t2sMask(t *testing.T, z int) []uint8 {
-	cord, gm := canonicalVolume(t, t2sCord), canonicalVolume(t, t2sGM)
-	n := cord.SliceLen()
-	mask := make([]uint8, n)
-	for i := range mask {
-		switch {
-		case gm.Data[z*n+i] > 0.5:
-			mask[i] = 2
-		case cord.Data[z*n+i] > 0.5:
-			mask[i] = 1
-		}
-	}
-	return mask
+	return expertMask(canonicalVolume(t, t2sCord), canonicalVolume(t, t2sGM), z)
 }
 
 func promotionOf(t *testing.T, m *store.ModelVersion) Promotion {

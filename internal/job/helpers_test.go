@@ -65,25 +65,31 @@ func labelledProject(t testing.TB, st *store.Store, name, image, cordFile, gmFil
 		t.Fatal(err)
 	}
 	cord, gm := canonicalVolume(t, cordFile), canonicalVolume(t, gmFile)
-	n := cord.SliceLen()
 	var labels []store.SliceMask
 	for _, z := range slices {
-		mask := make([]uint8, n)
-		for i := range mask {
-			switch {
-			case gm.Data[z*n+i] > 0.5:
-				mask[i] = 2
-			case cord.Data[z*n+i] > 0.5:
-				mask[i] = 1
-			}
-		}
-		labels = append(labels, store.SliceMask{Slice: z, Mask: mask})
+		labels = append(labels, store.SliceMask{Slice: z, Mask: expertMask(cord, gm, z)})
 	}
 	v, _, err := ingest.Import(ctx, st, p.ID, filepath.Base(path), data, img, labels, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p, v
+}
+
+// expertMask is slice z's (wm, gm) class mask from the expert's cord and grey-matter masks: grey matter is
+// class 2, the rest of the cord class 1.
+func expertMask(cord, gm *nifti.Volume, z int) []uint8 {
+	n := cord.SliceLen()
+	mask := make([]uint8, n)
+	for i := range mask {
+		switch {
+		case gm.Data[z*n+i] > 0.5:
+			mask[i] = 2
+		case cord.Data[z*n+i] > 0.5:
+			mask[i] = 1
+		}
+	}
+	return mask
 }
 
 func t2sProject(t testing.TB, st *store.Store, name string, slices ...int) (store.Project, store.VolumeMeta) {
