@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -13,13 +14,9 @@ import (
 
 func TestPlanFolds(t *testing.T) {
 	s := DefaultSettings(2)
-	if s.CrossValidate != 0 || PaperSettings(2).CrossValidate != 0 {
-		t.Fatalf("cross-validation below %d slices by default, %d for the paper's preset; want it opt-in", s.CrossValidate, PaperSettings(2).CrossValidate)
+	if s.CrossValidate != 30 || PaperSettings(2).CrossValidate != 30 {
+		t.Fatalf("cross-validation below %d slices by default, %d for the paper's preset; want 30 for both", s.CrossValidate, PaperSettings(2).CrossValidate)
 	}
-	if planFolds(discSamples(10, 16, 16), s, Options{}) != nil {
-		t.Fatal("the default preset cross-validated")
-	}
-	s.CrossValidate = 30
 	ten := discSamples(10, 16, 16)
 	p := planFolds(ten, s, Options{})
 	if p == nil || p.method != EvalFoldsSlices || len(p.held) != 3 {
@@ -78,54 +75,73 @@ func TestPlanFolds(t *testing.T) {
 	}
 }
 
-// TestTrainCrossValidatedUsesEverySlice: with 10 labelled slices the model trains on all 10, and the
-// evaluation is a 3-fold one over them, within the time budget.
+// TestTrainCrossValidatedUsesEverySlice: with 10 labelled slices the model trains on all 10 for the whole
+// budget and has no evaluation yet; CrossValidate then scores it with 3 fold models, each trained as long.
 func TestTrainCrossValidatedUsesEverySlice(t *testing.T) {
 	samples := discSamples(10, 32, 32)
 	s := quickSettings()
 	s.CrossValidate = 30
-	s.Epochs, s.BudgetSeconds = 0, 4
-	var events, lastETA = 0, -2.0
-	res, err := Train(context.Background(), samples, s, Options{OnEvent: func(e Event) {
-		if events == 0 {
-			lastETA = e.ETA
+	s.Epochs, s.BudgetSeconds = 0, 2
+	res, err := Train(context.Background(), samples, s, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Evaluation != nil || res.Metrics != nil || len(res.TrainKeys) != 10 || len(res.ValKeys) != 0 || len(res.EvalKeys) != 0 {
+		t.Fatalf("trained on %d, validated on %d, evaluated %d slices (evaluation %+v); want 10, 0, 0 and none yet",
+			len(res.TrainKeys), len(res.ValKeys), len(res.EvalKeys), res.Evaluation)
+	}
+	if res.Stopped != StopBudget || res.Elapsed < s.BudgetSeconds {
+		t.Fatalf("the model trained %.1f s (%s) of a %v s budget, want all of it", res.Elapsed, res.Stopped, s.BudgetSeconds)
+	}
+	if method, folds := CrossValidates(samples, s); method != EvalFoldsSlices || folds != 3 {
+		t.Fatalf("CrossValidates says %q, %d folds", method, folds)
+	}
+
+	s.FoldTraining = 0.5
+	var folds []int
+	firstETA := -2.0
+	ev, pooled, err := CrossValidate(context.Background(), samples, s, Options{OnEvent: func(e Event) {
+		if len(folds) == 0 {
+			firstETA = e.ETA
 		}
-		events++
+		if e.Folds != 3 {
+			t.Errorf("fold event of %d folds", e.Folds)
+		}
+		if len(folds) == 0 || folds[len(folds)-1] != e.Fold {
+			folds = append(folds, e.Fold)
+		}
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := res.Evaluation
-	if ev == nil || ev.Method != EvalFoldsSlices || ev.Folds != 3 || ev.Slices != 10 || len(ev.Classes) != 2 {
-		t.Fatalf("evaluation %+v, want 3 folds over 10 slices", ev)
+	if ev == nil || ev.Method != EvalFoldsSlices || ev.Folds != 3 || ev.Slices != 10 || len(ev.Classes) != 2 || ev.FoldTraining != 0.5 {
+		t.Fatalf("evaluation %+v, want 3 folds over 10 slices, each fold model with half the training", ev)
 	}
 	if got := ev.String(); !strings.HasSuffix(got, ", 3-fold over 10 slices") || !strings.HasPrefix(got, "Dice 0.") || !ev.CrossValidated() {
 		t.Fatalf("evaluation reads %q", got)
 	}
-	if math.Abs(ev.FoldTraining-1.0/3) > 1e-9 {
-		t.Fatalf("fold models trained %v of the final model's time, want a third", ev.FoldTraining)
+	if !slices.Equal(folds, []int{1, 2, 3}) || firstETA < 2 {
+		t.Fatalf("fold events %v, first ETA %.1f s; want folds 1, 2, 3 and an ETA counting all three (3 x 1 s)", folds, firstETA)
 	}
-	if len(res.TrainKeys) != 10 || len(res.ValKeys) != 0 || len(res.EvalKeys) != 10 {
-		t.Fatalf("trained on %d, validated on %d, evaluated %d slices; want 10, 0, 10", len(res.TrainKeys), len(res.ValKeys), len(res.EvalKeys))
-	}
-	if len(res.Metrics) != 2 || res.Metrics[0].Slices != 10 || res.Best.Info.Metrics == nil {
-		t.Fatalf("pooled metrics %+v, want both classes over the 10 held-out slices", res.Metrics)
+	if len(pooled) != 2 || pooled[0].Slices != 10 {
+		t.Fatalf("pooled metrics %+v, want both classes over the 10 held-out slices", pooled)
 	}
 	classMean := (ev.Classes[0].DiceMean + ev.Classes[1].DiceMean) / 2
 	if !(ev.DiceMean > 0.3 && ev.DiceMean <= 1) || math.Abs(classMean-ev.DiceMean) > 1e-9 || ev.DiceSD < 0 {
 		t.Fatalf("Dice %v ± %v (classes' mean %v): the discs are easy, the folds should learn them", ev.DiceMean, ev.DiceSD, classMean)
 	}
-	// The final model had half the budget; the folds shared the rest, and the events counted them.
-	// (A loaded machine's steps may overrun the half by a step or two, never to the whole budget.)
-	if res.Best.Info.Settings.BudgetSeconds != 4 || res.Best.Info.TrainSeconds >= s.BudgetSeconds || res.Stopped != StopBudget {
-		t.Fatalf("final model: settings budget %v, trained %.1f s (%s); want the run's 4 s and about 2 s", res.Best.Info.Settings.BudgetSeconds, res.Best.Info.TrainSeconds, res.Stopped)
+	// Each fold also pays its set-up and its predictions, and a step's granularity, beyond its second.
+	if ev.FoldSeconds < 3 || ev.FoldSeconds > 9 {
+		t.Fatalf("folds took %.1f s for 3 x 1 s", ev.FoldSeconds)
 	}
-	if lastETA < 2 {
-		t.Fatalf("first event's ETA %.1f s leaves out the folds' 2 s", lastETA)
+	// A label set on the split is not cross-validated.
+	if _, _, err := CrossValidate(context.Background(), discSamples(30, 32, 32), s, Options{}); err == nil || !strings.Contains(err.Error(), "held-out split") {
+		t.Fatalf("30 slices: %v", err)
 	}
-	// Each fold also pays its set-up and its predictions, and a step's granularity, beyond its share.
-	if res.Elapsed > 2*s.BudgetSeconds || ev.FoldSeconds > s.BudgetSeconds {
-		t.Fatalf("run took %.1f s (folds %.1f s) for a %v s budget", res.Elapsed, ev.FoldSeconds, s.BudgetSeconds)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := CrossValidate(ctx, samples, s, Options{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
 	}
 }
 

@@ -36,6 +36,9 @@ type Event struct {
 	SecondsPerIteration float64 `json:"seconds_per_iteration"` // moving average of the training steps
 	ETA                 float64 `json:"eta"`                   // seconds until the run's end, validations included; -1 unknown
 	Elapsed             float64 `json:"elapsed"`
+	// Fold and Folds number a cross-validation's fold model (CrossValidate), 1-based; 0 for the model itself.
+	Fold  int `json:"fold,omitempty"`
+	Folds int `json:"folds,omitempty"`
 }
 
 // Options are a run's inputs besides the samples and settings.
@@ -86,8 +89,9 @@ type Result struct {
 // validation loss and the final one, and scores the best on the evaluation split.
 //
 // With fewer than s.CrossValidate labelled slices (and no opts.Eval), no slice is held out of the model the
-// caller gets: the final model trains on all of them for s.FinalShare of the budget (half by default), and
-// k-fold models share the rest to score it (see trainCrossValidated); Result.Evaluation says which was done.
+// caller gets: it trains on all of them for the whole budget, without validation (it keeps its last weights,
+// which the cosine schedule has settled), and has no evaluation yet (Result.Evaluation nil): CrossValidate
+// scores it afterwards with k-fold models (CrossValidates says whether it applies).
 //
 // Cancelling ctx stops the run after the current step: Train then returns the result so far (best and final
 // models, no evaluation) together with ctx's error.
@@ -117,8 +121,8 @@ func Train(ctx context.Context, samples []data.Sample, s Settings, opts Options)
 	if err := checkClasses(labelled, s.Classes); err != nil {
 		return nil, err
 	}
-	if folds := planFolds(labelled, s, opts); folds != nil {
-		return trainCrossValidated(ctx, start, labelled, s, opts, folds)
+	if planFolds(labelled, s, opts) != nil {
+		return trainSplit(ctx, start, s, opts, labelled, nil, nil)
 	}
 	var trainSet, valSet, evalSet []data.Sample
 	var err error

@@ -57,7 +57,7 @@ func TestSettingsPresetsValidateAndSerialise(t *testing.T) {
 		{func(s *Settings) { s.Sampling = "weighted" }, "sampling"},
 		{func(s *Settings) { s.EmptyShare = 1 }, "empty-slice share"},
 		{func(s *Settings) { s.CrossValidate = -1 }, "cross-validation"},
-		{func(s *Settings) { s.FinalShare = 0.4 }, "final model's share"},
+		{func(s *Settings) { s.FoldTraining = 1.5 }, "fold models' training share"},
 	}
 	for _, c := range bad {
 		s := DefaultSettings(2)
