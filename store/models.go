@@ -369,6 +369,31 @@ func (s *Store) Models(ctx context.Context, projectID int64) ([]ModelVersion, er
 	return out, rows.Err()
 }
 
+// UpdateModelMetrics rewrites a model's metrics with update (given the stored ones) in one transaction, so
+// that a result that comes after the model (its cross-validation) is merged with what is there. A model
+// deleted meanwhile is ErrNotFound.
+func (s *Store) UpdateModelMetrics(ctx context.Context, modelID int64, update func(json.RawMessage) (json.RawMessage, error)) (ModelVersion, error) {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		m, err := modelByID(ctx, tx, modelID)
+		if err != nil {
+			return err
+		}
+		metrics, err := update(m.Metrics)
+		if err != nil {
+			return err
+		}
+		if !json.Valid(metrics) {
+			return invalid("model %d: the new metrics are not JSON", modelID)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE models SET metrics = ? WHERE id = ?`, string(metrics), modelID)
+		return err
+	})
+	if err != nil {
+		return ModelVersion{}, err
+	}
+	return s.Model(ctx, modelID)
+}
+
 // SetActiveModel makes a model of the project its only active one (e.g. to roll back).
 func (s *Store) SetActiveModel(ctx context.Context, projectID, modelID int64) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {

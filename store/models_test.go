@@ -479,3 +479,36 @@ func TestCandidateModelAndPromotion(t *testing.T) {
 		t.Fatalf("training slices after the volume's deletion %+v, %v", ts, err)
 	}
 }
+
+// A result that comes after the model (its cross-validation) is merged into the stored metrics; an update
+// that fails or writes something that is not JSON leaves them as they were, and a missing model is not found.
+func TestUpdateModelMetrics(t *testing.T) {
+	s := newStore(t)
+	p := newProject(t, s, "p")
+	m, err := s.CreateModel(ctx, NewModel{ProjectID: p.ID, Arch: "smallunet", Metrics: json.RawMessage(`{"trainSlices":4}`),
+		Write: func(w io.Writer) error { _, err := w.Write([]byte{1}); return err }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.UpdateModelMetrics(ctx, m.ID, func(old json.RawMessage) (json.RawMessage, error) {
+		if string(old) != `{"trainSlices":4}` {
+			t.Errorf("update got %s", old)
+		}
+		return json.RawMessage(`{"trainSlices":4,"evaluation":{"folds":3}}`), nil
+	})
+	if err != nil || string(got.Metrics) != `{"trainSlices":4,"evaluation":{"folds":3}}` {
+		t.Fatalf("updated model %s (%v)", got.Metrics, err)
+	}
+	if _, err := s.UpdateModelMetrics(ctx, m.ID, func(json.RawMessage) (json.RawMessage, error) { return json.RawMessage(`{"cut`), nil }); !errors.As(err, new(*ValidationError)) {
+		t.Fatalf("metrics that are not JSON: %v", err)
+	}
+	if _, err := s.UpdateModelMetrics(ctx, m.ID, func(json.RawMessage) (json.RawMessage, error) { return nil, errors.New("boom") }); err == nil {
+		t.Fatal("a failed update was stored")
+	}
+	if after, _ := s.Model(ctx, m.ID); string(after.Metrics) != string(got.Metrics) {
+		t.Fatalf("failed updates changed the metrics to %s", after.Metrics)
+	}
+	if _, err := s.UpdateModelMetrics(ctx, m.ID+100, func(old json.RawMessage) (json.RawMessage, error) { return old, nil }); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing model: %v", err)
+	}
+}

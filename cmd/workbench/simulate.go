@@ -173,7 +173,7 @@ func (sim *simulation) run(ctx context.Context, p store.Project, worker job.Work
 	trainer := job.NewTrainer(job.Config{Store: sim.st, Worker: job.WorkerConfig{Command: worker}})
 	defer trainer.Close()
 	for r := 0; r <= rounds; r++ {
-		out, err := trainer.Train(ctx, sim.project.ID, job.Request{Settings: sim.Settings, FromScratch: r == 0})
+		out, err := trainer.Train(ctx, sim.project.ID, job.Request{Settings: sim.Settings, FromScratch: r == 0, SkipEvaluation: true})
 		if err != nil {
 			return fmt.Errorf("round %d: %w", r, err)
 		}

@@ -20,7 +20,7 @@ import (
 	"github.com/mriworkbench/workbench/store"
 )
 
-const trainUsage = "train --project P [--epochs N] [--time 5m] [--arch NAME] [--preset default|paper] [--from-scratch | --init-model FILE] [--promote] [--settings JSON] [--memory SIZE] [--data DIR]"
+const trainUsage = "train --project P [--epochs N] [--time 5m] [--arch NAME] [--preset default|paper] [--from-scratch | --init-model FILE] [--promote] [--no-evaluation] [--settings JSON] [--memory SIZE] [--data DIR]"
 
 func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("train", trainUsage, stderr)
@@ -33,6 +33,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fromScratch := fs.Bool("from-scratch", false, "start from fresh weights instead of the project's active model")
 	initModel := fs.String("init-model", "", "fine-tune this model file (e.g. another project's download) instead of the project's active model")
 	promote := fs.Bool("promote", false, "make the new model active even if it compares worse than the active one")
+	noEvaluation := fs.Bool("no-evaluation", false, "skip the k-fold evaluation that follows a run with fewer than 30 labelled slices (every one trains the model)")
 	extra := fs.String("settings", "", `more setting overrides as a JSON object, e.g. '{"crop_w":96,"crop_h":96}'`)
 	var memory sizeFlag
 	fs.Var(&memory, "memory", "memory budget of the run, e.g. 8GiB: a run estimated above it is refused (default: half of the machine's memory, at most 64GiB)")
@@ -49,7 +50,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	req := job.Request{Preset: *preset, Settings: overrides, FromScratch: *fromScratch, Promote: *promote}
+	req := job.Request{Preset: *preset, Settings: overrides, FromScratch: *fromScratch, Promote: *promote, SkipEvaluation: *noEvaluation}
 	if *initModel != "" {
 		if *fromScratch {
 			return usageError{"--init-model and --from-scratch exclude each other"}
@@ -225,6 +226,23 @@ func (p *progressPrinter) event(ev event.Event) {
 	case event.Predictions:
 		p.clear()
 		fmt.Fprintf(p.w, "model %d: predicted %d unlabelled slices\n", e.ModelID, e.Slices)
+	case event.Evaluation:
+		switch {
+		case e.Status == event.EvaluationRunning && e.Fold == 0:
+			fmt.Fprintf(p.w, "model %d: evaluating it with %d fold models (%s), each trained as long on the other folds' slices; Ctrl-C stops only this\n",
+				e.ModelID, e.Folds, strings.TrimPrefix(e.Method, "k-fold-"))
+		case e.Status == event.EvaluationRunning:
+			line := fmt.Sprintf("cross-validation: fold %d of %d, ETA %s", e.Fold, e.Folds, (time.Duration(max(e.ETA, 0)) * time.Second).String())
+			if p.terminal {
+				fmt.Fprintf(p.w, "\r\033[K%s", line)
+				p.drawn = true
+			} else if time.Since(p.last) >= progressEvery {
+				fmt.Fprintln(p.w, line)
+				p.last = time.Now()
+			}
+		default:
+			p.clear()
+		}
 	}
 }
 
@@ -293,7 +311,14 @@ func printOutcome(w io.Writer, out job.Outcome) {
 		fmt.Fprintf(w, "the training process used at most %d MiB of memory\n", (out.PeakMemory+(1<<20)-1)>>20)
 	}
 	if len(m.Classes) == 0 {
-		fmt.Fprintln(w, "no evaluation slices (label more slices to get metrics)")
+		switch {
+		case m.EvaluationStopped != "":
+			fmt.Fprintf(w, "not evaluated: the evaluation %s; the model trained on all %d labelled slices\n", m.EvaluationStopped, m.TrainSlices)
+		case m.ValSlices == 0 && m.TrainSlices > 1:
+			fmt.Fprintf(w, "not evaluated (--no-evaluation); the model trained on all %d labelled slices\n", m.TrainSlices)
+		default:
+			fmt.Fprintln(w, "no evaluation slices (label more slices to get metrics)")
+		}
 		return
 	}
 	if ev := m.Evaluation; ev.CrossValidated() {

@@ -28,11 +28,12 @@ const (
 	TypeEpoch          = "epoch"
 	TypePredictions    = "predictions"
 	TypeActiveModel    = "activeModel"
+	TypeEvaluation     = "evaluation"
 )
 
 // Types lists every event type, in catalogue order.
 var Types = []string{TypeLabel, TypeVolume, TypeVolumeDeleted, TypeProjectDeleted, TypeRun, TypeIteration,
-	TypeEpoch, TypePredictions, TypeActiveModel}
+	TypeEpoch, TypePredictions, TypeActiveModel, TypeEvaluation}
 
 // Label announces a new label version of a slice: a save, a deletion (Deleted) or a verification change.
 type Label struct {
@@ -121,6 +122,29 @@ type ActiveModel struct {
 	ModelID int64 `json:"modelId"`
 }
 
+// Evaluation announces the progress and the end of a model's cross-validation, which runs after its run has
+// delivered the model (few labelled slices: every one trained it, and fold models score it).
+type Evaluation struct {
+	ModelID int64  `json:"modelId"`
+	Status  string `json:"status"` // EvaluationRunning, EvaluationDone or EvaluationStopped
+	Method  string `json:"method"` // "k-fold-slices" or "k-fold-volumes"
+	Folds   int    `json:"folds"`
+	Slices  int    `json:"slices"`
+	// Fold is the fold model training now, 1-based (0 before the first step); ETA the seconds left (-1
+	// unknown). Running only.
+	Fold int     `json:"fold,omitempty"`
+	ETA  float64 `json:"eta,omitempty"`
+	// Summary is the evaluation in words (done) or why it stopped (stopped).
+	Summary string `json:"summary,omitempty"`
+}
+
+// Evaluation statuses.
+const (
+	EvaluationRunning = "running"
+	EvaluationDone    = "done"
+	EvaluationStopped = "stopped"
+)
+
 func (Label) Type() string          { return TypeLabel }
 func (Volume) Type() string         { return TypeVolume }
 func (VolumeDeleted) Type() string  { return TypeVolumeDeleted }
@@ -130,6 +154,7 @@ func (Iteration) Type() string      { return TypeIteration }
 func (Epoch) Type() string          { return TypeEpoch }
 func (Predictions) Type() string    { return TypePredictions }
 func (ActiveModel) Type() string    { return TypeActiveModel }
+func (Evaluation) Type() string     { return TypeEvaluation }
 
 // Each MarshalJSON adds the type field; converting to a type without methods keeps it from calling itself.
 
@@ -169,6 +194,11 @@ func (e Predictions) MarshalJSON() ([]byte, error) {
 
 func (e ActiveModel) MarshalJSON() ([]byte, error) {
 	type plain ActiveModel
+	return typed(e, plain(e))
+}
+
+func (e Evaluation) MarshalJSON() ([]byte, error) {
+	type plain Evaluation
 	return typed(e, plain(e))
 }
 

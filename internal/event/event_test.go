@@ -32,6 +32,8 @@ var catalogue = []struct {
 		`{"type":"epoch","runId":5,"iteration":9,"epoch":1,"trainLoss":0,"valLoss":0.25,"valDice":[0.8],"best":true,"learningRate":0,"secondsPerIteration":0,"eta":0,"elapsed":0}`},
 	{Predictions{ModelID: 2, Slices: 10}, `{"type":"predictions","modelId":2,"slices":10}`},
 	{ActiveModel{ModelID: 2}, `{"type":"activeModel","modelId":2}`},
+	{Evaluation{ModelID: 2, Status: EvaluationRunning, Method: "k-fold-slices", Folds: 3, Slices: 10, Fold: 2, ETA: 40},
+		`{"type":"evaluation","modelId":2,"status":"running","method":"k-fold-slices","folds":3,"slices":10,"fold":2,"eta":40}`},
 }
 
 func ptr(v float64) *float64 { return &v }

@@ -161,7 +161,11 @@ func TestWorseModelStaysCandidateBetterIsPromoted(t *testing.T) {
 	p, v := t2sProject(t, st, "promote", 0, 4, 8)
 	tr, _ := newTrainer(t, st)
 	ctx := context.Background()
-	long := []byte(`{"epochs":60,"budget_seconds":0,"crop_w":32,"crop_h":32,"batch_size":2}`)
+	// The 70/15/15 split even with few slices (cross_validate 0): its best checkpoint by validation keeps
+	// the warm run from drifting on these toy settings (32x32 crops, batches of 2; without it, measured:
+	// Dice 0.81 against the active model's 0.85 on the slices it trained on), and the rule, not the recipe,
+	// is what this test is about.
+	long := []byte(`{"epochs":60,"budget_seconds":0,"crop_w":32,"crop_h":32,"batch_size":2,"cross_validate":0}`)
 	first, err := tr.Train(ctx, p.ID, Request{Settings: long, FromScratch: true})
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +180,7 @@ func TestWorseModelStaysCandidateBetterIsPromoted(t *testing.T) {
 		}
 	}
 
-	worse, err := tr.Train(ctx, p.ID, Request{Settings: []byte(`{"epochs":1,"budget_seconds":0,"crop_w":32,"crop_h":32,"batch_size":2}`), FromScratch: true})
+	worse, err := tr.Train(ctx, p.ID, Request{Settings: []byte(`{"epochs":1,"budget_seconds":0,"crop_w":32,"crop_h":32,"batch_size":2,"cross_validate":0}`), FromScratch: true})
 	if err != nil {
 		t.Fatal(err)
 	}

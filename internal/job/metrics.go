@@ -23,8 +23,12 @@ type ModelMetrics struct {
 	// infinite distances and conformity as null.
 	Classes []metrics.ClassMetrics `json:"classes"`
 	// Evaluation says how Classes were obtained: a held-out split, or a k-fold cross-validation over the
-	// labelled slices or volumes whose every slice also trained the model (train.Evaluation).
+	// labelled slices or volumes whose every slice also trained the model (train.Evaluation), which comes
+	// after the model (evaluate.go): until then Classes are empty and TrainSlices counts every labelled slice.
 	Evaluation *train.Evaluation `json:"evaluation,omitempty"`
+	// EvaluationStopped says why a model trained on every labelled slice has no evaluation (it was stopped
+	// or failed), in one line.
+	EvaluationStopped string `json:"evaluationStopped,omitempty"`
 }
 
 func metricsOf(res *train.Result) ModelMetrics {
@@ -34,11 +38,18 @@ func metricsOf(res *train.Result) ModelMetrics {
 		TrainSlices: len(res.TrainKeys), ValSlices: len(res.ValKeys), EvalSlices: len(res.EvalKeys),
 		Classes: []metrics.ClassMetrics{}, Evaluation: res.Evaluation,
 	}
-	for _, c := range res.Metrics {
-		c.Name = res.Best.Info.ClassName(c.Class)
-		m.Classes = append(m.Classes, c)
-	}
+	m.Classes = namedClasses(res.Metrics, res.Best.Info)
 	return m
+}
+
+// namedClasses are metrics with the model's class names.
+func namedClasses(ms []metrics.ClassMetrics, info train.Info) []metrics.ClassMetrics {
+	out := []metrics.ClassMetrics{}
+	for _, c := range ms {
+		c.Name = info.ClassName(c.Class)
+		out = append(out, c)
+	}
+	return out
 }
 
 func finite(v float64) *float64 {

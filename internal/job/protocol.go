@@ -7,12 +7,13 @@ import (
 	"io"
 
 	"github.com/mriworkbench/workbench/ml/data"
+	"github.com/mriworkbench/workbench/ml/metrics"
 	"github.com/mriworkbench/workbench/ml/train"
 )
 
 // ProtocolVersion is the version of the trainer-worker protocol that this binary speaks; a worker refuses a
 // job of another version.
-const ProtocolVersion = 1
+const ProtocolVersion = 2
 
 // The trainer-worker protocol. The trainer (the server, or `workbench train`) starts a worker process and
 // sends it one job over the worker's stdin; the worker answers over its stdout. Each direction is one
@@ -24,6 +25,10 @@ const ProtocolVersion = 1
 //	worker -> trainer: Progress... (one per training step and validation), then either
 //	                   Trained, ModelChunk... (the new model file), Predicted (one per Predict), Finished{done}
 //	                   or Finished{failed|cancelled}
+//
+// An evaluation job (Job.Evaluate: the k-fold cross-validation of a delivered model, train.CrossValidate) is
+// Job, Sample x Job.Samples one way and Progress... (the fold models'), Evaluated, Finished{done} (or
+// Finished{failed|cancelled}) the other; the trainer keeps its stdin open until the worker has finished.
 //
 // Cancel is SIGTERM: the worker stops after its current training step and sends Finished{cancelled}; once it
 // has sent Trained it finishes the predictions regardless. An EOF on stdin before End means the trainer is
@@ -41,6 +46,7 @@ type Message struct {
 	Progress  *train.Event
 	Trained   *Trained
 	Predicted *Predicted
+	Evaluated *Evaluated
 	Finished  *Finished
 	// Both ways: a piece of a model file (ModelChunkBytes at most), so no message grows with the model.
 	Model *ModelChunk
@@ -55,6 +61,9 @@ type WorkerJob struct {
 	// Compare says the project's active model file follows (after the warm-start one), for PredictBatch.Compare:
 	// the new model is judged against it on labelled slices, and the engine runs only in the worker.
 	Compare bool
+	// Evaluate asks for the cross-validation of a model trained on these samples and settings instead of a
+	// model (no Warm, no Compare).
+	Evaluate bool
 	// Samples is the number of Sample messages that follow: the labelled slices to train on.
 	Samples int
 	// MemoryLimit bounds the worker's memory: its Go heap's limit (debug.SetMemoryLimit), and a watchdog ends
@@ -96,6 +105,13 @@ type Predicted struct {
 	ClassMaps   [][]uint8 // W*H class indices each
 	Uncertainty []float64
 	Compared    [][]uint8 // the comparison model's class maps, for PredictBatch.Compare
+}
+
+// Evaluated answers an evaluation job: the folds' summary and every labelled slice's metrics pooled, each
+// scored by the fold model that did not train on it.
+type Evaluated struct {
+	Evaluation *train.Evaluation
+	Classes    []metrics.ClassMetrics
 }
 
 // Worker outcomes, in Finished.Status.
@@ -207,6 +223,8 @@ func (m Message) kind() string {
 		return "trained"
 	case m.Predicted != nil:
 		return "predicted"
+	case m.Evaluated != nil:
+		return "evaluated"
 	case m.Finished != nil:
 		return "finished"
 	case m.Model != nil:

@@ -27,6 +27,8 @@ type Outcome struct {
 	Promotion *Promotion
 	// PeakMemory is the training process's peak resident memory in bytes, when known.
 	PeakMemory int64
+	// evaluation is the model's cross-validation, to run after the run (Trainer.evaluate).
+	evaluation *evaluation
 }
 
 // execute is the job: labelled slices -> training and predictions in a worker process -> model file,
@@ -112,6 +114,7 @@ func (t *Trainer) execute(j *job, p plan) (out Outcome, err error) {
 	out.Model = &model
 	out.Predictions = len(res.predictions)
 	t.publish(pid, event.Predictions{RunID: run.ID, ModelID: model.ID, Slices: out.Predictions, Candidate: model.Candidate})
+	out.evaluation = t.planEvaluation(p.parent, p, model, samples)
 	if out.Run, err = t.finish(j, store.RunDone, "", &model.ID); err != nil {
 		return out, err
 	}

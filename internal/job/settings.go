@@ -39,6 +39,10 @@ type Request struct {
 	// its file name, for the run's record.
 	InitModel     []byte `json:"-"`
 	InitModelName string `json:"-"`
+	// SkipEvaluation leaves a model trained on every labelled slice (fewer than the settings' cross_validate)
+	// without its k-fold evaluation, which would otherwise follow the run (e.g. a benchmark that scores the
+	// model itself).
+	SkipEvaluation bool `json:"skipEvaluation,omitempty"`
 }
 
 // InitModel is what a run records of the model file it started from.
@@ -167,10 +171,13 @@ func invalidSettings(format string, args ...any) error {
 // plan is a job resolved before its run is created.
 type plan struct {
 	ctx      context.Context // the job's: cancelled by Cancel, by Close, or by the caller of Train
+	parent   context.Context // what bounds the job: the trainer's, or the caller's of Train; and so its evaluation
 	project  store.Project
 	settings RunSettings
 	warm     *store.ModelVersion
 	init     []byte // the model file to start from (Request.InitModel), checked
+	// skipEvaluation: Request.SkipEvaluation.
+	skipEvaluation bool
 }
 
 // planRun resolves a run's settings and the model it warm-starts from: the project's active model, unless the
@@ -180,7 +187,7 @@ func planRun(ctx context.Context, st *store.Store, project store.Project, req Re
 	if err != nil {
 		return plan{}, err
 	}
-	p := plan{project: project, settings: settings}
+	p := plan{project: project, settings: settings, skipEvaluation: req.SkipEvaluation}
 	if req.InitModel != nil {
 		if req.FromScratch {
 			return plan{}, invalidSettings("a run starts from a model file or from scratch, not both")

@@ -153,18 +153,8 @@ func (t *Trainer) trainInWorker(ctx context.Context, p plan, samples []data.Samp
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		select {
-		case <-w.exited:
-		default:
-			w.kill()
-			w.wait()
-		}
-	}()
-	limit := t.cfg.Worker.MemoryLimit
-	if limit == 0 {
-		limit = t.cfg.Worker.MemoryBudget
-	}
+	defer w.end()
+	limit := t.workerLimit()
 	// The job goes out beside the reading, so a worker that fails early is heard; a write error means the
 	// worker is gone, and its exit says why.
 	jobSent := make(chan struct{})
@@ -196,12 +186,9 @@ func (t *Trainer) trainInWorker(ctx context.Context, p plan, samples []data.Samp
 	answered := 0
 read:
 	for {
-		m, err := w.r.next()
-		if err != nil {
-			// A stream cut short is a worker that died; its exit status says why.
-			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
-				protoErr = err
-			}
+		m, ok, err := w.next()
+		if !ok {
+			protoErr = err
 			break
 		}
 		switch {
@@ -248,18 +235,7 @@ read:
 			break read
 		}
 	}
-	if protoErr != nil {
-		w.kill()
-	}
-	// The stream is over: a worker that does not exit now is hung, whatever it said.
-	go func() {
-		select {
-		case <-w.exited:
-		case <-time.After(stopGrace):
-			w.kill()
-		}
-	}()
-	state := w.wait()
+	state := w.streamOver(protoErr)
 	var ps predictionsSent
 	if sending {
 		ps = <-sent
@@ -283,12 +259,64 @@ read:
 	case fin != nil && fin.Status == WorkerFailed:
 		return nil, errors.New(fin.Error)
 	}
+	return nil, t.workerFailure(w, state, limit, protoErr)
+}
+
+// workerLimit is the memory limit a worker is started with (WorkerJob.MemoryLimit).
+func (t *Trainer) workerLimit() int64 {
+	if t.cfg.Worker.MemoryLimit != 0 {
+		return t.cfg.Worker.MemoryLimit
+	}
+	return t.cfg.Worker.MemoryBudget
+}
+
+// next reads the worker's next message; false at the end of the stream, with the error when it was not a
+// plain end (a stream cut short is a worker that died, and its exit status says why).
+func (w *workerProc) next() (Message, bool, error) {
+	m, err := w.r.next()
+	if err == nil {
+		return m, true, nil
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return m, false, nil
+	}
+	return m, false, err
+}
+
+// end kills the worker unless it has exited, and reaps it: the deferred end of every use of a worker.
+func (w *workerProc) end() {
+	select {
+	case <-w.exited:
+	default:
+		w.kill()
+		w.wait()
+	}
+}
+
+// streamOver reaps a worker whose stream has ended (killing it first when it broke the protocol): one that
+// does not exit within stopGrace is hung, whatever it said, and is killed.
+func (w *workerProc) streamOver(protoErr error) *os.ProcessState {
+	if protoErr != nil {
+		w.kill()
+	}
+	go func() {
+		select {
+		case <-w.exited:
+		case <-time.After(stopGrace):
+			w.kill()
+		}
+	}()
+	return w.wait()
+}
+
+// workerFailure is why a worker ended without an outcome, in one line, logged with its stderr.
+func (t *Trainer) workerFailure(w *workerProc, state *os.ProcessState, limit int64, protoErr error) error {
 	reason := crashReason(state, w.stderr.String(), limit, w.wasKilled())
 	if protoErr != nil {
 		reason = fmt.Sprintf("the training process broke the protocol: %v", protoErr)
 	}
 	t.cfg.Logger.Warn("training process failed", "reason", reason, "stderr", w.stderr.String())
-	return nil, errors.New(reason)
+	return errors.New(reason)
 }
 
 func (w *workerProc) wasKilled() bool {

@@ -60,8 +60,9 @@ type Trainer struct {
 	stop context.CancelCauseFunc
 	wg   sync.WaitGroup
 
-	mu   sync.Mutex
-	jobs map[int64]*job // by project
+	mu    sync.Mutex
+	jobs  map[int64]*job        // by project
+	evals map[int64]*evaluation // by project: the evaluation of a model after its run (evaluate.go)
 }
 
 type job struct {
@@ -92,7 +93,7 @@ func NewTrainer(cfg Config) *Trainer {
 		cfg.Volume = func(ctx context.Context, id int64) (*nifti.Volume, error) { return ingest.LoadCanonical(ctx, st, id) }
 	}
 	ctx, stop := context.WithCancelCause(context.Background())
-	return &Trainer{cfg: cfg, ctx: ctx, stop: stop, jobs: make(map[int64]*job)}
+	return &Trainer{cfg: cfg, ctx: ctx, stop: stop, jobs: make(map[int64]*job), evals: make(map[int64]*evaluation)}
 }
 
 // Close cancels the running jobs and waits for them; each marks its run interrupted, so neither this
@@ -112,21 +113,40 @@ func (t *Trainer) Start(ctx context.Context, projectID int64, req Request) (stor
 		return store.Run{}, err
 	}
 	go func() {
-		if _, err := t.execute(j, p); err != nil {
+		out, err := t.execute(j, p)
+		if err != nil {
 			t.cfg.Logger.Info("training run ended without a model", "run", j.run.ID, "project", projectID, "err", err)
+		}
+		if out.evaluation != nil {
+			if _, err := t.evaluate(out.evaluation); err != nil {
+				t.cfg.Logger.Info("model not evaluated", "run", j.run.ID, "project", projectID, "err", err)
+			}
 		}
 	}()
 	return j.run, nil
 }
 
-// Train runs a job in the foreground until it ends or ctx is cancelled (the run is then cancelled). Events go
-// to the configured Publish, as for background jobs.
+// Train runs a job in the foreground until it ends or ctx is cancelled (the run is then cancelled), and then
+// the evaluation of its model when that follows the run (evaluate.go): Outcome.Metrics has it, or says why
+// not (a cancel now stops the evaluation only). Events go to the configured Publish, as for background jobs.
 func (t *Trainer) Train(ctx context.Context, projectID int64, req Request) (Outcome, error) {
 	j, p, err := t.begin(ctx, projectID, req, ctx)
 	if err != nil {
 		return Outcome{}, err
 	}
-	return t.execute(j, p)
+	out, err := t.execute(j, p)
+	if out.evaluation == nil { // registered, it must run: Close waits for it
+		return out, err
+	}
+	metrics, everr := t.evaluate(out.evaluation)
+	out.evaluation = nil
+	if everr != nil {
+		t.cfg.Logger.Info("model not evaluated", "run", j.run.ID, "project", projectID, "err", everr)
+	}
+	if err == nil && metrics.TrainSlices > 0 { // the stored metrics, with the evaluation or why it stopped
+		out.Metrics = metrics
+	}
+	return out, err
 }
 
 // begin resolves the settings, creates the run and registers its job; parent bounds the job's life.
@@ -141,6 +161,10 @@ func (t *Trainer) begin(ctx context.Context, projectID int64, req Request, paren
 		return nil, plan{}, err
 	}
 	if err := t.checkMemory(ctx, p.settings.Train, projectID); err != nil {
+		return nil, plan{}, err
+	}
+	// A new run makes the evaluation of the project's last model moot, and would share the CPU with it.
+	if err := t.stopEvaluation(ctx, projectID, errPreempted); err != nil {
 		return nil, plan{}, err
 	}
 	raw, err := json.Marshal(p.settings)
@@ -159,6 +183,10 @@ func (t *Trainer) begin(ctx context.Context, projectID int64, req Request, paren
 			current = r
 		}
 		return nil, plan{}, busy(current)
+	}
+	if e, ok := t.evals[projectID]; ok {
+		// Registered since stopEvaluation looked (its run ended meanwhile): it stops within a training step.
+		e.cancel(errPreempted)
 	}
 	run, err := st.CreateRun(ctx, projectID, raw)
 	if errors.Is(err, store.ErrConflict) {
@@ -182,7 +210,7 @@ func (t *Trainer) begin(ctx context.Context, projectID int64, req Request, paren
 	t.wg.Add(1) // done when execute returns
 	t.publish(projectID, event.Run{Run: run})
 	go t.watch(j)
-	p.ctx = jctx
+	p.ctx, p.parent = jctx, parent
 	return j, p, nil
 }
 

@@ -18,7 +18,7 @@ import (
 // fast trains a few quick steps on 32x32 crops.
 var fast = Request{Settings: []byte(`{"epochs":3,"budget_seconds":0,"crop_w":32,"crop_h":32,"batch_size":2}`)}
 
-// fastCV is fast with the k-fold evaluation that few labelled slices can opt into.
+// fastCV is fast with the k-fold evaluation of few labelled slices, as both presets have it.
 var fastCV = Request{Settings: []byte(`{"epochs":3,"budget_seconds":0,"crop_w":32,"crop_h":32,"batch_size":2,"cross_validate":30}`)}
 
 // longRun trains until stopped (a two-minute budget) on small crops.
@@ -58,18 +58,43 @@ func TestTrainDeliversAnActiveModelWithPredictions(t *testing.T) {
 		t.Fatalf("outcome: run %+v, model %+v, %d predictions", out.Run, out.Model, out.Predictions)
 	}
 	var mm ModelMetrics
-	// Five labelled slices: all five train the model, and a 3-fold cross-validation scores each of them.
-	if err := json.Unmarshal(out.Model.Metrics, &mm); err != nil || mm.TrainSlices != 5 || mm.EvalSlices != 5 || len(mm.Classes) != 2 ||
+	// Five labelled slices: all five train the model, delivered without scores; then a 3-fold
+	// cross-validation scores each of them, and its result joins the stored metrics.
+	if err := json.Unmarshal(out.Model.Metrics, &mm); err != nil || mm.TrainSlices != 5 || mm.EvalSlices != 0 || len(mm.Classes) != 0 || mm.Evaluation != nil {
+		t.Fatalf("metrics as delivered %s (%v)", out.Model.Metrics, err)
+	}
+	model, err := st.Model(context.Background(), out.Model.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mm = ModelMetrics{}
+	if err := json.Unmarshal(model.Metrics, &mm); err != nil || mm.TrainSlices != 5 || mm.EvalSlices != 5 || len(mm.Classes) != 2 ||
 		mm.Classes[1].Name != "gm" || mm.Iterations < 1 || mm.Evaluation == nil || mm.Evaluation.Method != train.EvalFoldsSlices ||
-		mm.Evaluation.Folds != 3 || mm.Evaluation.Slices != 5 || mm.Evaluation.Classes[1].Name != "gm" {
-		t.Fatalf("stored metrics %s (%v)", out.Model.Metrics, err)
+		mm.Evaluation.Folds != 3 || mm.Evaluation.Slices != 5 || mm.Evaluation.Classes[1].Name != "gm" || mm.EvaluationStopped != "" {
+		t.Fatalf("stored metrics %s (%v)", model.Metrics, err)
+	}
+	if out.Metrics.Evaluation == nil || out.Metrics.Evaluation.DiceMean != mm.Evaluation.DiceMean || out.Metrics.EvalSlices != 5 {
+		t.Fatalf("outcome's metrics %+v, want the stored evaluation", out.Metrics)
+	}
+	var promotion struct{ Promotion *Promotion }
+	if json.Unmarshal(model.Metrics, &promotion) != nil || promotion.Promotion == nil {
+		t.Fatalf("the evaluation lost the promotion record: %s", model.Metrics)
 	}
 	counts := map[string]int{}
+	var evaluations []event.Evaluation
 	for len(events) > 0 {
-		counts[(<-events).Type()]++
+		e := <-events
+		counts[e.Type()]++
+		if ev, ok := e.(event.Evaluation); ok {
+			evaluations = append(evaluations, ev)
+		}
 	}
 	if counts[event.TypeRun] != 3 || counts[event.TypeIteration] != mm.Iterations || counts[event.TypePredictions] != 1 {
 		t.Fatalf("events published %v", counts)
+	}
+	if n := len(evaluations); n < 3 || evaluations[0].Status != event.EvaluationRunning || evaluations[n-1].Status != event.EvaluationDone ||
+		evaluations[n-1].Summary != mm.Evaluation.String() || evaluations[n-1].ModelID != model.ID {
+		t.Fatalf("evaluation events %+v", evaluations)
 	}
 	stored, err := st.RunEvents(context.Background(), out.Run.ID, 0)
 	if err != nil || len(stored) != counts[event.TypeIteration]+counts[event.TypeEpoch] {

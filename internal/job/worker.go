@@ -127,13 +127,17 @@ func serveJob(ctx context.Context, r *messageReader, w *messageWriter) (Finished
 	}()
 
 	var sendErr error
-	res, err := train.Train(ctx, samples, job.Settings, train.Options{Warm: warm, OnEvent: func(e train.Event) {
+	progress := func(e train.Event) {
 		if sendErr == nil {
 			if sendErr = w.send(Message{Progress: &e}); sendErr != nil {
 				cancel(sendErr)
 			}
 		}
-	}})
+	}
+	if job.Evaluate {
+		return evaluate(ctx, w, samples, job.Settings, progress)
+	}
+	res, err := train.Train(ctx, samples, job.Settings, train.Options{Warm: warm, OnEvent: progress})
 	if err != nil {
 		if ctx.Err() != nil {
 			return Finished{Status: WorkerCancelled}, exitCancelled
@@ -192,6 +196,21 @@ func serveJob(ctx context.Context, r *messageReader, w *messageWriter) (Finished
 		}
 	}
 	return Finished{Status: WorkerCancelled, Error: errTrainerGone.Error()}, exitCancelled
+}
+
+// evaluate serves an evaluation job: the cross-validation of a model of these samples and settings.
+func evaluate(ctx context.Context, w *messageWriter, samples []data.Sample, s train.Settings, progress func(train.Event)) (Finished, int) {
+	ev, classes, err := train.CrossValidate(ctx, samples, s, train.Options{OnEvent: progress})
+	if err != nil {
+		if ctx.Err() != nil {
+			return Finished{Status: WorkerCancelled}, exitCancelled
+		}
+		return failed(exitFailed, "%v", err)
+	}
+	if err := w.send(Message{Evaluated: &Evaluated{Evaluation: ev, Classes: classes}}); err != nil {
+		return failed(exitProtocol, "%v", err)
+	}
+	return Finished{Status: WorkerDone}, exitDone
 }
 
 // predictWorkerBatch predicts whole slices of one size.

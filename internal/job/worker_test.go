@@ -208,7 +208,7 @@ func TestWorkerRefusesAnotherProtocolVersion(t *testing.T) {
 	}
 	r := newMessageReader(&out)
 	m, err := r.next()
-	if err != nil || m.Finished == nil || m.Finished.Status != WorkerFailed || !strings.Contains(m.Finished.Error, "protocol version 2, this worker speaks version 1") {
+	if err != nil || m.Finished == nil || m.Finished.Status != WorkerFailed || !strings.Contains(m.Finished.Error, fmt.Sprintf("protocol version %d, this worker speaks version %d", ProtocolVersion+1, ProtocolVersion)) {
 		t.Fatalf("answer %+v, %v", m.Finished, err)
 	}
 	if m, err := r.next(); !errors.Is(err, io.EOF) {
