@@ -193,10 +193,43 @@ func (s *Server) listModels(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if models == nil {
-		models = []store.ModelVersion{}
+	out := make([]modelListing, len(models))
+	progress, evaluating := s.trainer.Evaluating(pid)
+	for i, m := range models {
+		out[i].ModelVersion = m
+		if evaluating && progress.ModelID == m.ID {
+			out[i].Evaluating = &progress
+		}
 	}
-	return c.JSON(http.StatusOK, models)
+	return c.JSON(http.StatusOK, out)
+}
+
+// modelListing is a model version with its cross-validation's progress while it runs.
+type modelListing struct {
+	store.ModelVersion
+	Evaluating *job.EvaluationProgress `json:"evaluating,omitempty"`
+}
+
+// stopEvaluation stops a model's running cross-validation; the model stays as it is, without scores.
+func (s *Server) stopEvaluation(c echo.Context) error {
+	pid, mid, err := projectModelIDs(c)
+	if err != nil {
+		return err
+	}
+	if err := s.trainer.StopEvaluation(c.Request().Context(), pid, mid); err != nil {
+		return err
+	}
+	s.audit(c, "model.evaluation.stop", fmt.Sprintf("project %d", pid), fmt.Sprintf("model %d", mid))
+	return c.NoContent(http.StatusNoContent)
+}
+
+// projectModelIDs reads the path's project and model ids (…/projects/:pid/models/:mid/…).
+func projectModelIDs(c echo.Context) (pid, mid int64, err error) {
+	if pid, err = pathID(c, "pid"); err != nil {
+		return 0, 0, err
+	}
+	mid, err = pathID(c, "mid")
+	return pid, mid, err
 }
 
 type activeModelRequest struct {
@@ -233,11 +266,7 @@ func (s *Server) putActiveModel(c echo.Context) error {
 // promoteModel makes a candidate model (one that its run's comparison kept beside the active model) the
 // project's active one by a reviewer's decision; its predictions then drive the overlays, the queue and exports.
 func (s *Server) promoteModel(c echo.Context) error {
-	pid, err := pathID(c, "pid")
-	if err != nil {
-		return err
-	}
-	mid, err := pathID(c, "mid")
+	pid, mid, err := projectModelIDs(c)
 	if err != nil {
 		return err
 	}

@@ -55,11 +55,7 @@ func TestPromoteCandidateByHand(t *testing.T) {
 		t.Fatalf("bad model id: %q", msg)
 	}
 
-	addUser(t, e.store, "rev", store.RoleReviewer, "reviewer password")
-	addUser(t, e.store, "ann", store.RoleAnnotator, "annotator password")
-	rev, ann := newBrowser(t, e.http.URL), newBrowser(t, e.http.URL)
-	rev.login("rev", "reviewer password").expect(t, http.StatusOK)
-	ann.login("ann", "annotator password").expect(t, http.StatusOK)
+	rev, ann := e.reviewerAndAnnotator()
 	promote := func(b *browser, projectID, modelID int64) response {
 		return b.do(http.MethodPost, fmt.Sprintf("/api/projects/%d/models/%d/promote", projectID, modelID), nil, nil)
 	}
@@ -103,6 +99,18 @@ func TestPromoteCandidateByHand(t *testing.T) {
 	if found != 1 {
 		t.Fatalf("%d model.promote audit entries in %+v", found, entries)
 	}
+}
+
+// reviewerAndAnnotator are two signed-in browsers: "rev", a reviewer, and "ann", an annotator.
+func (e *testEnv) reviewerAndAnnotator() (rev, ann *browser) {
+	t := e.t
+	t.Helper()
+	addUser(t, e.store, "rev", store.RoleReviewer, "reviewer password")
+	addUser(t, e.store, "ann", store.RoleAnnotator, "annotator password")
+	rev, ann = newBrowser(t, e.http.URL), newBrowser(t, e.http.URL)
+	rev.login("rev", "reviewer password").expect(t, http.StatusOK)
+	ann.login("ann", "annotator password").expect(t, http.StatusOK)
+	return rev, ann
 }
 
 // trainForm is a Train now from a model file: the request as JSON and the file.

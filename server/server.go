@@ -226,6 +226,7 @@ func (s *Server) routes() {
 		api.GET("/projects/:pid/models", s.listModels)
 		api.PUT("/projects/:pid/active-model", s.putActiveModel, reviewer)
 		api.POST("/projects/:pid/models/:mid/promote", s.promoteModel, reviewer)
+		api.POST("/projects/:pid/models/:mid/evaluation/stop", s.stopEvaluation, reviewer)
 		api.GET("/models/:id/download", s.downloadModel)
 		api.GET("/projects/:pid/areas", s.getAreas)
 		api.GET("/projects/:pid/areas.csv", s.getAreasCSV)

@@ -63,10 +63,11 @@ func canonicalVolume(t testing.TB, rel string) *nifti.Volume {
 // closeTrainer stops the server's training jobs when the test ends, before the store closes.
 func (e *testEnv) closeTrainer() { e.t.Cleanup(e.srv.Trainer().Close) }
 
-// fastSettings train for a few quick steps on 32x32 crops.
+// fastSettings train for a few quick steps on 32x32 crops (and, with fewer than 30 labelled slices, a k-fold
+// evaluation follows the run in the background).
 var fastSettings = map[string]any{"epochs": 3, "budget_seconds": 0, "crop_w": 32, "crop_h": 32, "batch_size": 2}
 
-// fastCVSettings add the k-fold evaluation that few labelled slices can opt into.
+// fastCVSettings are fastSettings with the presets' k-fold threshold spelt out.
 var fastCVSettings = map[string]any{"epochs": 3, "budget_seconds": 0, "crop_w": 32, "crop_h": 32, "batch_size": 2, "cross_validate": 30}
 
 // wsEvent is any trainer or label event, decoded loosely.
@@ -78,6 +79,9 @@ type wsEvent struct {
 	Run       *store.Run `json:"run"`
 	ModelID   int64      `json:"modelId"`
 	Slices    int        `json:"slices"`
+	Status    string     `json:"status"` // evaluation events
+	Fold      int        `json:"fold"`
+	Summary   string     `json:"summary"`
 }
 
 // waitEvents reads events until done returns true for one, failing after timeout.
@@ -166,7 +170,19 @@ func TestTrainOverHTTP(t *testing.T) {
 		t.Fatalf("models %+v", models)
 	}
 	var mm job.ModelMetrics
-	// Few labelled slices: every one trains the model and a k-fold cross-validation scores them all.
+	// Few labelled slices: every one trains the model, delivered unscored; a k-fold cross-validation follows
+	// in the background and scores them all.
+	if err := json.Unmarshal(models[0].Metrics, &mm); err != nil || mm.TrainSlices != len(labelled) || mm.Evaluation != nil || len(mm.Classes) != 0 {
+		t.Fatalf("model metrics as delivered %s (%v)", models[0].Metrics, err)
+	}
+	evaluation := waitEvents(t, conn, 60*time.Second, func(ev wsEvent) bool {
+		return ev.Type == event.TypeEvaluation && ev.Status != event.EvaluationRunning
+	})
+	if end := evaluation[len(evaluation)-1]; end.Status != event.EvaluationDone || end.ModelID != *last.ModelID || !strings.Contains(end.Summary, "3-fold over 5 slices") {
+		t.Fatalf("evaluation ended %+v", end)
+	}
+	e.get(fmt.Sprintf("/api/projects/%d/models", p.ID)).expect(t, http.StatusOK).json(t, &models)
+	mm = job.ModelMetrics{}
 	if err := json.Unmarshal(models[0].Metrics, &mm); err != nil || mm.Iterations < 2 || mm.EvalSlices != len(labelled) || mm.Evaluation == nil || len(mm.Classes) != 2 ||
 		mm.Classes[1].Name != "gm" || !strings.Contains(string(models[0].Metrics), `"dice":`) {
 		t.Fatalf("model metrics %s (%v)", models[0].Metrics, err)
