@@ -446,6 +446,21 @@ func trainAndReview(t *testing.T, tab1, tab2 *tab, api, other apiClient, network
 	}
 	trained := models[0]
 	tab1.waitJS(fmt.Sprintf(`document.querySelector('tr.model.active[data-model-id="%d"]') !== null`, trained.ID), 10*time.Second)
+	// With few labelled slices every one trained the model, which arrives unscored: its k-fold evaluation
+	// follows in the background, its progress on the models page, then its scores.
+	cellText := fmt.Sprintf(`(document.querySelector('tr.model[data-model-id="%d"] td.metrics')?.textContent ?? "")`, trained.ID)
+	if m := trained.Metrics; m.Evaluation == nil && m.ValSlices == 0 && m.TrainSlices > 1 {
+		tab1.waitJS(cellText+`.includes("cross-validating") || `+cellText+`.includes("-fold over")`, 30*time.Second)
+		if cell := eval[string](tab1, cellText); strings.Contains(cell, "cross-validating") {
+			tab1.screenshot(filepath.Join(artifacts, "evaluating.png"))
+		}
+		tab1.waitJS(cellText+`.includes("-fold over")`, 240*time.Second)
+		api.getJSON("/api/projects/"+projectID+"/models", &models)
+		trained = models[0]
+		if ev := trained.Metrics.Evaluation; ev == nil || ev.Slices != m.TrainSlices {
+			t.Fatalf("the model's evaluation after it ran: %+v, want one over its %d slices", ev, m.TrainSlices)
+		}
+	}
 	// Metrics show where the evaluation split had slices; with few labelled slices it says so instead.
 	if cell := eval[string](tab1, fmt.Sprintf(`document.querySelector('tr.model[data-model-id="%d"] td.metrics').textContent`, trained.ID)); !strings.Contains(cell, "Dice") && !strings.Contains(cell, "no evaluation slices") {
 		t.Fatalf("the model's evaluation cell says %q", cell)
@@ -746,6 +761,8 @@ type modelInfo struct {
 			Method        string `json:"method"`
 			Folds, Slices int
 		} `json:"evaluation"`
+		TrainSlices int `json:"trainSlices"`
+		ValSlices   int `json:"valSlices"`
 	} `json:"metrics"`
 }
 

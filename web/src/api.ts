@@ -236,8 +236,9 @@ export interface Prediction {
   uncertainty: number | null;
 }
 
-export async function getPrediction(vid: Id, z: number, w: number, h: number, classCount: number): Promise<Prediction | null> {
-  const res = await fetch(`/api/volumes/${vid}/slices/${z}/prediction`);
+/** A slice's prediction by the active model, or by the model given (a candidate kept beside it). */
+export async function getPrediction(vid: Id, z: number, w: number, h: number, classCount: number, model?: Id): Promise<Prediction | null> {
+  const res = await fetch(`/api/volumes/${vid}/slices/${z}/prediction${model === undefined ? "" : `?model=${model}`}`);
   if (res.status === 404) return null;
   if (!res.ok) throw await errorOf(res);
   const u = res.headers.get("X-Uncertainty");
@@ -407,6 +408,8 @@ export interface ModelMetrics {
   evalSlices: number;
   classes: ClassMetrics[];
   evaluation?: import("./lib/evaluation").Evaluation; // how classes were obtained (held out, or k-fold)
+  /** Why a model trained on every labelled slice has no evaluation: it was stopped or failed. */
+  evaluationStopped?: string;
 }
 
 export interface Model {
@@ -422,6 +425,8 @@ export interface Model {
   status?: "active" | "candidate" | "previous";
   candidate?: boolean;
   createdAt: string;
+  /** Its k-fold evaluation, while it runs after the model's run. */
+  evaluating?: import("./lib/evaluation").EvaluationProgress;
 }
 
 export interface VolumeAreas {
@@ -458,6 +463,10 @@ export const cancelRun = (id: Id) => json<Run>(`/api/runs/${id}/cancel`, { metho
 export const listModels = (pid: Id) => json<Model[]>(`/api/projects/${pid}/models`);
 export const setActiveModel = (pid: Id, modelId: Id) => json<Model>(`/api/projects/${pid}/active-model`, jsonBody("PUT", { modelId }));
 export const promoteModel = (pid: Id, modelId: Id) => json<Model>(`/api/projects/${pid}/models/${modelId}/promote`, { method: "POST" });
+/** Stops a model's running k-fold evaluation; the model stays, without scores. */
+export const stopEvaluation = async (pid: Id, modelId: Id): Promise<void> => {
+  await request(`/api/projects/${pid}/models/${modelId}/evaluation/stop`, { method: "POST" });
+};
 export const getAreas = (pid: Id) => json<Areas>(`/api/projects/${pid}/areas`);
 export const modelDownloadUrl = (id: Id) => `/api/models/${id}/download`;
 export const areasCsvUrl = (pid: Id) => `/api/projects/${pid}/areas.csv`;

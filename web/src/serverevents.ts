@@ -69,6 +69,22 @@ export interface ActiveModelEvent {
   modelId: number;
 }
 
+/** A model's cross-validation (few labelled slices: every one trained it) is running, done or stopped. */
+export interface EvaluationEvent {
+  type: "evaluation";
+  modelId: number;
+  status: "running" | "done" | "stopped";
+  method: string;
+  folds: number;
+  slices: number;
+  /** The fold model training now, 1-based; running only. */
+  fold?: number;
+  /** Seconds left; -1 unknown. Running only. */
+  eta?: number;
+  /** The evaluation in words (done) or why it stopped (stopped). */
+  summary?: string;
+}
+
 /** Any event of a project's websocket. */
 export type ServerEvent =
   | LabelEvent
@@ -79,11 +95,13 @@ export type ServerEvent =
   | IterationEvent
   | EpochEvent
   | PredictionsEvent
-  | ActiveModelEvent;
+  | ActiveModelEvent
+  | EvaluationEvent;
 
 /** The type strings of the catalogue, in the Go catalogue's order. */
 export const serverEventTypes = [
   "label", "volume", "volumeDeleted", "projectDeleted", "run", "iteration", "epoch", "predictions", "activeModel",
+  "evaluation",
 ] as const;
 
 export type ServerEventType = ServerEvent["type"];

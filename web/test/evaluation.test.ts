@@ -1,6 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { classSummary, crossValidated, evaluationDetail, evaluationSummary, type Evaluation } from "../src/lib/evaluation";
+import {
+  classSummary, crossValidated, evaluationDetail, evaluationSummary, notEvaluatedText, progressText, type Evaluation,
+} from "../src/lib/evaluation";
 
 const folds: Evaluation = {
   method: "k-fold-slices", folds: 3, slices: 10, diceMean: 0.8134, diceSd: 0.0421, foldSeconds: 29.6,
@@ -11,9 +13,9 @@ test("a k-fold evaluation says so, with its spread and what it rests on", () => 
   assert.equal(evaluationSummary(folds), "Dice 0.81 ± 0.04, 3-fold over 10 slices");
   assert.equal(classSummary(folds), "wm 0.79 ± 0.05 · gm 0.84 ± 0.03");
   assert.equal(evaluationDetail(folds),
-    "every labelled slice trained this model; each slice was scored by a fold model trained without it (folds took 30 s)");
+    "every labelled slice trained this model; after it, each slice was scored by a fold model trained without it (folds took 30 s)");
   assert.equal(evaluationDetail({ ...folds, foldTraining: 1 / 3 }),
-    "every labelled slice trained this model; each slice was scored by a fold model trained without it (folds took 30 s)" +
+    "every labelled slice trained this model; after it, each slice was scored by a fold model trained without it (folds took 30 s)" +
     "; each fold model had a third of this model's training, so the scores are conservative");
   assert.match(evaluationDetail({ ...folds, foldTraining: 0.125 }), /had 13% of this model's training/);
 });
@@ -33,4 +35,19 @@ test("a held-out split shows no spread, and one slice is singular", () => {
   assert.equal(crossValidated(e), false);
   assert.equal(crossValidated(undefined), false);
   assert.equal(crossValidated(folds), true);
+});
+
+test("a running evaluation says where it is and how long it has left", () => {
+  const p = { modelId: 4, method: "k-fold-slices", folds: 3, slices: 10, fold: 2, eta: 130 };
+  assert.equal(progressText(p), "cross-validating over 10 slices: fold 2 of 3, about 2 min left");
+  assert.equal(progressText({ ...p, fold: 0, eta: -1 }), "cross-validating over 10 slices: starting 3 fold models");
+  assert.equal(progressText({ ...p, method: "k-fold-volumes", eta: 12 }), "cross-validating over the volumes: fold 2 of 3, about 10 s left");
+});
+
+test("a model without scores says why", () => {
+  assert.equal(notEvaluatedText({ classes: [], evaluationStopped: "stopped: a new training run of the project started", trainSlices: 4, valSlices: 0 }),
+    "not evaluated: the evaluation stopped: a new training run of the project started; every one of the 4 labelled slices trained it");
+  assert.equal(notEvaluatedText({ classes: [], trainSlices: 4, valSlices: 0 }), "not evaluated; every one of the 4 labelled slices trained it");
+  assert.equal(notEvaluatedText({ classes: [], trainSlices: 1, valSlices: 0 }), null);
+  assert.equal(notEvaluatedText({ classes: [{}], trainSlices: 4, valSlices: 0 }), null);
 });

@@ -29,6 +29,7 @@ const samples: ServerEvent[] = [
   { type: "epoch", ...progress, valLoss: 0.5, valDice: [0.8, 0.6], best: true },
   { type: "predictions", runId: 3, modelId: 2, slices: 20 },
   { type: "activeModel", modelId: 2 },
+  { type: "evaluation", modelId: 2, status: "done", method: "k-fold-slices", folds: 3, slices: 10, summary: "Dice 0.81 ± 0.04, 3-fold over 10 slices" },
 ];
 
 test("every type of the catalogue parses, fields and all", () => {

@@ -2,6 +2,8 @@
 // slices, a k-fold cross-validation whose every slice also trained the model (ml/train/folds.go). Pure, so that
 // the unit tests cover it.
 
+const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? "" : "s"}`;
+
 /** One class's Dice across the folds (diceSd 0 for a held-out split). */
 export interface ClassEvaluation {
   class: number;
@@ -20,7 +22,39 @@ export interface Evaluation {
   diceSd: number;
   classes: ClassEvaluation[];
   foldSeconds?: number;
-  foldTraining?: number; // each fold model's training relative to the final model's (a third by default)
+  foldTraining?: number; // each fold model's training relative to the final model's (1 by default)
+}
+
+/** A k-fold evaluation running after its model's run (the models list's "evaluating"). */
+export interface EvaluationProgress {
+  modelId: number;
+  method: string;
+  folds: number;
+  slices: number;
+  fold: number; // the fold model training now, 1-based; 0 before its first step
+  eta: number; // seconds left; -1 unknown
+  elapsed?: number;
+}
+
+/** E.g. "cross-validating over 10 slices: fold 2 of 3, about 2 min left". */
+export function progressText(p: { method: string; folds: number; slices: number; fold?: number; eta?: number }): string {
+  const over = p.method === "k-fold-volumes" ? "volumes" : "slices";
+  const where = p.fold ? `fold ${p.fold} of ${p.folds}` : `starting ${p.folds} fold models`;
+  const left = p.eta !== undefined && p.eta >= 0 ? `, about ${aboutTime(p.eta)} left` : "";
+  return `cross-validating over ${over === "slices" ? plural(p.slices, "slice") : "the volumes"}: ${where}${left}`;
+}
+
+/** Why a model has no scores, or null when it has (or never could have) them. */
+export function notEvaluatedText(m: { classes?: unknown[]; evaluationStopped?: string; trainSlices: number; valSlices: number }): string | null {
+  if (m.classes && m.classes.length > 0) return null;
+  if (m.evaluationStopped) return `not evaluated: the evaluation ${m.evaluationStopped}; every one of the ${m.trainSlices} labelled slices trained it`;
+  if (m.valSlices === 0 && m.trainSlices > 1) return `not evaluated; every one of the ${m.trainSlices} labelled slices trained it`;
+  return null;
+}
+
+function aboutTime(seconds: number): string {
+  if (seconds < 60) return `${Math.max(1, Math.round(seconds / 5) * 5)} s`;
+  return `${Math.round(seconds / 60)} min`;
 }
 
 /** Whether the scores come from fold models (no validation split, no best iteration to show). */
@@ -28,7 +62,6 @@ export function crossValidated(e: Evaluation | undefined): boolean {
   return e !== undefined && e.method !== "holdout";
 }
 
-const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? "" : "s"}`;
 
 const dice = (mean: number, sd: number, folds: number) =>
   folds > 1 ? `${mean.toFixed(2)} ± ${sd.toFixed(2)}` : mean.toFixed(2);
@@ -57,7 +90,7 @@ export function evaluationDetail(e: Evaluation): string {
   const shorter = e.foldTraining && e.foldTraining < 1
     ? `; each fold model had ${fraction(e.foldTraining)} of this model's training, so the scores are conservative`
     : "";
-  return `every labelled slice trained this model; each ${unit} was scored by a fold model trained without it` +
+  return `every labelled slice trained this model; after it, each ${unit} was scored by a fold model trained without it` +
     (e.foldSeconds ? ` (folds took ${Math.round(e.foldSeconds)} s)` : "") + shorter;
 }
 

@@ -2,15 +2,18 @@
 // active model and the area check, time; promote a candidate, pick the active one, download) and the
 // cross-sectional areas along the slices (plot, table, CSV).
 import {
-  areasCsvUrl, getAreas, listModels, modelDownloadUrl, promoteModel, setActiveModel,
+  areasCsvUrl, getAreas, listModels, modelDownloadUrl, promoteModel, setActiveModel, stopEvaluation,
   type Areas, type ClassMetrics, type Id, type Model, type ModelMetrics, type ProjectClass,
 } from "../api";
 import { clear, errorText, h, toast } from "../dom";
 import { LineChart } from "../lib/chart";
-import { classSummary, crossValidated, evaluationDetail, evaluationSummary } from "../lib/evaluation";
+import {
+  classSummary, crossValidated, evaluationDetail, evaluationSummary, notEvaluatedText, progressText,
+} from "../lib/evaluation";
 import { lossOffset } from "../lib/losscurve";
 import { areasText, classComparisonText, comparisonText, flagText, promotionOf } from "../lib/promotion";
 import { formatDuration, formatValue, trainSummary } from "../lib/runprogress";
+import type { EvaluationEvent } from "../serverevents";
 import { roleIncludes, session } from "../session";
 import { time } from "./training";
 
@@ -21,6 +24,11 @@ export interface Panel {
   dispose(): void;
 }
 
+export interface ModelsPanel extends Panel {
+  /** A model's k-fold evaluation moved on: its progress line follows, its end reloads the list. */
+  onEvaluation(ev: EvaluationEvent): void;
+}
+
 // The metrics table's columns: PIPELINE.md's evaluation metrics.
 const METRICS: Array<[keyof ClassMetrics, string, number]> = [
   ["dice", "Dice", 3], ["jaccard", "Jaccard", 3], ["precision", "precision", 3], ["recall", "recall", 3],
@@ -29,7 +37,7 @@ const METRICS: Array<[keyof ClassMetrics, string, number]> = [
   ["slices", "slices", 0],
 ];
 
-export function modelsPanel(pid: Id, onActiveChanged: () => void): Panel {
+export function modelsPanel(pid: Id, onActiveChanged: () => void): ModelsPanel {
   let disposed = false;
   const body = h("tbody");
   const el = h("section#models.models", {},
@@ -80,7 +88,7 @@ export function modelsPanel(pid: Id, onActiveChanged: () => void): Panel {
           mt ? h("div.muted.small", {}, `${formatDuration(mt.trainSeconds)}, ${mt.iterations} it, ${mt.epochs} ep (${mt.stopped})`) : null),
         h("td", {}, m.parentId ? `model #${m.parentId}` : "scratch", m.runId ? h("div.muted.small", {}, `run #${m.runId}`) : null),
         h("td.small.settings", {}, m.settings?.arch ? trainSummary(m.settings) : h("span.muted", {}, "–")),
-        h("td.metrics", {}, metricsCell(m)),
+        h("td.metrics", {}, metricsCell(m, pid)),
         h("td.promotion", {}, promotionCell(m)),
         h("td", {}, ...actions, use, " ", h("a.button", { href: modelDownloadUrl(m.id), download: true, title: "the model file, for workbench segment --model FILE" }, "Download")),
       ));
@@ -97,7 +105,12 @@ export function modelsPanel(pid: Id, onActiveChanged: () => void): Panel {
     }
   };
   void reload();
-  return { el, reload, setClasses() {}, dispose: () => void (disposed = true) };
+  const onEvaluation = (ev: EvaluationEvent) => {
+    const line = body.querySelector<HTMLElement>(`tr[data-model-id="${ev.modelId}"] .evaluation-progress`);
+    if (ev.status === "running" && line) line.textContent = progressText(ev);
+    else void reload();
+  };
+  return { el, reload, onEvaluation, setClasses() {}, dispose: () => void (disposed = true) };
 }
 
 /** The model's metrics; null for a model stored without them (e.g. imported). */
@@ -110,11 +123,27 @@ function shownLoss(v: number | null | undefined, loss: string | undefined): numb
   return typeof v === "number" ? v + lossOffset(loss) : undefined;
 }
 
-/** Dice per class at a glance; every metric of PIPELINE.md, and the split sizes, one click away. */
-function metricsCell(m: Model): Node {
+/** Dice per class at a glance; every metric of PIPELINE.md, and the split sizes, one click away. While the
+ * model's k-fold evaluation runs (after its run: every labelled slice trained it), its progress instead. */
+function metricsCell(m: Model, pid: Id): Node {
   const mt = metricsOf(m);
+  if (m.evaluating) {
+    const stop = roleIncludes(session()?.role, "reviewer")
+      ? h("button.stop-evaluation.small", { type: "button", title: "the model stays as it is, without scores" }, "Stop")
+      : null;
+    stop?.addEventListener("click", () => {
+      stop.disabled = true;
+      stopEvaluation(pid, m.id).catch((err) => {
+        stop.disabled = false;
+        toast(`could not stop the evaluation: ${errorText(err)}`, "error");
+      });
+    });
+    return h("div", {}, h("span.evaluation-progress", {}, progressText(m.evaluating)), " ", stop,
+      h("div.muted.small", {}, `every one of the ${mt?.trainSlices ?? m.evaluating.slices} labelled slices trained this model; fold models trained without some of them score it`));
+  }
   if (!mt || !mt.classes?.length) {
-    return h("span.muted", {}, mt ? `no evaluation slices (${mt.trainSlices} train, ${mt.valSlices} validation)` : "–");
+    const why = mt && notEvaluatedText(mt);
+    return h("span.muted", {}, why ?? (mt ? `no evaluation slices (${mt.trainSlices} train, ${mt.valSlices} validation)` : "–"));
   }
   const summary = mt.classes.map((c) => `${c.name} ${formatValue(c.dice)}`).join(" · ");
   const table = h("table.metrics-table", {},

@@ -294,6 +294,9 @@ export function projectPage(root: HTMLElement, pid: Id, navigate: (path: string)
         // A run that ended without a model leaves the models as they were; one with a model announced it.
         if (ev.run.status === "done") void models.reload();
         break;
+      case "evaluation":
+        models.onEvaluation(ev);
+        break;
     }
   };
   const events = new ProjectEvents(pid, onEvent, undefined, () => {
