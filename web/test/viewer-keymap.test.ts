@@ -77,8 +77,9 @@ test("runAction turns the bracket keys into brush steps and slice keys into move
     toggleHelp: () => calls.push("help"),
     escape: () => calls.push("escape"),
     holdPan: () => calls.push("pan"),
+    flipModel: () => calls.push("model"),
   };
-  for (const key of ["]", "]", "[", "PageUp", "Home", "3"]) runAction(actionFor({ key })!, on);
+  for (const key of ["]", "]", "[", "PageUp", "Home", "3", "M"]) runAction(actionFor({ key })!, on);
   runAction(actionFor({ key: "z", ctrlKey: true, shiftKey: true })!, on);
-  assert.deepEqual(calls, ["size 12", "size 14", "size 12", "slice 5", "slice first", "class 3", "redo"]);
+  assert.deepEqual(calls, ["size 12", "size 14", "size 12", "slice 5", "slice first", "class 3", "model", "redo"]);
 });

@@ -31,8 +31,10 @@ export class SliceData {
   readonly images = new Map<number, Float32Array>();
   /** Local class-index masks: the server's, plus this tab's edits. */
   readonly masks = new Map<number, Uint8Array>();
-  /** The active model's predictions; null while loading or when there is none. */
+  /** The shown model's predictions (predictionModel); null while loading or when there is none. */
   readonly preds = new Map<number, PredictionState | null>();
+  /** Whose predictions preds holds: null for the project's active model, else a candidate's id. */
+  private shownModel: number | null = null;
   private readonly grays = new Map<number, Uint8Array>();
   private grayWindow = "";
   private readonly imageLoads = new Map<number, Promise<void>>();
@@ -177,9 +179,20 @@ export class SliceData {
     return true;
   }
 
-  /** A slice's prediction from the whole-volume masks payload, unless one is loaded already. */
+  predictionModel(): number | null {
+    return this.shownModel;
+  }
+
+  /** Shows another model's predictions (a candidate's id, or null: the active model's); they load again. */
+  setPredictionModel(id: number | null): void {
+    if (id === this.shownModel) return;
+    this.shownModel = id;
+    this.preds.clear();
+  }
+
+  /** A slice's prediction by the active model from the whole-volume masks payload, unless one is loaded already. */
   seedPrediction(slice: number, mask: Uint8Array, uncertainty: number | null): void {
-    if (this.preds.get(slice)) return;
+    if (this.shownModel !== null || this.preds.get(slice)) return;
     this.preds.set(slice, { mask: mask.slice(), outline: outlineOf(mask, this.w, this.h), uncertainty });
   }
 
@@ -189,10 +202,14 @@ export class SliceData {
     const s = this.info[slice];
     if (!s || (s.status !== "predicted" && (s.uncertainty === undefined || s.uncertainty === null))) return;
     this.preds.set(slice, null);
-    getPrediction(this.vid, slice, this.w, this.h, this.classCount).then((p) => {
+    const model = this.shownModel;
+    getPrediction(this.vid, slice, this.w, this.h, this.classCount, model ?? undefined).then((p) => {
+      if (model !== this.shownModel) return; // another model was picked meanwhile
       this.preds.set(slice, p ? { mask: p.mask, outline: outlineOf(p.mask, this.w, this.h), uncertainty: p.uncertainty } : null);
       if (!this.disposed) this.hooks.loaded(slice);
-    }).catch(() => this.preds.delete(slice));
+    }).catch(() => {
+      if (model === this.shownModel) this.preds.delete(slice);
+    });
   }
 
   ensure(slice: number): void {

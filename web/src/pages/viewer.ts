@@ -16,6 +16,7 @@ import { historyOpen, showHistory, toggleHistory } from "../viewer/history";
 import { installHook } from "../viewer/hook";
 import { keydownHandler, type ActionHandlers } from "../viewer/keyboard";
 import { connectLive, onLabel, type LiveHooks } from "../viewer/live";
+import { attachModelPicker } from "../viewer/modelpick";
 import { PlaneView, makePalette } from "../viewer/plane";
 import { PlaneInput } from "../viewer/planeinput";
 import { PLANES, isLayout, layoutKey, stepAlongNormal, type Layout, type PlaneKind, type Voxel } from "../viewer/planes";
@@ -321,6 +322,8 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       if (isLayout(ui.layoutSelect.value)) setLayout(ui.layoutSelect.value);
     });
 
+    const models = attachModelPicker(v);
+    v.refreshModels = models.refresh;
     const actions: ActionHandlers = {
       slice: stepPlane,
       pickClass: setClass,
@@ -335,6 +338,7 @@ export function viewerPage(root: HTMLElement, vid: Id, initialZ: number | null, 
       resetView,
       toggleHistory: () => toggleHistory(v),
       toggleHelp: () => (ui.help.hidden = !ui.help.hidden),
+      flipModel: () => models.flip(),
       escape: focusViewer,
       holdPan: () => {
         // Space must not also press a focused toolbar button.

@@ -61,6 +61,8 @@ export interface ViewerContext {
   setSlice(z: number): void;
   /** Fetches every slice's label and prediction again (after a new model); set by the page. */
   reloadMasks?: () => void;
+  /** Lists the project's models again for the prediction picker (modelpick.ts); set by the page. */
+  refreshModels?: () => void;
   /** Moves the shared crosshair (the axial plane follows its z). */
   moveCross(at: Voxel): void;
   /** Refreshes the slice label, slider, buttons and conflict banner for the shown slice. */

@@ -16,6 +16,8 @@ export interface ActionHandlers {
   resetView(): void;
   toggleHistory(): void;
   toggleHelp(): void;
+  /** Between the active model's predictions and the newest candidate's. */
+  flipModel(): void;
   escape(): void;
   /** Space pressed (pan mode while held). */
   holdPan(): void;
@@ -47,6 +49,7 @@ export function runAction(a: Action, on: ActionHandlers): void {
     case "help.toggle": return on.toggleHelp();
     case "escape": return on.escape();
     case "pan.hold": return on.holdPan();
+    case "model.flip": return on.flipModel();
   }
 }
 

@@ -5,7 +5,7 @@ export type ActionName =
   | "slice.next" | "slice.prev" | "slice.up5" | "slice.down5" | "slice.first" | "slice.last"
   | "class.pick" | "tool.brush" | "tool.eraser" | "tool.fill" | "brush.smaller" | "brush.larger"
   | "undo" | "redo" | "overlay.toggle" | "prediction.accept" | "verified.toggle" | "queue.next"
-  | "view.reset" | "history.toggle" | "help.toggle" | "escape" | "pan.hold";
+  | "view.reset" | "history.toggle" | "help.toggle" | "escape" | "pan.hold" | "model.flip";
 
 export interface Action {
   name: ActionName;
@@ -56,6 +56,7 @@ const SHORTCUTS: Shortcut[] = [
     { keys: ["y"], ctrl: true, action: "redo" }, { keys: ["y"], ctrl: true, shift: true, action: "redo" }] },
   { label: "O", description: "overlay on / off", bindings: [{ keys: ["o"], action: "overlay.toggle" }] },
   { label: "A", description: "accept the model's prediction into the label", bindings: [{ keys: ["a"], action: "prediction.accept" }] },
+  { label: "M", description: "show the newest candidate model's predictions / the active model's again", bindings: [{ keys: ["m"], action: "model.flip" }] },
   { label: "V", description: "toggle verified", bindings: [{ keys: ["v"], action: "verified.toggle" }] },
   { label: "N", description: "next slice of the review queue", bindings: [{ keys: ["n"], action: "queue.next" }] },
   { label: "R", description: "reset zoom, pan and window", bindings: [{ keys: ["r"], action: "view.reset" }] },

@@ -56,6 +56,7 @@ function reloadPredictions(v: ViewerContext): void {
     }
     v.data.preds.clear();
     v.reloadMasks?.();
+    v.refreshModels?.();
     v.data.ensure(v.state.z);
     void v.data.prefetchVolume(v.state.z);
     v.drawStrip();
