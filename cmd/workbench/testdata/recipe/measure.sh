@@ -79,7 +79,7 @@ gm4 | within)
 	"$wb" export --data "$work/db" --project gm --out "$work/out" >/dev/null
 	name=sub-9709Ses1_run-1_T2starw
 	echo "$part $time, labelled $labelled (load $(load)); $(grep -m1 -i 'iterations' "$work/train.log" | tr -s ' ' | head -c 200)"
-	grep -m1 '^evaluation' "$work/train.log" || true
+	grep -m1 '^evaluation\|^not evaluated' "$work/train.log" || true
 	"$py" "$here/../dice.py" "$work/out/$name/${name}_seg.nii.gz" "$cord" "$gmseg" "$scored"
 	;;
 *)
