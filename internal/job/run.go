@@ -211,7 +211,9 @@ func (r *eventRecorder) add(e train.Event) {
 	}
 	var ev event.Event = event.Iteration{Progress: p}
 	if e.Kind == train.EventEpoch {
-		p.ValLoss = finite(e.ValLoss)
+		if len(e.ValDice) > 0 { // a run without validation slices (every label trains) has no validation loss
+			p.ValLoss = finite(e.ValLoss)
+		}
 		ev = event.Epoch{Progress: p}
 	}
 	r.t.publish(r.projectID, ev)
