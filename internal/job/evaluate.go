@@ -176,7 +176,7 @@ func (t *Trainer) evaluate(e *evaluation) (ModelMetrics, error) {
 			m.EvaluationStopped = stopped
 		} else {
 			m.Evaluation, m.EvaluationStopped, m.EvalSlices = res.Evaluation, "", res.Evaluation.Slices
-			m.Classes = namedClasses(res.Classes, train.Info{Classes: e.settings.Classes, ClassNames: e.settings.ClassNames})
+			m.Classes = res.Classes
 		}
 		stored = m.ModelMetrics
 		return json.Marshal(m)

@@ -146,11 +146,26 @@ func labelledOnly(samples []data.Sample) []data.Sample {
 	return out
 }
 
+// checkedLabelled is the labelled samples, each checked, with classes the settings have; what prefixes the
+// errors.
+func checkedLabelled(samples []data.Sample, s Settings, what string) ([]data.Sample, error) {
+	labelled := labelledOnly(samples)
+	for _, smp := range labelled {
+		if err := smp.Validate(true); err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	if err := checkClasses(labelled, s.Classes); err != nil {
+		return nil, err
+	}
+	return labelled, nil
+}
+
 // CrossValidate is the evaluation of a model that Train trained on every labelled slice (CrossValidates): one
 // model per fold, from fresh weights so that no score comes from a slice its model has seen (a warm start's
 // model may have trained on any of them), trained on the other folds' slices with s.FoldTraining of the
 // final model's budget and epochs, and scored on its fold's slices. It returns the evaluation and the
-// metrics of every labelled slice pooled, each scored by the fold model that did not see it. opts.OnEvent
+// metrics of every labelled slice pooled (named), each scored by the fold model that did not see it. opts.OnEvent
 // gets the fold models' events with Fold and Folds set and the ETA of all the folds; opts.Warm and opts.Eval
 // are ignored. Cancelling ctx stops it after the current step with ctx's error.
 //
@@ -160,13 +175,8 @@ func CrossValidate(ctx context.Context, samples []data.Sample, s Settings, opts 
 	if err := s.Validate(); err != nil {
 		return nil, nil, err
 	}
-	labelled := labelledOnly(samples)
-	for _, smp := range labelled {
-		if err := smp.Validate(true); err != nil {
-			return nil, nil, fmt.Errorf("cross-validation: %w", err)
-		}
-	}
-	if err := checkClasses(labelled, s.Classes); err != nil {
+	labelled, err := checkedLabelled(samples, s, "cross-validation")
+	if err != nil {
 		return nil, nil, err
 	}
 	p := planFolds(labelled, s, Options{})
@@ -268,7 +278,11 @@ func CrossValidate(ctx context.Context, samples []data.Sample, s Settings, opts 
 		}
 		ev.Classes = append(ev.Classes, ClassEvaluation{Class: c, Name: names.ClassName(c), DiceMean: mean(per), DiceSD: sampleSD(per)})
 	}
-	return ev, pooled.Result(), nil
+	classMetrics := pooled.Result()
+	for i := range classMetrics {
+		classMetrics[i].Name = names.ClassName(classMetrics[i].Class)
+	}
+	return ev, classMetrics, nil
 }
 
 // holdoutEvaluation summarises m's scores on a held-out evaluation set of n slices.

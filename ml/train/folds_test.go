@@ -123,7 +123,7 @@ func TestTrainCrossValidatedUsesEverySlice(t *testing.T) {
 	if !slices.Equal(folds, []int{1, 2, 3}) || firstETA < 2 {
 		t.Fatalf("fold events %v, first ETA %.1f s; want folds 1, 2, 3 and an ETA counting all three (3 x 1 s)", folds, firstETA)
 	}
-	if len(pooled) != 2 || pooled[0].Slices != 10 {
+	if len(pooled) != 2 || pooled[0].Slices != 10 || pooled[1].Name != "class 2" {
 		t.Fatalf("pooled metrics %+v, want both classes over the 10 held-out slices", pooled)
 	}
 	classMean := (ev.Classes[0].DiceMean + ev.Classes[1].DiceMean) / 2

@@ -100,15 +100,9 @@ func Train(ctx context.Context, samples []data.Sample, s Settings, opts Options)
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	var labelled []data.Sample
-	for _, smp := range samples {
-		if smp.Mask == nil {
-			continue
-		}
-		if err := smp.Validate(true); err != nil {
-			return nil, fmt.Errorf("train: %w", err)
-		}
-		labelled = append(labelled, smp)
+	labelled, err := checkedLabelled(samples, s, "train")
+	if err != nil {
+		return nil, err
 	}
 	if len(labelled) == 0 {
 		return nil, errors.New("train: no labelled slices")
@@ -118,14 +112,10 @@ func Train(ctx context.Context, samples []data.Sample, s Settings, opts Options)
 			return nil, fmt.Errorf("train: evaluation %w", err)
 		}
 	}
-	if err := checkClasses(labelled, s.Classes); err != nil {
-		return nil, err
-	}
 	if planFolds(labelled, s, opts) != nil {
 		return trainSplit(ctx, start, s, opts, labelled, nil, nil)
 	}
 	var trainSet, valSet, evalSet []data.Sample
-	var err error
 	if len(opts.Eval) > 0 {
 		trainSet, valSet, _, err = data.SplitWithEval(labelled, s.Seed, data.DefaultFractions, func(data.Sample) bool { return false })
 		evalSet = opts.Eval
